@@ -1,0 +1,150 @@
+package dev.pdecnn.models;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.nn.BatchNorm2d;
+import dev.pdecnn.nn.Conv2d;
+import dev.pdecnn.nn.Module;
+import dev.pdecnn.nn.PdeOp;
+import dev.pdecnn.nn.ReLU;
+import dev.pdecnn.tensor.Tensor;
+
+/** The three C -> C feature blocks of the study's MNIST illustrative example (SPEC §2). */
+public final class MnistBlocks {
+    private MnistBlocks() {
+    }
+
+    /** out = relu(BN(conv3x3(f))). */
+    public static final class Cnn extends Module {
+        private final Conv2d conv;
+        private final BatchNorm2d bn;
+        private final ReLU relu;
+        Tensor lastOutput;
+
+        public Cnn(Backend be, int c) {
+            super(be);
+            conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
+            bn = child("bn", new BatchNorm2d(be, c));
+            relu = new ReLU(be);
+        }
+
+        @Override
+        public Tensor forward(Tensor f) {
+            return lastOutput = relu.forward(bn.forward(conv.forward(f)));
+        }
+
+        @Override
+        public Tensor backward(Tensor gy) {
+            return conv.backward(bn.backward(relu.backward(gy)));
+        }
+
+        @Override
+        public long macs(int[] chw) {
+            return conv.macs(chw);
+        }
+    }
+
+    /** out = relu(BN_out(f + conv3x3(relu(BN(f))))). */
+    public static final class Residual extends Module {
+        private final BatchNorm2d bnPre, bnOut;
+        private final ReLU reluPre, reluOut;
+        private final Conv2d conv;
+        Tensor lastOutput;
+
+        public Residual(Backend be, int c) {
+            super(be);
+            bnPre = child("bn_pre", new BatchNorm2d(be, c));
+            conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
+            bnOut = child("bn_out", new BatchNorm2d(be, c));
+            reluPre = new ReLU(be);
+            reluOut = new ReLU(be);
+        }
+
+        @Override
+        public Tensor forward(Tensor f) {
+            Tensor r = conv.forward(reluPre.forward(bnPre.forward(f)));
+            be.add(r, f, r);
+            return lastOutput = reluOut.forward(bnOut.forward(r));
+        }
+
+        @Override
+        public Tensor backward(Tensor gy) {
+            Tensor g = bnOut.backward(reluOut.backward(gy));
+            Tensor gf = bnPre.backward(reluPre.backward(conv.backward(g)));
+            be.add(gf, g, gf);
+            return gf;
+        }
+
+        @Override
+        public long macs(int[] chw) {
+            return conv.macs(chw);
+        }
+    }
+
+    /**
+     * u = v = conv3x3(relu(BN(f))) (no relu on u), D constant or Perona–Malik of f, H(-1) = H(0) = f,
+     * K steps, out = relu(BN_out(H(K))).
+     */
+    public static final class Pde extends Module {
+        private final BatchNorm2d bnPre, bnOut;
+        private final ReLU reluPre, reluOut;
+        private final Conv2d conv;
+        private final PdeOp pde;
+        private final boolean peronaMalik;
+        private final double dConst, lambda;
+        private Tensor f;
+        Tensor lastOutput, lastVelocity;
+
+        public Pde(Backend be, int c, PdeSpec spec, boolean peronaMalik, double dConst, double lambda) {
+            super(be);
+            bnPre = child("bn_pre", new BatchNorm2d(be, c));
+            conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
+            bnOut = child("bn_out", new BatchNorm2d(be, c));
+            reluPre = new ReLU(be);
+            reluOut = new ReLU(be);
+            pde = new PdeOp(be, spec);
+            this.peronaMalik = peronaMalik;
+            this.dConst = dConst;
+            this.lambda = lambda;
+        }
+
+        @Override
+        public Tensor forward(Tensor in) {
+            f = in;
+            Tensor u = conv.forward(reluPre.forward(bnPre.forward(in)));
+            lastVelocity = u;
+            Tensor dX = null, dY = null;
+            if (peronaMalik) {
+                dX = in.zerosLike();
+                dY = in.zerosLike();
+                be.peronaMalik(in, lambda, dX, dY);
+            }
+            Tensor hK = pde.forward(in, in, u, u, dX, dY, dConst);
+            return lastOutput = reluOut.forward(bnOut.forward(hK));
+        }
+
+        @Override
+        public Tensor backward(Tensor gy) {
+            PdeOp.Grads g = pde.backward(bnOut.backward(reluOut.backward(gy)));
+            Tensor gf = g.f();
+            be.add(gf, g.h(), gf);
+            Tensor gu = g.u();
+            be.add(gu, g.v(), gu);
+            be.add(gf, bnPre.backward(reluPre.backward(conv.backward(gu))), gf);
+            if (peronaMalik) {
+                be.peronaMalikBackward(f, lambda, g.dX(), g.dY(), gf);
+            }
+            f = null;
+            return gf;
+        }
+
+        @Override
+        public long macs(int[] chw) {
+            return conv.macs(chw);
+        }
+
+        public long stencilFlops(int[] chw) {
+            return PdeOp.stencilFlops(chw, pde.spec().steps());
+        }
+    }
+}

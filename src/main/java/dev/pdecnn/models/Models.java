@@ -1,0 +1,136 @@
+package dev.pdecnn.models;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.nn.AvgPool;
+import dev.pdecnn.nn.BasicBlock;
+import dev.pdecnn.nn.BatchNorm2d;
+import dev.pdecnn.nn.Conv2d;
+import dev.pdecnn.nn.Dense;
+import dev.pdecnn.nn.GlobalLayer;
+import dev.pdecnn.nn.GlobalSpec;
+import dev.pdecnn.nn.Module;
+import dev.pdecnn.nn.Param;
+import dev.pdecnn.nn.ReLU;
+import dev.pdecnn.nn.Sequential;
+import dev.pdecnn.tensor.Tensor;
+
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/** Builds the networks of SPEC §2 from a validated {@link RunConfig}, on any backend. */
+public final class Models {
+    private Models() {
+    }
+
+    public static Network build(RunConfig cfg, Backend be) {
+        cfg.validate();
+        Network net = switch (cfg.model) {
+            case "cnn", "residual", "pde" -> mnist(cfg, be);
+            default -> resnet(cfg, be);
+        };
+        initialize(net, cfg.seed);
+        return net;
+    }
+
+    /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to 10 logits. */
+    private static Network mnist(RunConfig cfg, Backend be) {
+        int c = cfg.channels;
+        Module block = switch (cfg.model) {
+            case "cnn" -> new MnistBlocks.Cnn(be, c);
+            case "residual" -> new MnistBlocks.Residual(be, c);
+            default -> new MnistBlocks.Pde(be, c, pde(cfg), cfg.diffusivity.equals("perona_malik"),
+                    cfg.diffusivityConstant, cfg.pmLambda);
+        };
+        Sequential body = new Sequential(be)
+                .add("bn0", bn(be, 1, cfg))
+                .add(new ReLU(be))
+                .add("conv0", Conv2d.conv3x3(be, 1, c, 1))
+                .add("block", block)
+                .add(new AvgPool(be, 4))
+                .add("fc", new Dense(be, c * 7 * 7, 10));
+        return new Network(be, name(cfg), new int[]{1, 28, 28}, 10, body);
+    }
+
+    /**
+     * ResNet with stages of {@code blocks} BasicBlocks at the configured widths (strides 1, 2, 2, ...), a Global
+     * layer after each stage listed in {@code global_after}, 4x4 average pool and a dense classifier.
+     */
+    private static Network resnet(RunConfig cfg, Backend be) {
+        Sequential body = new Sequential(be)
+                .add("conv1", Conv2d.conv3x3(be, 3, cfg.widths.get(0), 1))
+                .add("bn1", bn(be, cfg.widths.get(0), cfg))
+                .add(new ReLU(be));
+        int cin = cfg.widths.get(0), hw = 32;
+        for (int s = 0; s < cfg.widths.size(); s++) {
+            int w = cfg.widths.get(s), stride = s == 0 ? 1 : 2;
+            Sequential stage = new Sequential(be);
+            for (int b = 0; b < cfg.blocks; b++) {
+                stage.add(Integer.toString(b), new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1));
+            }
+            body.add("layer" + (s + 1), stage);
+            hw /= stride;
+            if (cfg.globalAfter.contains(s + 1)) {
+                body.add("global" + (s + 1), new GlobalLayer(be, w, globalSpec(cfg)));
+            }
+            cin = w;
+        }
+        body.add(new AvgPool(be, Math.max(1, hw)))
+                .add("fc", new Dense(be, cin, 10));
+        return new Network(be, name(cfg), new int[]{3, 32, 32}, 10, body);
+    }
+
+    public static GlobalSpec globalSpec(RunConfig cfg) {
+        return new GlobalSpec(
+                GlobalSpec.SubNet.valueOf(cfg.init.toUpperCase(Locale.ROOT)),
+                GlobalSpec.Velocity.valueOf(cfg.velocity.toUpperCase(Locale.ROOT)),
+                GlobalSpec.SubNet.valueOf(cfg.velocityNet.toUpperCase(Locale.ROOT)),
+                GlobalSpec.Diffusivity.valueOf(cfg.diffusivity.toUpperCase(Locale.ROOT)),
+                GlobalSpec.SubNet.valueOf(cfg.diffusivityNet.toUpperCase(Locale.ROOT)),
+                cfg.diffusivityConstant, cfg.pmLambda, pde(cfg));
+    }
+
+    private static PdeSpec pde(RunConfig cfg) {
+        return new PdeSpec(cfg.steps, cfg.dt, cfg.dx, cfg.dy);
+    }
+
+    private static BatchNorm2d bn(Backend be, int c, RunConfig cfg) {
+        return new BatchNorm2d(be, c, cfg.bnMomentum, cfg.bnEps);
+    }
+
+    public static String name(RunConfig cfg) {
+        return switch (cfg.model) {
+            case "cnn", "residual" -> "mnist_" + cfg.model + "_c" + cfg.channels;
+            case "pde" -> "mnist_pde_" + (cfg.diffusivity.equals("perona_malik") ? "pm" : "const") + "_c" + cfg.channels;
+            default -> cfg.model;
+        };
+    }
+
+    /**
+     * He-normal conv kernels (std sqrt(2 / fan_in)), Glorot-uniform dense weights (Keras' default, the study's
+     * framework), zero biases; batch norm keeps its scale 1 / shift 0. Deterministic in the seed and in the
+     * parameter order.
+     */
+    public static void initialize(Module net, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        for (Param p : net.namedParams().values()) {
+            Tensor t = p.value;
+            if (!p.trainable || t.rank() < 2) {
+                continue;
+            }
+            if (t.rank() == 4) {
+                int fanIn = t.dim(1) * t.dim(2) * t.dim(3);
+                double std = Math.sqrt(2.0 / fanIn);
+                for (int i = 0; i < t.size(); i++) {
+                    t.set(i, std * rnd.nextGaussian());
+                }
+            } else {
+                double limit = Math.sqrt(6.0 / (t.dim(0) + t.dim(1)));
+                for (int i = 0; i < t.size(); i++) {
+                    t.set(i, (2 * rnd.nextDouble() - 1) * limit);
+                }
+            }
+        }
+    }
+}

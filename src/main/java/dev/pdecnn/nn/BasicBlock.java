@@ -1,0 +1,63 @@
+package dev.pdecnn.nn;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.tensor.Tensor;
+
+/**
+ * ResNet BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), the shortcut a strided 1x1 conv
+ * with batch norm when the shape changes, else the identity.
+ */
+public final class BasicBlock extends Module {
+    private final Sequential main;
+    private final Sequential shortcut;
+    private final ReLU out;
+
+    public BasicBlock(Backend be, int cin, int cout, int stride) {
+        super(be);
+        main = new Sequential(be)
+                .add("conv1", Conv2d.conv3x3(be, cin, cout, stride))
+                .add("bn1", new BatchNorm2d(be, cout))
+                .add(new ReLU(be))
+                .add("conv2", Conv2d.conv3x3(be, cout, cout, 1))
+                .add("bn2", new BatchNorm2d(be, cout));
+        // Registering main's layers under this block's own names keeps PyTorch's layer1.0.conv1.weight.
+        for (var e : main.children().entrySet()) {
+            if (!e.getKey().startsWith("_")) {
+                child(e.getKey(), e.getValue());
+            }
+        }
+        if (stride != 1 || cin != cout) {
+            shortcut = child("shortcut", new Sequential(be)
+                    .add("0", Conv2d.conv1x1(be, cin, cout, stride))
+                    .add("1", new BatchNorm2d(be, cout)));
+        } else {
+            shortcut = null;
+        }
+        out = new ReLU(be);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        Tensor y = main.forward(x);
+        be.add(y, shortcut == null ? x : shortcut.forward(x), y);
+        return out.forward(y);
+    }
+
+    @Override
+    public Tensor backward(Tensor gy) {
+        Tensor g = out.backward(gy);
+        Tensor gx = main.backward(g);
+        be.add(gx, shortcut == null ? g : shortcut.backward(g), gx);
+        return gx;
+    }
+
+    @Override
+    public int[] outShape(int[] chw) {
+        return main.outShape(chw);
+    }
+
+    @Override
+    public long macs(int[] chw) {
+        return main.macs(chw) + (shortcut == null ? 0 : shortcut.macs(chw));
+    }
+}

@@ -1,0 +1,61 @@
+package dev.pdecnn.nn;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.tensor.Tensor;
+
+/**
+ * Batch norm with learned scale and shift and running statistics (buffers {@code running_mean},
+ * {@code running_var}). Defaults follow the study's framework: momentum 0.01 in PyTorch's convention
+ * (Keras' 0.99) and epsilon 1e-3.
+ */
+public final class BatchNorm2d extends Module {
+    public static final double DEFAULT_MOMENTUM = 0.01;
+    public static final double DEFAULT_EPS = 1e-3;
+
+    public final int c;
+    private final double momentum, eps;
+    private final Tensor gamma, beta, runMean, runVar, saveMean, saveInv;
+    private Tensor x;
+
+    public BatchNorm2d(Backend be, int c) {
+        this(be, c, DEFAULT_MOMENTUM, DEFAULT_EPS);
+    }
+
+    public BatchNorm2d(Backend be, int c, double momentum, double eps) {
+        super(be);
+        this.c = c;
+        this.momentum = momentum;
+        this.eps = eps;
+        gamma = param("weight", c);
+        beta = param("bias", c);
+        runMean = buffer("running_mean", c);
+        runVar = buffer("running_var", c);
+        gamma.fill(1);
+        runVar.fill(1);
+        saveMean = be.zeros(c);
+        saveInv = be.zeros(c);
+    }
+
+    @Override
+    public Tensor forward(Tensor in) {
+        Tensor y = in.zerosLike();
+        if (training) {
+            x = in;
+            be.batchNormTrain(in, gamma, beta, runMean, runVar, momentum, eps, y, saveMean, saveInv);
+        } else {
+            be.batchNormEval(in, gamma, beta, runMean, runVar, eps, y);
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor gy) {
+        if (x == null) {
+            throw new IllegalStateException("batch norm backward needs a training-mode forward");
+        }
+        Tensor gx = x.zerosLike();
+        be.batchNormBackward(x, gy, gamma, saveMean, saveInv, gx, grad("weight"), grad("bias"));
+        x = null;
+        return gx;
+    }
+}

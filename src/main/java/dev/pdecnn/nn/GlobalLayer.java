@@ -1,0 +1,126 @@
+package dev.pdecnn.nn;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.tensor.Tensor;
+
+/**
+ * The Global layer of SPEC §1: h = init(f); velocity u = relu(BN_u(Vu(h))), v likewise (or zero);
+ * diffusivity Dx, Dy learned as relu(BN(W(h))), constant, Perona–Malik of h, or zero; then K steps of the
+ * advection–diffusion recursion from H(-1) = f, H(0) = h, and out = relu(BN_out(H(K))).
+ */
+public final class GlobalLayer extends Module {
+    private final GlobalSpec spec;
+    private final Module init;
+    private final Sequential velU, velV, diffX, diffY;
+    private final BatchNorm2d bnOut;
+    private final ReLU reluOut;
+    private final PdeOp pde;
+    private Tensor h, pmDx;
+
+    public GlobalLayer(Backend be, int c, GlobalSpec spec) {
+        super(be);
+        this.spec = spec;
+        init = spec.init() == GlobalSpec.SubNet.BASIC ? child("init", new BasicBlock(be, c, c, 1)) : new Identity(be);
+        if (spec.velocity() == GlobalSpec.Velocity.LEARNED) {
+            velU = child("vel_u", branch(be, spec.velocityNet(), c));
+            velV = child("vel_v", branch(be, spec.velocityNet(), c));
+        } else {
+            velU = velV = null;
+        }
+        if (spec.diffusivity() == GlobalSpec.Diffusivity.LEARNED) {
+            diffX = child("diff_x", branch(be, spec.diffusivityNet(), c));
+            diffY = child("diff_y", branch(be, spec.diffusivityNet(), c));
+        } else {
+            diffX = diffY = null;
+        }
+        bnOut = child("bn_out", new BatchNorm2d(be, c));
+        reluOut = new ReLU(be);
+        pde = new PdeOp(be, spec.pde());
+    }
+
+    /** relu(BN(net(h))), with names "net.*" and "bn.*" inside the branch. */
+    private static Sequential branch(Backend be, GlobalSpec.SubNet kind, int c) {
+        Sequential s = new Sequential(be);
+        Module net = subNet(be, kind, c);
+        if (!(net instanceof Identity)) {
+            s.add("net", net);
+        }
+        return s.add("bn", new BatchNorm2d(be, c)).add(new ReLU(be));
+    }
+
+    public static Module subNet(Backend be, GlobalSpec.SubNet kind, int c) {
+        return switch (kind) {
+            case IDENTITY -> new Identity(be);
+            case DWCONV -> Conv2d.depthwise3x3(be, c);
+            case CONV -> Conv2d.conv3x3(be, c, c, 1);
+            case PWCONV -> Conv2d.conv1x1(be, c, c, 1);
+            case BASIC -> new BasicBlock(be, c, c, 1);
+        };
+    }
+
+    public GlobalSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public Tensor forward(Tensor f) {
+        h = init.forward(f);
+        Tensor u = velU == null ? null : velU.forward(h);
+        Tensor v = velV == null ? null : velV.forward(h);
+        Tensor dX = null, dY = null;
+        double dConst = 0;
+        switch (spec.diffusivity()) {
+            case LEARNED -> {
+                dX = diffX.forward(h);
+                dY = diffY.forward(h);
+            }
+            case PERONA_MALIK -> {
+                dX = h.zerosLike();
+                dY = h.zerosLike();
+                be.peronaMalik(h, spec.pmLambda(), dX, dY);
+                pmDx = dX;
+            }
+            case CONSTANT -> dConst = spec.diffusivityConstant();
+            case ZERO -> dConst = 0;
+        }
+        Tensor out = pde.forward(f, h, u, v, dX, dY, dConst);
+        return reluOut.forward(bnOut.forward(out));
+    }
+
+    @Override
+    public Tensor backward(Tensor gy) {
+        PdeOp.Grads g = pde.backward(bnOut.backward(reluOut.backward(gy)));
+        Tensor gh = g.h();
+        if (velU != null) {
+            be.add(gh, velU.backward(g.u()), gh);
+            be.add(gh, velV.backward(g.v()), gh);
+        }
+        if (diffX != null) {
+            be.add(gh, diffX.backward(g.dX()), gh);
+            be.add(gh, diffY.backward(g.dY()), gh);
+        } else if (pmDx != null) {
+            be.peronaMalikBackward(h, spec.pmLambda(), g.dX(), g.dY(), gh);
+            pmDx = null;
+        }
+        Tensor gf = g.f();
+        be.add(gf, init.backward(gh), gf);
+        h = null;
+        return gf;
+    }
+
+    @Override
+    public long macs(int[] chw) {
+        long m = init.macs(chw);
+        for (Module b : new Module[]{velU, velV, diffX, diffY}) {
+            if (b != null) {
+                m += b.macs(chw);
+            }
+        }
+        return m;
+    }
+
+    /** Element-wise PDE work per image, reported apart from conv+dense MACs. */
+    public long stencilFlops(int[] chw) {
+        return PdeOp.stencilFlops(chw, spec.pde().steps());
+    }
+}

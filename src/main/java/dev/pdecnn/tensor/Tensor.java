@@ -1,0 +1,178 @@
+package dev.pdecnn.tensor;
+
+import java.util.Arrays;
+
+/**
+ * A dense NCHW tensor on the host: a shape and a flat row-major array, float[] for F32 or double[] for
+ * F64. Kernels read the array directly ({@link #f32()} / {@link #f64()}); the slow {@link #get}/{@link #set}
+ * accessors exist for tests, I/O and finite differences.
+ */
+public final class Tensor {
+    private final int[] shape;
+    private final DType dtype;
+    private final float[] f;
+    private final double[] d;
+
+    private Tensor(DType dtype, int[] shape, float[] f, double[] d) {
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.f = f;
+        this.d = d;
+    }
+
+    public static Tensor zeros(DType dtype, int... shape) {
+        long n = numel(shape);
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("tensor too large: " + Arrays.toString(shape));
+        }
+        return dtype == DType.F32
+                ? new Tensor(dtype, shape, new float[(int) n], null)
+                : new Tensor(dtype, shape, null, new double[(int) n]);
+    }
+
+    public static Tensor of(float[] data, int... shape) {
+        check(data.length, shape);
+        return new Tensor(DType.F32, shape, data, null);
+    }
+
+    public static Tensor of(double[] data, int... shape) {
+        check(data.length, shape);
+        return new Tensor(DType.F64, shape, null, data);
+    }
+
+    private static void check(int len, int[] shape) {
+        if (numel(shape) != len) {
+            throw new IllegalArgumentException("data length " + len + " does not match shape " + Arrays.toString(shape));
+        }
+    }
+
+    public static long numel(int... shape) {
+        long n = 1;
+        for (int s : shape) {
+            if (s < 0) {
+                throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+            }
+            n *= s;
+        }
+        return n;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public int dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    public int size() {
+        return f != null ? f.length : d.length;
+    }
+
+    public boolean sameShape(Tensor o) {
+        return Arrays.equals(shape, o.shape);
+    }
+
+    public float[] f32() {
+        if (f == null) {
+            throw new IllegalStateException("tensor is " + dtype + ", not F32");
+        }
+        return f;
+    }
+
+    public double[] f64() {
+        if (d == null) {
+            throw new IllegalStateException("tensor is " + dtype + ", not F64");
+        }
+        return d;
+    }
+
+    public double get(int i) {
+        return f != null ? f[i] : d[i];
+    }
+
+    public void set(int i, double v) {
+        if (f != null) {
+            f[i] = (float) v;
+        } else {
+            d[i] = v;
+        }
+    }
+
+    public Tensor zerosLike() {
+        return zeros(dtype, shape);
+    }
+
+    public Tensor copy() {
+        return f != null ? new Tensor(dtype, shape, f.clone(), null) : new Tensor(dtype, shape, null, d.clone());
+    }
+
+    /** Same data viewed under another shape with the same element count (no copy). */
+    public Tensor reshape(int... newShape) {
+        check(size(), newShape);
+        return new Tensor(dtype, newShape, f, d);
+    }
+
+    public Tensor to(DType target) {
+        if (target == dtype) {
+            return copy();
+        }
+        Tensor t = zeros(target, shape);
+        copyInto(t);
+        return t;
+    }
+
+    /** Copies values into {@code dst} (same element count, any dtype). */
+    public void copyInto(Tensor dst) {
+        if (dst.size() != size()) {
+            throw new IllegalArgumentException("size mismatch " + size() + " vs " + dst.size());
+        }
+        if (f != null && dst.f != null) {
+            System.arraycopy(f, 0, dst.f, 0, f.length);
+        } else if (d != null && dst.d != null) {
+            System.arraycopy(d, 0, dst.d, 0, d.length);
+        } else {
+            for (int i = 0, n = size(); i < n; i++) {
+                dst.set(i, get(i));
+            }
+        }
+    }
+
+    public void fill(double v) {
+        if (f != null) {
+            Arrays.fill(f, (float) v);
+        } else {
+            Arrays.fill(d, v);
+        }
+    }
+
+    public double sum() {
+        double s = 0;
+        for (int i = 0, n = size(); i < n; i++) {
+            s += get(i);
+        }
+        return s;
+    }
+
+    public boolean allFinite() {
+        for (int i = 0, n = size(); i < n; i++) {
+            if (!Double.isFinite(get(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor" + Arrays.toString(shape) + " " + dtype;
+    }
+}
