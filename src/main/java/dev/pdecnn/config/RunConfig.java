@@ -33,7 +33,7 @@ public final class RunConfig {
     public List<Integer> widths = List.of(16, 32, 64, 64);
     public List<Integer> globalAfter = null; // model default: none, or 1,2,3 for resnet32_global
     // data
-    public String dataset = "mnist";
+    public String dataset = null; // model default: mnist for cnn/residual/pde, cifar10 for ResNets
     public String dataDir = null;
     public int padCrop = 4;
     public boolean hflip = true;
@@ -167,6 +167,10 @@ public final class RunConfig {
                 if (value instanceof Integer || value instanceof Long) {
                     return value;
                 }
+                if (value instanceof Number num && num.doubleValue() == Math.rint(num.doubleValue())
+                        && Math.abs(num.doubleValue()) < 1e15) {
+                    return num.longValue(); // JSON readers give every number as a double
+                }
                 if (value instanceof String s) {
                     try {
                         return Long.parseLong(s.trim());
@@ -248,6 +252,10 @@ public final class RunConfig {
 
     /** Checks combinations that single keys cannot (called after file and command line are applied). */
     public void validate() {
+        boolean mnistNet = model.equals("cnn") || model.equals("residual") || model.equals("pde");
+        if (dataset == null) {
+            dataset = mnistNet ? "mnist" : "cifar10";
+        }
         if (diffusivity == null) {
             diffusivity = model.equals("pde") ? "constant" : "learned";
         }

@@ -1,0 +1,119 @@
+package dev.pdecnn.cli;
+
+import dev.pdecnn.config.ConfigFiles;
+import dev.pdecnn.config.RunConfig;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+
+import java.nio.file.Path;
+
+/**
+ * Options that define the model and its PDE (shared by train, ops, bench). Each long option name is a
+ * {@link RunConfig} key with dashes for underscores; only options the user actually typed are applied, after
+ * the config file, so the command line overrides the file and unset options keep file or built-in values.
+ * The defaults shown in --help are RunConfig's own (a test keeps them in sync).
+ */
+public class ConfigOptions {
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML (or JSON) file of config keys, e.g. "
+            + "configs/mnist_pde_c8.yaml; command-line options override its values.")
+    Path config;
+
+    @Option(names = "--model", paramLabel = "NAME", defaultValue = "pde", description = "Network: cnn, residual, pde "
+            + "(MNIST example), resnet32, resnet32_global, resnet. Default: ${DEFAULT-VALUE}.")
+    String model;
+
+    @Option(names = "--channels", paramLabel = "C", defaultValue = "8",
+            description = "Width C of the MNIST example's block (the study uses 1 and 8). Default: ${DEFAULT-VALUE}.")
+    Integer channels;
+
+    @Option(names = "--K", paramLabel = "K", defaultValue = "5",
+            description = "PDE time steps of a Global layer / the MNIST pde block. Default: ${DEFAULT-VALUE}.")
+    Integer steps;
+
+    @Option(names = "--dt", defaultValue = "0.2", description = "PDE time step. Default: ${DEFAULT-VALUE}.")
+    Double dt;
+
+    @Option(names = "--dx", defaultValue = "1.0", description = "Grid spacing along rows (x). Default: ${DEFAULT-VALUE}.")
+    Double dx;
+
+    @Option(names = "--dy", defaultValue = "1.0", description = "Grid spacing along columns (y). Default: ${DEFAULT-VALUE}.")
+    Double dy;
+
+    @Option(names = "--diffusivity", paramLabel = "MODE", description = "Diffusivity D: constant or perona_malik "
+            + "for the MNIST pde model; learned, constant, perona_malik or zero for Global layers. Default: constant "
+            + "(pde), learned (Global layers).")
+    String diffusivity;
+
+    @Option(names = "--diffusivity-constant", paramLabel = "C", defaultValue = "1.0",
+            description = "D when --diffusivity constant. Default: ${DEFAULT-VALUE}.")
+    Double diffusivityConstant;
+
+    @Option(names = "--pm-lambda", paramLabel = "LAMBDA", defaultValue = "2.0",
+            description = "Perona-Malik edge scale lambda in D = 1/(1+(Sobel h)^2/lambda^2). Default: ${DEFAULT-VALUE}.")
+    Double pmLambda;
+
+    @Option(names = "--velocity", paramLabel = "MODE", defaultValue = "learned",
+            description = "Global-layer velocity: learned or zero (the diffusion-equation ablation). Default: ${DEFAULT-VALUE}.")
+    String velocity;
+
+    @Option(names = "--velocity-net", paramLabel = "NET", defaultValue = "dwconv", description = "Sub-network for "
+            + "u, v: identity, dwconv, conv, pwconv, basic. Default: ${DEFAULT-VALUE}.")
+    String velocityNet;
+
+    @Option(names = "--diffusivity-net", paramLabel = "NET", defaultValue = "dwconv", description = "Sub-network "
+            + "for learned Dx, Dy: identity, dwconv, conv, pwconv, basic. Default: ${DEFAULT-VALUE}.")
+    String diffusivityNet;
+
+    @Option(names = "--init", paramLabel = "NET", defaultValue = "identity",
+            description = "Global-layer h = init(f): identity or basic. Default: ${DEFAULT-VALUE}.")
+    String init;
+
+    @Option(names = "--blocks", paramLabel = "M", description = "BasicBlocks per ResNet stage. Default: 5 for "
+            + "resnet32 and resnet, 1 for resnet32_global.")
+    Integer blocks;
+
+    @Option(names = "--widths", paramLabel = "W,W,..", defaultValue = "16,32,64,64",
+            description = "ResNet stage widths (strides 1, 2, 2, ...). Default: ${DEFAULT-VALUE}.")
+    String widths;
+
+    @Option(names = "--global-after", paramLabel = "S,S,..", description = "ResNet stages followed by a Global "
+            + "layer. Default: none, 1,2,3 for resnet32_global.")
+    String globalAfter;
+
+    @Option(names = "--bn-momentum", defaultValue = "0.01", description = "Batch-norm running-statistics momentum, "
+            + "PyTorch convention (the study's Keras 0.99). Default: ${DEFAULT-VALUE}.")
+    Double bnMomentum;
+
+    @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Default: ${DEFAULT-VALUE}.")
+    Double bnEps;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of weights, data order and augmentation. "
+            + "Default: ${DEFAULT-VALUE}.")
+    Long seed;
+
+    /** Builds the config: built-in defaults, then --config, then the typed options of {@code spec}'s command. */
+    public static RunConfig resolve(CommandSpec spec, Path configFile) {
+        RunConfig cfg = new RunConfig();
+        if (configFile != null) {
+            ConfigFiles.apply(configFile, cfg);
+        }
+        ParseResult pr = spec.commandLine().getParseResult();
+        for (OptionSpec o : pr.matchedOptions()) {
+            String key = configKey(o);
+            if (key != null) {
+                Object v = o.getValue();
+                cfg.set(key, v instanceof Path p ? p.toString() : v, o.longestName());
+            }
+        }
+        cfg.validate();
+        return cfg;
+    }
+
+    /** The config key behind an option, or null for options that are not config keys (--config, --resume). */
+    static String configKey(OptionSpec o) {
+        String k = o.longestName().replaceFirst("^--", "").replace('-', '_');
+        return RunConfig.keys().contains(k) ? k : null;
+    }
+}

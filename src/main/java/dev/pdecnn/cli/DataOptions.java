@@ -1,0 +1,22 @@
+package dev.pdecnn.cli;
+
+import picocli.CommandLine.Option;
+
+/** Options selecting the data set (shared by train, eval, visualize). */
+public class DataOptions {
+    @Option(names = "--dataset", description = "Data set: mnist (cifar10 and image folders come with the CIFAR-10 "
+            + "work). Default: mnist for the MNIST models, cifar10 for ResNets.")
+    String dataset;
+
+    @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder with the data set files (e.g. "
+            + "../shared/data/mnist). Default: the download cache ~/.cache/pde-trainer/<dataset>, fetched on first use.")
+    String dataDir;
+
+    @Option(names = "--limit-train", paramLabel = "N", defaultValue = "0",
+            description = "Use only the first N training images (0 = all), for quick runs. Default: ${DEFAULT-VALUE}.")
+    Integer limitTrain;
+
+    @Option(names = "--limit-test", paramLabel = "N", defaultValue = "0",
+            description = "Use only the first N test images (0 = all). Default: ${DEFAULT-VALUE}.")
+    Integer limitTest;
+}

@@ -1,0 +1,90 @@
+package dev.pdecnn.cli;
+
+import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.data.DataLoader;
+import dev.pdecnn.data.Split;
+import dev.pdecnn.models.Models;
+import dev.pdecnn.models.Network;
+import dev.pdecnn.train.Checkpoint;
+import dev.pdecnn.train.DataSources;
+import dev.pdecnn.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Test accuracy and loss of a checkpoint (BN running statistics, no augmentation).")
+final class EvalCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "RUN|CKPT", description = "A run folder (its best.safetensors) or a checkpoint file.")
+    Path target;
+
+    @Mixin
+    DataOptions data;
+
+    /** Rebuilds a checkpoint's network from the config saved inside it, with its weights and BN statistics. */
+    static Network load(Path file, Checkpoint.Loaded ck, CommandSpec spec) {
+        RunConfig cfg = new RunConfig();
+        for (var e : ck.state().config.entrySet()) {
+            if (e.getValue() != null) {
+                cfg.set(e.getKey(), e.getValue(), "checkpoint " + file);
+            }
+        }
+        applyDataOptions(cfg, spec);
+        Network net = Models.build(cfg, new CpuBackendF32());
+        Checkpoint.restore(file, ck, net, ck.state().model, null);
+        return net;
+    }
+
+    static void applyDataOptions(RunConfig cfg, CommandSpec spec) {
+        for (var o : spec.commandLine().getParseResult().matchedOptions()) {
+            String key = ConfigOptions.configKey(o);
+            if (key != null) {
+                cfg.set(key, o.getValue(), o.longestName());
+            }
+        }
+        cfg.validate();
+    }
+
+    static Path checkpointOf(Path target, boolean best) {
+        if (Files.isDirectory(target)) {
+            return best ? Trainer.bestCheckpoint(target) : Trainer.lastCheckpoint(target);
+        }
+        return target;
+    }
+
+    @Override
+    public Integer call() {
+        Path file = checkpointOf(target, true);
+        Checkpoint.Loaded ck = Checkpoint.read(file);
+        Network net = load(file, ck, spec);
+        RunConfig cfg = new RunConfig();
+        for (var e : ck.state().config.entrySet()) {
+            if (e.getValue() != null) {
+                cfg.set(e.getKey(), e.getValue(), "checkpoint " + file);
+            }
+        }
+        applyDataOptions(cfg, spec);
+        Split split = DataSources.load(cfg, main.out);
+        DataLoader test = new DataLoader(split.test(), 256, false, cfg.seed, DataLoader.Augment.NONE,
+                ck.state().mean, ck.state().std, false);
+        double[] r = Trainer.evaluate(net, net.backend(), test);
+        main.out.printf(Locale.ROOT, "%s (epoch %d): test accuracy %.2f%%, loss %.4f on %,d images%n",
+                ck.state().model, ck.state().epochsDone, 100 * r[1], r[0], split.test().size());
+        return 0;
+    }
+}
