@@ -90,6 +90,10 @@ public final class Main implements Callable<Integer> {
         this.err = err;
     }
 
+    @Option(names = "--stop-after", paramLabel = "EPOCH", description = "Stop after this epoch although the "
+            + "learning-rate schedule spans --epochs; --resume continues exactly (split a long run into sessions).")
+    Integer stopAfter;
+
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
         System.exit(run(args, System.out, System.err));
@@ -157,7 +161,7 @@ public final class Main implements Callable<Integer> {
             }
         }
         Split split = DataSources.load(cfg, out);
-        new Trainer(cfg, split, runDir, out, Progress.isTerminal()).run(resumeFile);
+        new Trainer(cfg, split, runDir, out, Progress.isTerminal()).run(resumeFile, stopAfter == null ? Integer.MAX_VALUE : stopAfter);
         return 0;
     }
 }

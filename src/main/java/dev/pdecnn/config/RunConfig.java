@@ -257,7 +257,7 @@ public final class RunConfig {
             dataset = mnistNet ? "mnist" : "cifar10";
         }
         if (diffusivity == null) {
-            diffusivity = model.equals("pde") ? "constant" : "learned";
+            diffusivity = mnistNet ? "constant" : "learned";
         }
         if (blocks == 0) {
             blocks = model.equals("resnet32_global") ? 1 : 5;

@@ -78,6 +78,14 @@ public final class Trainer {
 
     /** Trains from scratch, or from {@code resume} (a checkpoint file) when non-null. */
     public Result run(Path resume) {
+        return run(resume, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #run(Path)}, but stops after epoch {@code stopAfter} (the schedule still spans all epochs), so a
+     * long run can be split into sessions and continued with --resume exactly as if it had not stopped.
+     */
+    public Result run(Path resume, int stopAfter) {
         TrainState st;
         if (resume != null) {
             Checkpoint.Loaded ck = Checkpoint.read(resume);
@@ -109,7 +117,7 @@ public final class Trainer {
                             + "steps (batch %d), run folder %s%n", net.name, trainableCount(), data.train().size(),
                     data.test().size(), cfg.epochs, train.batchesPerEpoch(), cfg.batchSize, runDir);
         }
-        for (int epoch = st.epochsDone + 1; epoch <= cfg.epochs; epoch++) {
+        for (int epoch = st.epochsDone + 1; epoch <= Math.min(cfg.epochs, stopAfter); epoch++) {
             long t0 = System.nanoTime();
             double lossSum = 0;
             long correct = 0, seen = 0;
