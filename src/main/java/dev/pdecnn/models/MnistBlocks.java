@@ -14,12 +14,17 @@ public final class MnistBlocks {
     private MnistBlocks() {
     }
 
+    /** A block that remembers its last forward output, for figures of its feature maps. */
+    public interface FeatureBlock {
+        Tensor lastOutput();
+    }
+
     /** out = relu(BN(conv3x3(f))). */
-    public static final class Cnn extends Module {
+    public static final class Cnn extends Module implements FeatureBlock {
         private final Conv2d conv;
         private final BatchNorm2d bn;
         private final ReLU relu;
-        Tensor lastOutput;
+        private Tensor lastOutput;
 
         public Cnn(Backend be, int c) {
             super(be);
@@ -34,6 +39,11 @@ public final class MnistBlocks {
         }
 
         @Override
+        public Tensor lastOutput() {
+            return lastOutput;
+        }
+
+        @Override
         public Tensor backward(Tensor gy) {
             return conv.backward(bn.backward(relu.backward(gy)));
         }
@@ -45,11 +55,11 @@ public final class MnistBlocks {
     }
 
     /** out = relu(BN_out(f + conv3x3(relu(BN(f))))). */
-    public static final class Residual extends Module {
+    public static final class Residual extends Module implements FeatureBlock {
         private final BatchNorm2d bnPre, bnOut;
         private final ReLU reluPre, reluOut;
         private final Conv2d conv;
-        Tensor lastOutput;
+        private Tensor lastOutput;
 
         public Residual(Backend be, int c) {
             super(be);
@@ -65,6 +75,11 @@ public final class MnistBlocks {
             Tensor r = conv.forward(reluPre.forward(bnPre.forward(f)));
             be.add(r, f, r);
             return lastOutput = reluOut.forward(bnOut.forward(r));
+        }
+
+        @Override
+        public Tensor lastOutput() {
+            return lastOutput;
         }
 
         @Override
@@ -85,7 +100,7 @@ public final class MnistBlocks {
      * u = v = conv3x3(relu(BN(f))) (no relu on u), D constant or Perona–Malik of f, H(-1) = H(0) = f,
      * K steps, out = relu(BN_out(H(K))).
      */
-    public static final class Pde extends Module {
+    public static final class Pde extends Module implements FeatureBlock {
         private final BatchNorm2d bnPre, bnOut;
         private final ReLU reluPre, reluOut;
         private final Conv2d conv;
@@ -93,7 +108,7 @@ public final class MnistBlocks {
         private final boolean peronaMalik;
         private final double dConst, lambda;
         private Tensor f;
-        Tensor lastOutput, lastVelocity;
+        private Tensor lastOutput, lastVelocity, lastDiffusivity;
 
         public Pde(Backend be, int c, PdeSpec spec, boolean peronaMalik, double dConst, double lambda) {
             super(be);
@@ -119,8 +134,24 @@ public final class MnistBlocks {
                 dY = in.zerosLike();
                 be.peronaMalik(in, lambda, dX, dY);
             }
+            lastDiffusivity = dX;
             Tensor hK = pde.forward(in, in, u, u, dX, dY, dConst);
             return lastOutput = reluOut.forward(bnOut.forward(hK));
+        }
+
+        @Override
+        public Tensor lastOutput() {
+            return lastOutput;
+        }
+
+        /** The velocity u = v of the last forward pass. */
+        public Tensor lastVelocity() {
+            return lastVelocity;
+        }
+
+        /** The Perona-Malik Dx of the last forward pass, or null for constant diffusivity. */
+        public Tensor lastDiffusivity() {
+            return lastDiffusivity;
         }
 
         @Override

@@ -1,0 +1,61 @@
+package dev.pdecnn.cli;
+
+import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.models.Models;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Parameter and MAC counts of SPEC §2 (the study's Tables 1 and 2), pinned exactly. */
+class OpsCountsTest {
+    private static OpsCommand.Counts count(String... kv) {
+        RunConfig cfg = new RunConfig();
+        for (int i = 0; i < kv.length; i += 2) {
+            cfg.set(kv[i], kv[i + 1], "test");
+        }
+        return OpsCommand.count(Models.build(cfg, new CpuBackendF32()));
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            "cnn, constant, 1, 522, 526", "residual, constant, 1, 524, 530", "pde, constant, 1, 524, 530",
+            "pde, perona_malik, 1, 524, 530", "cnn, constant, 8, 4596, 4614", "residual, constant, 8, 4612, 4646",
+            "pde, constant, 8, 4612, 4646", "pde, perona_malik, 8, 4612, 4646"})
+    void mnistTable1(String model, String d, int c, long trainable, long withStats) {
+        OpsCommand.Counts k = count("model", model, "diffusivity", d, "channels", Integer.toString(c));
+        assertEquals(trainable, k.trainable());
+        assertEquals(withStats, k.withStats());
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+            // row: velocity net, diffusivity, diffusivity net, init, trainable, with stats, MACs
+            "resnet32, dwconv, learned, dwconv, identity, 841050, 844922, 75088512",
+            "resnet32_global, dwconv, learned, dwconv, identity, 161402, 163578, 14779008",
+            "resnet32_global, identity, constant, dwconv, identity, 156922, 158650, 13746816",
+            "resnet32_global, basic, learned, basic, identity, 546234, 550202, 70369920",
+            "resnet32_global, dwconv, perona_malik, dwconv, identity, 158938, 160666, 14262912",
+            "resnet32_global, dwconv, learned, dwconv, basic, 258618, 261242, 28934784"})
+    void cifarTable2(String model, String vnet, String d, String dnet, String init, long trainable, long withStats,
+                     long macs) {
+        OpsCommand.Counts k = count("model", model, "velocity_net", vnet, "diffusivity", d, "diffusivity_net", dnet,
+                "init", init);
+        assertEquals(trainable, k.trainable());
+        assertEquals(withStats, k.withStats());
+        assertEquals(macs, k.macs());
+    }
+
+    @Test
+    void opsCommandPrintsTheTable() {
+        CliRunner.Result r = CliRunner.run("ops", "--mnist-table");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("| mnist_pde_pm_c8 | 8 | 4,612 | 4,646 |"), r.out());
+        CliRunner.Result g = CliRunner.run("ops", "--model", "resnet32_global");
+        assertTrue(g.out().contains("**161,402**") && g.out().contains("**163,578**"), g.out());
+        assertTrue(g.out().contains("PDE stencil"), g.out());
+    }
+}
