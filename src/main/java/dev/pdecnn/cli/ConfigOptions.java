@@ -17,7 +17,7 @@ import java.nio.file.Path;
  */
 public class ConfigOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML (or JSON) file of config keys, e.g. "
-            + "configs/mnist_pde_c8.yaml; command-line options override its values.")
+            + "configs/mnist_pde_const_c8.yaml; command-line options override its values.")
     Path config;
 
     @Option(names = "--model", paramLabel = "NAME", defaultValue = "pde", description = "Network: cnn, residual, pde "

@@ -26,10 +26,10 @@ public final class MnistBlocks {
         private final ReLU relu;
         private Tensor lastOutput;
 
-        public Cnn(Backend be, int c) {
+        public Cnn(Backend be, int c, BatchNorm2d.Spec bnSpec) {
             super(be);
             conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
-            bn = child("bn", new BatchNorm2d(be, c));
+            bn = child("bn", new BatchNorm2d(be, c, bnSpec));
             relu = new ReLU(be);
         }
 
@@ -61,11 +61,11 @@ public final class MnistBlocks {
         private final Conv2d conv;
         private Tensor lastOutput;
 
-        public Residual(Backend be, int c) {
+        public Residual(Backend be, int c, BatchNorm2d.Spec bn) {
             super(be);
-            bnPre = child("bn_pre", new BatchNorm2d(be, c));
+            bnPre = child("bn_pre", new BatchNorm2d(be, c, bn));
             conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
-            bnOut = child("bn_out", new BatchNorm2d(be, c));
+            bnOut = child("bn_out", new BatchNorm2d(be, c, bn));
             reluPre = new ReLU(be);
             reluOut = new ReLU(be);
         }
@@ -110,11 +110,12 @@ public final class MnistBlocks {
         private Tensor f;
         private Tensor lastOutput, lastVelocity, lastDiffusivity;
 
-        public Pde(Backend be, int c, PdeSpec spec, boolean peronaMalik, double dConst, double lambda) {
+        public Pde(Backend be, int c, PdeSpec spec, boolean peronaMalik, double dConst, double lambda,
+                   BatchNorm2d.Spec bn) {
             super(be);
-            bnPre = child("bn_pre", new BatchNorm2d(be, c));
+            bnPre = child("bn_pre", new BatchNorm2d(be, c, bn));
             conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
-            bnOut = child("bn_out", new BatchNorm2d(be, c));
+            bnOut = child("bn_out", new BatchNorm2d(be, c, bn));
             reluPre = new ReLU(be);
             reluOut = new ReLU(be);
             pde = new PdeOp(be, spec);

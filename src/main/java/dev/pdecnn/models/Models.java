@@ -38,10 +38,10 @@ public final class Models {
     private static Network mnist(RunConfig cfg, Backend be) {
         int c = cfg.channels;
         Module block = switch (cfg.model) {
-            case "cnn" -> new MnistBlocks.Cnn(be, c);
-            case "residual" -> new MnistBlocks.Residual(be, c);
+            case "cnn" -> new MnistBlocks.Cnn(be, c, bn(cfg));
+            case "residual" -> new MnistBlocks.Residual(be, c, bn(cfg));
             default -> new MnistBlocks.Pde(be, c, pde(cfg), cfg.diffusivity.equals("perona_malik"),
-                    cfg.diffusivityConstant, cfg.pmLambda);
+                    cfg.diffusivityConstant, cfg.pmLambda, bn(cfg));
         };
         Sequential body = new Sequential(be)
                 .add("bn0", bn(be, 1, cfg))
@@ -67,12 +67,12 @@ public final class Models {
             int w = cfg.widths.get(s), stride = s == 0 ? 1 : 2;
             Sequential stage = new Sequential(be);
             for (int b = 0; b < cfg.blocks; b++) {
-                stage.add(Integer.toString(b), new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1));
+                stage.add(Integer.toString(b), new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1, bn(cfg)));
             }
             body.add("layer" + (s + 1), stage);
             hw /= stride;
             if (cfg.globalAfter.contains(s + 1)) {
-                body.add("global" + (s + 1), new GlobalLayer(be, w, globalSpec(cfg)));
+                body.add("global" + (s + 1), new GlobalLayer(be, w, globalSpec(cfg), bn(cfg)));
             }
             cin = w;
         }
@@ -96,7 +96,11 @@ public final class Models {
     }
 
     private static BatchNorm2d bn(Backend be, int c, RunConfig cfg) {
-        return new BatchNorm2d(be, c, cfg.bnMomentum, cfg.bnEps);
+        return new BatchNorm2d(be, c, bn(cfg));
+    }
+
+    private static BatchNorm2d.Spec bn(RunConfig cfg) {
+        return new BatchNorm2d.Spec(cfg.bnMomentum, cfg.bnEps);
     }
 
     public static String name(RunConfig cfg) {

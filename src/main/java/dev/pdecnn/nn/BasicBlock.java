@@ -13,13 +13,17 @@ public final class BasicBlock extends Module {
     private final ReLU out;
 
     public BasicBlock(Backend be, int cin, int cout, int stride) {
+        this(be, cin, cout, stride, BatchNorm2d.Spec.DEFAULT);
+    }
+
+    public BasicBlock(Backend be, int cin, int cout, int stride, BatchNorm2d.Spec bn) {
         super(be);
         main = new Sequential(be)
                 .add("conv1", Conv2d.conv3x3(be, cin, cout, stride))
-                .add("bn1", new BatchNorm2d(be, cout))
+                .add("bn1", new BatchNorm2d(be, cout, bn))
                 .add(new ReLU(be))
                 .add("conv2", Conv2d.conv3x3(be, cout, cout, 1))
-                .add("bn2", new BatchNorm2d(be, cout));
+                .add("bn2", new BatchNorm2d(be, cout, bn));
         // Registering main's layers under this block's own names keeps PyTorch's layer1.0.conv1.weight.
         for (var e : main.children().entrySet()) {
             if (!e.getKey().startsWith("_")) {
@@ -29,7 +33,7 @@ public final class BasicBlock extends Module {
         if (stride != 1 || cin != cout) {
             shortcut = child("shortcut", new Sequential(be)
                     .add("0", Conv2d.conv1x1(be, cin, cout, stride))
-                    .add("1", new BatchNorm2d(be, cout)));
+                    .add("1", new BatchNorm2d(be, cout, bn)));
         } else {
             shortcut = null;
         }

@@ -17,8 +17,17 @@ public final class BatchNorm2d extends Module {
     private final Tensor gamma, beta, runMean, runVar, saveMean, saveInv;
     private Tensor x;
 
+    /** Running-statistics momentum (PyTorch convention) and epsilon, shared by every BN of a model. */
+    public record Spec(double momentum, double eps) {
+        public static final Spec DEFAULT = new Spec(DEFAULT_MOMENTUM, DEFAULT_EPS);
+    }
+
     public BatchNorm2d(Backend be, int c) {
         this(be, c, DEFAULT_MOMENTUM, DEFAULT_EPS);
+    }
+
+    public BatchNorm2d(Backend be, int c, Spec spec) {
+        this(be, c, spec.momentum(), spec.eps());
     }
 
     public BatchNorm2d(Backend be, int c, double momentum, double eps) {

@@ -18,43 +18,47 @@ public final class GlobalLayer extends Module {
     private Tensor h, pmDx;
 
     public GlobalLayer(Backend be, int c, GlobalSpec spec) {
+        this(be, c, spec, BatchNorm2d.Spec.DEFAULT);
+    }
+
+    public GlobalLayer(Backend be, int c, GlobalSpec spec, BatchNorm2d.Spec bn) {
         super(be);
         this.spec = spec;
-        init = spec.init() == GlobalSpec.SubNet.BASIC ? child("init", new BasicBlock(be, c, c, 1)) : new Identity(be);
+        init = spec.init() == GlobalSpec.SubNet.BASIC ? child("init", new BasicBlock(be, c, c, 1, bn)) : new Identity(be);
         if (spec.velocity() == GlobalSpec.Velocity.LEARNED) {
-            velU = child("vel_u", branch(be, spec.velocityNet(), c));
-            velV = child("vel_v", branch(be, spec.velocityNet(), c));
+            velU = child("vel_u", branch(be, spec.velocityNet(), c, bn));
+            velV = child("vel_v", branch(be, spec.velocityNet(), c, bn));
         } else {
             velU = velV = null;
         }
         if (spec.diffusivity() == GlobalSpec.Diffusivity.LEARNED) {
-            diffX = child("diff_x", branch(be, spec.diffusivityNet(), c));
-            diffY = child("diff_y", branch(be, spec.diffusivityNet(), c));
+            diffX = child("diff_x", branch(be, spec.diffusivityNet(), c, bn));
+            diffY = child("diff_y", branch(be, spec.diffusivityNet(), c, bn));
         } else {
             diffX = diffY = null;
         }
-        bnOut = child("bn_out", new BatchNorm2d(be, c));
+        bnOut = child("bn_out", new BatchNorm2d(be, c, bn));
         reluOut = new ReLU(be);
         pde = new PdeOp(be, spec.pde());
     }
 
     /** relu(BN(net(h))), with names "net.*" and "bn.*" inside the branch. */
-    private static Sequential branch(Backend be, GlobalSpec.SubNet kind, int c) {
+    private static Sequential branch(Backend be, GlobalSpec.SubNet kind, int c, BatchNorm2d.Spec bn) {
         Sequential s = new Sequential(be);
-        Module net = subNet(be, kind, c);
+        Module net = subNet(be, kind, c, bn);
         if (!(net instanceof Identity)) {
             s.add("net", net);
         }
-        return s.add("bn", new BatchNorm2d(be, c)).add(new ReLU(be));
+        return s.add("bn", new BatchNorm2d(be, c, bn)).add(new ReLU(be));
     }
 
-    public static Module subNet(Backend be, GlobalSpec.SubNet kind, int c) {
+    public static Module subNet(Backend be, GlobalSpec.SubNet kind, int c, BatchNorm2d.Spec bn) {
         return switch (kind) {
             case IDENTITY -> new Identity(be);
             case DWCONV -> Conv2d.depthwise3x3(be, c);
             case CONV -> Conv2d.conv3x3(be, c, c, 1);
             case PWCONV -> Conv2d.conv1x1(be, c, c, 1);
-            case BASIC -> new BasicBlock(be, c, c, 1);
+            case BASIC -> new BasicBlock(be, c, c, 1, bn);
         };
     }
 
