@@ -38,12 +38,7 @@ final class EvalCommand implements Callable<Integer> {
 
     /** Rebuilds a checkpoint's network from the config saved inside it, with its weights and BN statistics. */
     static Network load(Path file, Checkpoint.Loaded ck, CommandSpec spec) {
-        RunConfig cfg = new RunConfig();
-        for (var e : ck.state().config.entrySet()) {
-            if (e.getValue() != null) {
-                cfg.set(e.getKey(), e.getValue(), "checkpoint " + file);
-            }
-        }
+        RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         applyDataOptions(cfg, spec);
         Network net = Models.build(cfg, new CpuBackendF32());
         Checkpoint.restore(file, ck, net, ck.state().model, null);
@@ -72,12 +67,7 @@ final class EvalCommand implements Callable<Integer> {
         Path file = checkpointOf(target, true);
         Checkpoint.Loaded ck = Checkpoint.read(file);
         Network net = load(file, ck, spec);
-        RunConfig cfg = new RunConfig();
-        for (var e : ck.state().config.entrySet()) {
-            if (e.getValue() != null) {
-                cfg.set(e.getKey(), e.getValue(), "checkpoint " + file);
-            }
-        }
+        RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         applyDataOptions(cfg, spec);
         Split split = DataSources.load(cfg, main.out);
         DataLoader test = new DataLoader(split.test(), 256, false, cfg.seed, DataLoader.Augment.NONE,

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
         description = {"Trains PDE-condensed CNNs (Global layers, Kag & Saligrama CVPR 2022) and their baselines.",
                 "Without a subcommand it trains: java -jar trainer.jar --model pde --channels 8 --epochs 10",
                 "Exit codes: 0 success, 2 bad input (the message says what and where), 3 training diverged."},
-        subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class,
+        subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class,
                 DataCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @Spec
@@ -130,12 +130,7 @@ public final class Main implements Callable<Integer> {
         if (resume != null) {
             resumeFile = Files.isDirectory(resume) ? Trainer.lastCheckpoint(resume) : resume;
             Checkpoint.Loaded ck = Checkpoint.read(resumeFile);
-            cfg = new RunConfig();
-            for (var e : ck.state().config.entrySet()) {
-                if (e.getValue() != null) {
-                    cfg.set(e.getKey(), e.getValue(), "checkpoint " + resumeFile);
-                }
-            }
+            cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + resumeFile);
             RunConfig typed = ConfigOptions.resolve(spec, model.config);
             for (var o : spec.commandLine().getParseResult().matchedOptions()) {
                 String key = ConfigOptions.configKey(o);

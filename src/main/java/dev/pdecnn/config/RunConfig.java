@@ -296,15 +296,20 @@ public final class RunConfig {
         return m;
     }
 
-    /** A copy through the same validated setters (call after {@link #validate}, when no key is null). */
-    public RunConfig copy() {
+    /** A config from a saved key-value map (a run's config.json or a checkpoint's state), validated key by key. */
+    public static RunConfig fromMap(Map<String, Object> map, String source) {
         RunConfig c = new RunConfig();
-        for (Map.Entry<String, Object> e : toMap().entrySet()) {
+        for (Map.Entry<String, Object> e : map.entrySet()) {
             if (e.getValue() != null) {
-                c.set(e.getKey(), e.getValue(), "copy");
+                c.set(e.getKey(), e.getValue(), source);
             }
         }
         return c;
+    }
+
+    /** A copy through the same validated setters (call after {@link #validate}, when no key is null). */
+    public RunConfig copy() {
+        return fromMap(toMap(), "copy");
     }
 
 }
