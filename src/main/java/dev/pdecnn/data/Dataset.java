@@ -183,6 +183,30 @@ public final class Dataset {
                 classNames);
     }
 
+    /**
+     * {@code count} samples spread evenly over the whole dataset (indices {@code floor(i * n / count)}), in
+     * their original order; returns this dataset if it has no more than {@code count} samples. Unlike
+     * {@link #subset(int)} this stays roughly class-balanced on class-sorted data such as an
+     * {@link ImageFolder} (which is ordered by class, then file name).
+     */
+    public Dataset evenSubset(int count) {
+        if (count <= 0) {
+            throw new UserException("subset size must be positive, got " + count);
+        }
+        if (count >= n) {
+            return this;
+        }
+        int ss = sampleSize();
+        byte[] p = new byte[count * ss];
+        int[] l = new int[count];
+        for (int i = 0; i < count; i++) {
+            int src = (int) ((long) i * n / count);
+            System.arraycopy(pixels, src * ss, p, i * ss, ss);
+            l[i] = labels[src];
+        }
+        return new Dataset(name, p, l, c, h, w, classNames);
+    }
+
     @Override
     public String toString() {
         return name + "[" + n + " x " + c + "x" + h + "x" + w + ", " + numClasses() + " classes]";

@@ -45,6 +45,23 @@ class DatasetTest {
     }
 
     @Test
+    void evenSubsetSpreadsOverClassSortedData() {
+        // 10 one-pixel samples, labels 0,0,0,0,0,1,1,1,1,1 (class-sorted like an image folder); value = index.
+        byte[] px = new byte[10];
+        int[] lab = new int[10];
+        for (int i = 0; i < 10; i++) {
+            px[i] = (byte) i;
+            lab[i] = i / 5;
+        }
+        Dataset d = new Dataset("t", px, lab, 1, 1, 1, List.of("a", "b"));
+        Dataset s = d.evenSubset(4); // indices floor(i*10/4) = 0, 2, 5, 7
+        assertArrayEquals(new byte[]{0, 2, 5, 7}, s.pixels());
+        assertArrayEquals(new int[]{0, 0, 1, 1}, s.labels());
+        assertSame(d, d.evenSubset(10));
+        assertThrows(UserException.class, () -> d.evenSubset(0));
+    }
+
+    @Test
     void rejectsInconsistentArrays() {
         assertThrows(IllegalArgumentException.class,
                 () -> new Dataset("x", new byte[3], new int[]{0}, 1, 2, 2, List.of("a")));
