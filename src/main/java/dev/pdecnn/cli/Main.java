@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
         description = {"Trains PDE-condensed CNNs (Global layers, Kag & Saligrama CVPR 2022) and their baselines.",
                 "Without a subcommand it trains: java -jar trainer.jar --model pde --channels 8 --epochs 10",
                 "Exit codes: 0 success, 2 bad input (the message says what and where), 3 training diverged."},
-        subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class,
+        subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class, ReportCommand.class,
                 DataCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @Spec

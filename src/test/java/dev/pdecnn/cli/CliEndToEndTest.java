@@ -47,12 +47,23 @@ class CliEndToEndTest {
         assertNotNull(img);
         assertTrue(img.getWidth() > 300 && img.getHeight() > 300);
         assertNotNull(ImageIO.read(run.resolve("curves.png").toFile()));
+
+        CliRunner.Result rep = CliRunner.run("report", tmp.toString(), "-o", tmp.resolve("report").toString());
+        assertEquals(0, rep.code(), rep.err());
+        String md = Files.readString(tmp.resolve("report.md"));
+        assertTrue(md.contains("| pde | mnist_pde_const_c2 | conv (u = v) | constant |"), md);
+        assertTrue(md.contains(String.format(java.util.Locale.ROOT, "%.2f%%", 100 * best)), md);
+        assertEquals(2, Files.readAllLines(tmp.resolve("report.csv")).size());
+        assertNotNull(ImageIO.read(tmp.resolve("report.png").toFile()));
+        CliRunner.Result none = CliRunner.run("report", data.toString());
+        assertEquals(2, none.code());
+        assertTrue(none.err().contains("no finished runs"), none.err());
     }
 
     @Test
     void helpExplainsEveryOptionWithItsDefault() {
         for (String[] cmd : new String[][]{{"--help"}, {"eval", "--help"}, {"ops", "--help"}, {"visualize", "--help"},
-                {"data", "--help"}}) {
+                {"data", "--help"}, {"bench", "--help"}, {"report", "--help"}}) {
             CliRunner.Result r = CliRunner.run(cmd);
             assertEquals(0, r.code(), String.join(" ", cmd) + ": " + r.err());
             assertTrue(r.out().contains("Usage:"), r.out());
