@@ -1,0 +1,670 @@
+package dev.pdecnn.backend.cuda;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.ConvSpec;
+import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.tensor.DType;
+import dev.pdecnn.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The {@link Backend} on CUDA kernels ({@code src/main/cuda}), through a {@link KernelRunner}: a GPU via
+ * JCuda, or the host emulation in tests. This class owns every launch decision — kernel choice, grid, block,
+ * shared memory, scratch buffers — so the host equality tests exercise exactly the launches a GPU gets.
+ *
+ * <p>Tensors stay host {@link Tensor}s: each operation copies its inputs to the device, launches, and copies
+ * its outputs back (parameter gradients are copied both ways, since they accumulate). That is correct and
+ * what the equality suite needs; a device-resident training loop needs device storage in {@link Tensor}
+ * and is the next step (see docs/cuda.md).
+ *
+ * <p>F32 tensors run the {@code _f32} kernels and F64 tensors the {@code _f64} ones.
+ */
+public final class CudaBackend implements Backend {
+    /** Threads per block of the one-dimensional kernels (PDECNN_THREADS in common.cuh). */
+    static final int THREADS = 256;
+    /** Grid cap of the grid-stride kernels. */
+    static final int MAX_BLOCKS = 4096;
+    /** Points per thread of the fused PDE kernels (PDE_RMAX in pde.cu) and their most threads per block. */
+    static final int PDE_RMAX = 4;
+    static final int PDE_MAX_THREADS = 256;
+    /** Tile of the GEMM kernels (gemm.cuh): 64 x 64 outputs per block of 256 threads. */
+    static final int TILE = 64;
+    /** Roughly how many blocks keep a large GPU busy; used to split long reductions. */
+    static final int TARGET_BLOCKS = 512;
+
+    /** How convolutions run: implicit GEMM (tiled, for grouped convs with many channels per group) or direct. */
+    public enum ConvAlgo { AUTO, DIRECT, GEMM }
+
+    /**
+     * Launch policy. {@code maxSharedBytes}: the dynamic shared memory a block may use (the runner's limit by
+     * default); {@code pdeStepKernels}: always use the per-step PDE kernels (normally only for planes that do
+     * not fit a block); {@code conv}: convolution algorithm.
+     */
+    public record Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv) {
+        public Options withPdeStepKernels(boolean b) {
+            return new Options(maxSharedBytes, b, conv);
+        }
+
+        public Options withConv(ConvAlgo c) {
+            return new Options(maxSharedBytes, pdeStepKernels, c);
+        }
+
+        public Options withMaxShared(int bytes) {
+            return new Options(bytes, pdeStepKernels, conv);
+        }
+    }
+
+    private final KernelRunner rt;
+    private final DType dtype;
+    private final String sfx;
+    private final Options opt;
+
+    public CudaBackend(KernelRunner runner, DType dtype) {
+        this(runner, dtype, new Options(runner.maxSharedBytesPerBlock(), false, ConvAlgo.AUTO));
+    }
+
+    public CudaBackend(KernelRunner runner, DType dtype, Options options) {
+        this.rt = runner;
+        this.dtype = dtype;
+        this.sfx = dtype == DType.F32 ? "_f32" : "_f64";
+        this.opt = options;
+        if (options.maxSharedBytes() > runner.maxSharedBytesPerBlock()) {
+            throw new IllegalArgumentException("shared-memory budget " + options.maxSharedBytes() + " exceeds the runner's "
+                    + runner.maxSharedBytesPerBlock());
+        }
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    public KernelRunner runner() {
+        return rt;
+    }
+
+    public Options options() {
+        return opt;
+    }
+
+    // ------------------------------------------------------------------------------------- device scope
+
+    /** The device buffers of one operation, freed together. */
+    private final class Scope implements AutoCloseable {
+        private final List<DevicePtr> owned = new ArrayList<>();
+
+        DevicePtr alloc(long bytes) {
+            DevicePtr p = rt.alloc(Math.max(bytes, 1));
+            owned.add(p);
+            return p;
+        }
+
+        /** Device copy of a tensor (null for null). */
+        DevicePtr in(Tensor t) {
+            if (t == null) {
+                return DevicePtr.NULL;
+            }
+            checkType(t);
+            DevicePtr p = alloc((long) t.size() * dtype.bytes);
+            rt.toDevice(data(t), p);
+            return p;
+        }
+
+        /** Device buffer for a tensor the kernels write (null for null). */
+        DevicePtr out(Tensor t) {
+            if (t == null) {
+                return DevicePtr.NULL;
+            }
+            checkType(t);
+            return alloc((long) t.size() * dtype.bytes);
+        }
+
+        DevicePtr elems(long n) {
+            return alloc(n * dtype.bytes);
+        }
+
+        DevicePtr ints(int[] a) {
+            DevicePtr p = alloc(4L * a.length);
+            if (a.length > 0) {
+                rt.toDevice(a, p);
+            }
+            return p;
+        }
+
+        void back(DevicePtr p, Tensor t) {
+            if (t != null) {
+                rt.toHost(p, data(t));
+            }
+        }
+
+        @Override
+        public void close() {
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                rt.free(owned.get(i));
+            }
+        }
+    }
+
+    private void checkType(Tensor t) {
+        if (t.dtype() != dtype) {
+            throw new IllegalArgumentException("tensor " + t + " on a " + dtype + " CUDA backend");
+        }
+    }
+
+    private static Object data(Tensor t) {
+        return t.dtype() == DType.F32 ? t.f32() : t.f64();
+    }
+
+    private void launch(String kernel, Dim3 grid, Dim3 block, int shared, Object... args) {
+        rt.launch(kernel + sfx, grid, block, shared, args);
+    }
+
+    /** A grid-stride kernel over n items with THREADS threads per block. */
+    private void launch1d(String kernel, long n, Object... args) {
+        int blocks = (int) Math.max(1, Math.min(MAX_BLOCKS, (n + THREADS - 1) / THREADS));
+        launch(kernel, Dim3.of(blocks), Dim3.of(THREADS), 0, args);
+    }
+
+    private static int ceilDiv(long a, long b) {
+        return (int) ((a + b - 1) / b);
+    }
+
+    // ---------------------------------------------------------------------------------- convolution
+
+    private record ConvGeom(int n, int c, int h, int w, int co, int kh, int kw, int ho, int wo, ConvSpec s) {
+        int g() {
+            return s.groups();
+        }
+
+        int cg() {
+            return c / s.groups();
+        }
+
+        int cog() {
+            return co / s.groups();
+        }
+
+        Object[] dims() {
+            return new Object[]{n, c, h, w, co, kh, kw, s.stride(), s.pad(), s.groups(), ho, wo};
+        }
+    }
+
+    private static ConvGeom geom(Tensor x, Tensor w, Tensor y, ConvSpec s) {
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int co = w.dim(0), kh = w.dim(2), kw = w.dim(3), g = s.groups();
+        int ho = s.outSize(h, kh), wo = s.outSize(wd, kw);
+        if (x.rank() != 4 || w.rank() != 4 || y.rank() != 4 || c % g != 0 || co % g != 0 || w.dim(1) != c / g
+                || y.dim(0) != n || y.dim(1) != co || y.dim(2) != ho || y.dim(3) != wo) {
+            throw new IllegalArgumentException("conv shapes x=" + x + " w=" + w + " y=" + y + " " + s);
+        }
+        return new ConvGeom(n, c, h, wd, co, kh, kw, ho, wo, s);
+    }
+
+    private boolean gemmConv(ConvGeom g) {
+        return switch (opt.conv()) {
+            case GEMM -> true;
+            case DIRECT -> false;
+            case AUTO -> g.cg() * g.kh() * g.kw() >= 8 && g.cog() >= 8;
+        };
+    }
+
+    private static Object[] concat(Object[] a, Object... b) {
+        Object[] r = new Object[a.length + b.length];
+        System.arraycopy(a, 0, r, 0, a.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Override
+    public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s) {
+        ConvGeom g = geom(x, w, y, s);
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), Wt = sc.in(w), Y = sc.out(y);
+            Object[] args = concat(new Object[]{X, Wt, Y}, g.dims());
+            if (gemmConv(g)) {
+                launch("conv_forward_gemm", Dim3.of(ceilDiv((long) g.n() * g.ho() * g.wo(), TILE), ceilDiv(g.cog(), TILE),
+                        g.g()), Dim3.of(THREADS), 0, args);
+            } else {
+                launch1d("conv_forward_direct", (long) y.size(), args);
+            }
+            sc.back(Y, y);
+        }
+    }
+
+    @Override
+    public void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s) {
+        ConvGeom g = geom(x, w, gy, s);
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
+            boolean gemm = gemmConv(g);
+            if (gx != null) {
+                DevicePtr GX = sc.out(gx);
+                Object[] args = concat(new Object[]{GY, Wt, GX}, g.dims());
+                if (gemm) {
+                    launch("conv_backward_data_gemm", Dim3.of(ceilDiv((long) g.n() * g.h() * g.w(), TILE),
+                            ceilDiv(g.cg(), TILE), g.g()), Dim3.of(THREADS), 0, args);
+                } else {
+                    launch1d("conv_backward_data_direct", (long) gx.size(), args);
+                }
+                sc.back(GX, gx);
+            }
+            if (gw != null) {
+                DevicePtr GW = sc.in(gw); // accumulated
+                if (gemm) {
+                    int cols = g.cg() * g.kh() * g.kw();
+                    long red = (long) g.n() * g.ho() * g.wo();
+                    int tiles = ceilDiv(cols, TILE) * ceilDiv(g.cog(), TILE) * g.g();
+                    int splits = (int) Math.max(1, Math.min(Math.max(1, TARGET_BLOCKS / tiles), red / 256));
+                    DevicePtr part = sc.elems((long) splits * w.size());
+                    launch("conv_backward_filter_gemm", Dim3.of(ceilDiv(cols, TILE), ceilDiv(g.cog(), TILE),
+                            g.g() * splits), Dim3.of(THREADS), 0, concat(new Object[]{X, GY, part}, concat(g.dims(), splits)));
+                    launch1d("add_partials", w.size(), part, splits, w.size(), GW);
+                } else {
+                    launch("conv_backward_filter_direct", Dim3.of(w.size()), Dim3.of(THREADS), 0,
+                            concat(new Object[]{X, GY, GW}, g.dims()));
+                }
+                sc.back(GW, gw);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------- batch norm
+
+    private int bnSplits(int c, long perChannel) {
+        return (int) Math.max(1, Math.min(Math.max(1, TARGET_BLOCKS / c), ceilDiv(perChannel, 4L * THREADS)));
+    }
+
+    @Override
+    public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double momentum,
+                               double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+        int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
+        int splits = bnSplits(c, (long) n * hw);
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
+            DevicePtr Y = sc.out(y), SM = sc.out(saveMean), SI = sc.out(saveInvStd);
+            DevicePtr part = sc.alloc(16L * c * splits), ss = sc.elems(2L * c);
+            launch("bn_partial_sums", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, n, c, hw, splits, part);
+            launch("bn_train_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, X, c, hw,
+                    (double) n * hw, G, B, RM, RV, momentum, eps, SM, SI, ss);
+            launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw);
+            sc.back(Y, y);
+            sc.back(SM, saveMean);
+            sc.back(SI, saveInvStd);
+            sc.back(RM, runMean);
+            sc.back(RV, runVar);
+        }
+    }
+
+    @Override
+    public void batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
+                              Tensor y) {
+        int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
+            DevicePtr Y = sc.out(y), ss = sc.elems(2L * c);
+            launch("bn_eval_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, G, B, RM, RV, c, eps, ss);
+            launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw);
+            sc.back(Y, y);
+        }
+    }
+
+    @Override
+    public void batchNormBackward(Tensor x, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor gx,
+                                  Tensor gGamma, Tensor gBeta) {
+        int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
+        int splits = bnSplits(c, (long) n * hw);
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.in(gamma), SM = sc.in(saveMean), SI = sc.in(saveInvStd);
+            DevicePtr GG = sc.in(gGamma), GB = sc.in(gBeta);
+            DevicePtr part = sc.alloc(16L * c * splits), coef = sc.elems(3L * c);
+            launch("bn_backward_partial", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, GY, SM, n, c, hw, splits, part);
+            launch("bn_backward_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, c,
+                    (double) n * hw, G, SM, SI, GG, GB, coef);
+            if (gx != null) {
+                DevicePtr GX = sc.out(gx);
+                launch1d("bn_backward_apply", x.size(), X, GY, coef, GX, n, c, hw);
+                sc.back(GX, gx);
+            }
+            sc.back(GG, gGamma);
+            sc.back(GB, gBeta);
+        }
+    }
+
+    // ------------------------------------------------------------------ element-wise, pooling, dense, loss
+
+    @Override
+    public void relu(Tensor x, Tensor y) {
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), Y = sc.out(y);
+            launch1d("relu", x.size(), X, Y, x.size());
+            sc.back(Y, y);
+        }
+    }
+
+    @Override
+    public void reluBackward(Tensor y, Tensor gy, Tensor gx) {
+        try (Scope sc = new Scope()) {
+            DevicePtr Y = sc.in(y), GY = sc.in(gy), GX = sc.out(gx);
+            launch1d("relu_backward", y.size(), Y, GY, GX, y.size());
+            sc.back(GX, gx);
+        }
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor y) {
+        if (a.size() != b.size() || a.size() != y.size()) {
+            throw new IllegalArgumentException("add shapes " + a + " " + b + " " + y);
+        }
+        try (Scope sc = new Scope()) {
+            DevicePtr A = sc.in(a), B = sc.in(b), Y = sc.out(y);
+            launch1d("add", a.size(), A, B, Y, a.size());
+            sc.back(Y, y);
+        }
+    }
+
+    @Override
+    public void avgPool(Tensor x, int k, Tensor y) {
+        int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+        if (h % k != 0 || w % k != 0 || y.dim(2) != h / k || y.dim(3) != w / k) {
+            throw new IllegalArgumentException("avgPool " + k + " on " + x + " -> " + y);
+        }
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), Y = sc.out(y);
+            launch1d("avg_pool", y.size(), X, Y, planes, h, w, k);
+            sc.back(Y, y);
+        }
+    }
+
+    @Override
+    public void avgPoolBackward(Tensor gy, int k, Tensor gx) {
+        int planes = gx.dim(0) * gx.dim(1), h = gx.dim(2), w = gx.dim(3);
+        try (Scope sc = new Scope()) {
+            DevicePtr GY = sc.in(gy), GX = sc.out(gx);
+            launch1d("avg_pool_backward", gx.size(), GY, GX, planes, h, w, k);
+            sc.back(GX, gx);
+        }
+    }
+
+    @Override
+    public void dense(Tensor x, Tensor w, Tensor b, Tensor y) {
+        int n = x.dim(0), in = x.size() / n, out = w.dim(0);
+        if (w.dim(1) != in || y.size() != n * out) {
+            throw new IllegalArgumentException("dense shapes x=" + x + " w=" + w + " y=" + y);
+        }
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), Wt = sc.in(w), B = sc.in(b), Y = sc.out(y);
+            launch("dense_forward", Dim3.of(ceilDiv(out, TILE), ceilDiv(n, TILE), 1), Dim3.of(THREADS), 0, X, Wt, B, Y,
+                    n, in, out);
+            sc.back(Y, y);
+        }
+    }
+
+    @Override
+    public void denseBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, Tensor gb) {
+        int n = x.dim(0), in = x.size() / n, out = w.dim(0);
+        try (Scope sc = new Scope()) {
+            DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
+            if (gx != null) {
+                DevicePtr GX = sc.out(gx);
+                launch("dense_backward_data", Dim3.of(ceilDiv(in, TILE), ceilDiv(n, TILE), 1), Dim3.of(THREADS), 0, GY, Wt,
+                        GX, n, in, out);
+                sc.back(GX, gx);
+            }
+            if (gw != null) {
+                DevicePtr GW = sc.in(gw);
+                launch("dense_backward_filter", Dim3.of(ceilDiv(in, TILE), ceilDiv(out, TILE), 1), Dim3.of(THREADS), 0, GY,
+                        X, GW, n, in, out);
+                sc.back(GW, gw);
+            }
+            if (gb != null) {
+                DevicePtr GB = sc.in(gb);
+                launch1d("col_sum", out, GY, n, out, GB);
+                sc.back(GB, gb);
+            }
+        }
+    }
+
+    @Override
+    public double softmaxCrossEntropy(Tensor logits, int[] labels, Tensor gLogits, int[] predictions) {
+        int n = logits.dim(0), k = logits.size() / n;
+        for (int y : labels) {
+            if (y < 0 || y >= k) {
+                throw new IllegalArgumentException("label " + y + " outside [0, " + k + ")");
+            }
+        }
+        try (Scope sc = new Scope()) {
+            DevicePtr L = sc.in(logits), Y = sc.ints(labels), G = sc.out(gLogits);
+            DevicePtr P = predictions == null ? DevicePtr.NULL : sc.alloc(4L * n);
+            DevicePtr loss = sc.alloc(8L * n);
+            launch("softmax_xent", Dim3.of(ceilDiv(n, 128)), Dim3.of(128), 0, L, Y, n, k, G, P, loss);
+            double[] per = new double[n];
+            rt.toHost(loss, per);
+            double total = 0;
+            for (double v : per) {
+                total += v;
+            }
+            sc.back(G, gLogits);
+            if (predictions != null) {
+                int[] p = new int[n];
+                rt.toHost(P, p);
+                System.arraycopy(p, 0, predictions, 0, n);
+            }
+            return total / n;
+        }
+    }
+
+    // ------------------------------------------------------------------------------ Global layer (PDE)
+
+    /**
+     * How the PDE runs for one shape: fused (a block owns {@code ppb} whole planes, {@code threads} threads,
+     * {@code shared} bytes) or, when {@code fused} is false, per-step kernels on global memory.
+     */
+    public record PdePlan(boolean fused, int ppb, int threads, int blocks, int shared) {
+    }
+
+    /** The launch plan of {@link #pdeForward} ({@code backward} false) or {@link #pdeBackward}. */
+    public PdePlan pdePlan(int planes, int h, int w, int k, boolean backward) {
+        int hw = h * w;
+        int perPlane = (backward ? k + 6 : 2) * hw * dtype.bytes;
+        int ppb = hw >= PDE_MAX_THREADS ? 1 : Math.max(1, Math.min(planes, PDE_MAX_THREADS / hw));
+        while (ppb > 1 && (long) ppb * perPlane > opt.maxSharedBytes()) {
+            ppb--;
+        }
+        int slots = ppb * hw;
+        boolean fused = !opt.pdeStepKernels() && slots <= PDE_RMAX * PDE_MAX_THREADS
+                && (long) ppb * perPlane <= opt.maxSharedBytes();
+        if (!fused) {
+            return new PdePlan(false, 0, THREADS, 0, 0);
+        }
+        int r = ceilDiv(slots, PDE_MAX_THREADS);
+        int threads = Math.min(PDE_MAX_THREADS, ceilDiv(ceilDiv(slots, r), 32) * 32);
+        return new PdePlan(true, ppb, threads, ceilDiv(planes, ppb), ppb * perPlane);
+    }
+
+    private static void checkPde(Tensor f, Tensor... others) {
+        for (Tensor t : others) {
+            if (t != null && !t.sameShape(f)) {
+                throw new IllegalArgumentException("PDE tensors must share a shape: " + f + " vs " + t);
+            }
+        }
+        if (f.rank() != 4) {
+            throw new IllegalArgumentException("PDE tensors are NCHW, got " + f);
+        }
+    }
+
+    @Override
+    public void pdeForward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,
+                           Tensor out) {
+        checkPde(f, h, u, v, dX, dY, out);
+        if ((u == null) != (v == null) || (dX == null) != (dY == null)) {
+            throw new IllegalArgumentException("u and v, and dX and dY, are both given or both null");
+        }
+        int planes = f.dim(0) * f.dim(1), hh = f.dim(2), w = f.dim(3), k = s.steps();
+        PdePlan plan = pdePlan(planes, hh, w, k, false);
+        try (Scope sc = new Scope()) {
+            DevicePtr F = sc.in(f), H = sc.in(h), U = sc.in(u), V = sc.in(v), DX = sc.in(dX), DY = sc.in(dY);
+            DevicePtr O = sc.out(out);
+            if (plan.fused()) {
+                launch("pde_forward_fused", Dim3.of(plan.blocks()), Dim3.of(plan.threads()), plan.shared(), F, H, U, V,
+                        DX, DY, dConst, planes, hh, w, k, s.dt(), s.dx(), s.dy(), plan.ppb(), O);
+            } else {
+                long n = f.size();
+                DevicePtr a = sc.elems(n), b = k > 2 ? sc.elems(n) : DevicePtr.NULL;
+                DevicePtr prev = F, cur = H;
+                for (int step = 0; step < k; step++) {
+                    DevicePtr next = step == k - 1 ? O : step % 2 == 0 ? a : b;
+                    launch1d("pde_step", n, F, U, V, DX, DY, dConst, planes, hh, w, s.dt(), s.dx(), s.dy(), prev, cur, next);
+                    prev = cur;
+                    cur = next;
+                }
+            }
+            sc.back(O, out);
+        }
+    }
+
+    @Override
+    public void pdeBackward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,
+                            Tensor gOut, Tensor gf, Tensor gh, Tensor gu, Tensor gv, Tensor gDx, Tensor gDy) {
+        checkPde(f, h, u, v, dX, dY, gOut, gf, gh, gu, gv, gDx, gDy);
+        if ((u == null) != (v == null) || (dX == null) != (dY == null) || (gu == null) != (gv == null)
+                || (gDx == null) != (gDy == null)) {
+            throw new IllegalArgumentException("u/v, dX/dY, gu/gv and gDx/gDy come in pairs: both given or both null");
+        }
+        int planes = f.dim(0) * f.dim(1), hh = f.dim(2), w = f.dim(3), k = s.steps();
+        PdePlan plan = pdePlan(planes, hh, w, k, true);
+        try (Scope sc = new Scope()) {
+            DevicePtr F = sc.in(f), H = sc.in(h), U = sc.in(u), V = sc.in(v), DX = sc.in(dX), DY = sc.in(dY);
+            DevicePtr GO = sc.in(gOut);
+            DevicePtr GF = sc.out(gf), GH = sc.out(gh), GU = sc.out(gu), GV = sc.out(gv), GDX = sc.out(gDx), GDY = sc.out(gDy);
+            if (plan.fused()) {
+                launch("pde_backward_fused", Dim3.of(plan.blocks()), Dim3.of(plan.threads()), plan.shared(), F, H, U, V,
+                        DX, DY, dConst, planes, hh, w, k, s.dt(), s.dx(), s.dy(), plan.ppb(), GO, GF, GH, GU, GV, GDX, GDY);
+            } else {
+                long n = f.size(), bytes = n * dtype.bytes;
+                // the K-1 intermediate states H(1) .. H(K-1)
+                DevicePtr states = k > 1 ? sc.elems((k - 1) * n) : DevicePtr.NULL;
+                DevicePtr[] st = new DevicePtr[k + 1]; // st[j] = H(j - 1)
+                st[0] = F;
+                st[1] = H;
+                for (int j = 2; j <= k; j++) {
+                    st[j] = states.plus((j - 2) * bytes);
+                }
+                for (int step = 0; step + 1 < k; step++) {
+                    launch1d("pde_step", n, F, U, V, DX, DY, dConst, planes, hh, w, s.dt(), s.dx(), s.dy(), st[step],
+                            st[step + 1], st[step + 2]);
+                }
+                DevicePtr gNext = GO, gCur = sc.elems(n), gPrev = sc.elems(n), spare = sc.elems(n);
+                DevicePtr gc = sc.elems(7 * n);
+                for (int step = k - 1; step >= 0; step--) {
+                    launch1d("pde_adjoint_step", n, U, V, DX, DY, dConst, planes, hh, w, s.dt(), s.dx(), s.dy(), st[step],
+                            st[step + 1], gNext, gCur, gPrev, gc, step == k - 1 ? 1 : 0);
+                    DevicePtr freed = gNext == GO ? spare : gNext;
+                    gNext = gCur;
+                    gCur = gPrev;
+                    gPrev = freed;
+                }
+                // gNext = G(0), gCur = G(-1)
+                DevicePtr gE = gPrev;
+                launch1d("pde_grad_chain", n, F, U, V, DX, DY, dConst, planes, hh, w, s.dt(), s.dx(), s.dy(), gc, gCur,
+                        gNext, GF, GH, GU, GV, GDX, GDY, gE);
+                if (gu != null) {
+                    launch1d("pde_grad_e", n, gE, planes, hh, w, s.dt(), s.dx(), s.dy(), GU, GV);
+                }
+            }
+            sc.back(GF, gf);
+            sc.back(GH, gh);
+            sc.back(GU, gu);
+            sc.back(GV, gv);
+            sc.back(GDX, gDx);
+            sc.back(GDY, gDy);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------ Perona–Malik
+
+    private static void checkReflect(Tensor h) {
+        if (h.dim(2) < 2 || h.dim(3) < 2) {
+            throw new IllegalArgumentException("Perona-Malik needs maps of at least 2x2 for reflect padding, got "
+                    + h.dim(2) + "x" + h.dim(3));
+        }
+    }
+
+    @Override
+    public void peronaMalik(Tensor h, double lambda, Tensor dX, Tensor dY) {
+        checkReflect(h);
+        int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
+        try (Scope sc = new Scope()) {
+            DevicePtr H = sc.in(h), DX = sc.out(dX), DY = sc.out(dY);
+            launch1d("pm_forward", h.size(), H, planes, hh, w, 1.0 / (lambda * lambda), DX, DY);
+            sc.back(DX, dX);
+            sc.back(DY, dY);
+        }
+    }
+
+    @Override
+    public void peronaMalikBackward(Tensor h, double lambda, Tensor gDx, Tensor gDy, Tensor gh) {
+        checkReflect(h);
+        int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
+        try (Scope sc = new Scope()) {
+            DevicePtr H = sc.in(h), GDX = sc.in(gDx), GDY = sc.in(gDy), GH = sc.in(gh);
+            launch1d("pm_backward", h.size(), H, planes, hh, w, 1.0 / (lambda * lambda), GDX, GDY, GH);
+            sc.back(GH, gh);
+        }
+    }
+
+    // -------------------------------------------------------------------------------------- optimizer
+
+    @Override
+    public void sgdStep(Tensor w, Tensor g, Tensor vel, double lr, double momentum, double wd) {
+        try (Scope sc = new Scope()) {
+            DevicePtr W = sc.in(w), G = sc.in(g), VV = sc.in(vel);
+            launch1d("sgd", w.size(), W, G, VV, w.size(), lr, momentum, wd);
+            sc.back(W, w);
+            sc.back(VV, vel);
+        }
+    }
+
+    @Override
+    public double sumSquares(Tensor w) {
+        int blocks = Math.max(1, Math.min(MAX_BLOCKS, ceilDiv(w.size(), THREADS)));
+        try (Scope sc = new Scope()) {
+            DevicePtr W = sc.in(w), part = sc.alloc(8L * blocks);
+            launch("sum_squares", Dim3.of(blocks), Dim3.of(THREADS), 0, W, w.size(), part);
+            double[] p = new double[blocks];
+            rt.toHost(part, p);
+            double s = 0;
+            for (double x : p) {
+                s += x;
+            }
+            return s;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------ augmentation
+
+    /**
+     * Builds a normalised, augmented batch on the device, as {@code dev.pdecnn.data.DataLoader} does on the
+     * host: for batch slot j, sample {@code index[j]} of {@code pixels} ([samples, C, H, W] bytes), shifted by
+     * ({@code shiftY[j]}, {@code shiftX[j]}) in [-pad, pad] (the crop offset of a zero-padded image), mirrored
+     * along W when {@code flip[j]} != 0, each byte v of channel c mapped to {@code lut[c * 256 + v]}; pixels
+     * that fall outside the image are 0 (padding in normalised space).
+     */
+    public void augment(byte[] pixels, int c, int h, int w, int[] index, int[] shiftY, int[] shiftX, int[] flip,
+                        Tensor lut, Tensor out) {
+        int n = index.length;
+        if (shiftY.length != n || shiftX.length != n || flip.length != n || out.size() != n * c * h * w
+                || lut.size() != c * 256) {
+            throw new IllegalArgumentException("augment: inconsistent sizes");
+        }
+        try (Scope sc = new Scope()) {
+            DevicePtr px = sc.alloc(pixels.length);
+            rt.toDevice(pixels, px);
+            DevicePtr I = sc.ints(index), SY = sc.ints(shiftY), SX = sc.ints(shiftX), FL = sc.ints(flip);
+            DevicePtr L = sc.in(lut), O = sc.out(out);
+            launch1d("augment", out.size(), px, I, SY, SX, FL, L, n, c, h, w, O);
+            sc.back(O, out);
+        }
+    }
+}

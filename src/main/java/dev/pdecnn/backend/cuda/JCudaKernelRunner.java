@@ -1,0 +1,308 @@
+package dev.pdecnn.backend.cuda;
+
+import java.lang.reflect.Array;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Runs the committed kernels on an NVIDIA GPU through JCuda's driver API ({@code org.jcuda:jcuda:11.7.0},
+ * which needs only the driver's libcuda.so.1, SPEC §5). JCuda is reached by reflection, so this class
+ * compiles and the build works without JCuda on the classpath; {@link #open(int)} then reports why there is
+ * no device instead of failing.
+ *
+ * <p>Modules: each source's fatbin (SASS for sm_80 and sm_90) is loaded when the driver accepts it, otherwise
+ * its PTX (compute_80), which the driver JIT-compiles for the GPU at hand. Launches above 48 KiB of dynamic
+ * shared memory opt in per kernel (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) up to the device's
+ * opt-in limit, which {@link #maxSharedBytesPerBlock()} reports.
+ *
+ * <p>Device pointers are handed out as {@link DevicePtr}s whose address is a handle (allocation id in the
+ * high bits, byte offset in the low 40), mapped back to JCuda's {@code CUdeviceptr} on use.
+ */
+public final class JCudaKernelRunner implements KernelRunner {
+    private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SHARED_OPTIN = 97;
+    private static final int FUNC_ATTR_MAX_DYNAMIC_SHARED = 8;
+    private static final long OFFSET_BITS = 40, OFFSET_MASK = (1L << OFFSET_BITS) - 1;
+
+    private final Api api;
+    private final Object context;
+    private final String name;
+    private final int maxShared;
+    private final Map<String, Object> functions = new HashMap<>();
+    private final Map<String, String> kernelModule;
+    private final Map<String, Object> modules = new HashMap<>();
+    private final Map<Long, Object> allocations = new HashMap<>();
+    private final Map<String, Integer> sharedOptIn = new HashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+    private final KernelModules kernels = KernelModules.load();
+
+    /** The JCuda classes and methods this runner uses, resolved once. */
+    private static final class Api {
+        final Class<?> driver, device, ctx, module, function, devptr, pointer, npo, stream;
+        final Method init, deviceGet, deviceGetCount, deviceGetName, deviceGetAttribute, ctxCreate, ctxDestroy,
+                ctxSetCurrent, ctxSynchronize, moduleLoadData, moduleGetFunction, memAlloc, memFree, htod, dtoh, memset,
+                funcSetAttribute, launch, withByteOffset, toNpo;
+        final Map<Class<?>, Method> toArray = new HashMap<>();
+
+        Api() throws ReflectiveOperationException {
+            driver = Class.forName("jcuda.driver.JCudaDriver");
+            device = Class.forName("jcuda.driver.CUdevice");
+            ctx = Class.forName("jcuda.driver.CUcontext");
+            module = Class.forName("jcuda.driver.CUmodule");
+            function = Class.forName("jcuda.driver.CUfunction");
+            devptr = Class.forName("jcuda.driver.CUdeviceptr");
+            stream = Class.forName("jcuda.driver.CUstream");
+            pointer = Class.forName("jcuda.Pointer");
+            npo = Class.forName("jcuda.NativePointerObject");
+            driver.getMethod("setExceptionsEnabled", boolean.class).invoke(null, true);
+            init = driver.getMethod("cuInit", int.class);
+            deviceGet = driver.getMethod("cuDeviceGet", device, int.class);
+            deviceGetCount = driver.getMethod("cuDeviceGetCount", int[].class);
+            deviceGetName = driver.getMethod("cuDeviceGetName", byte[].class, int.class, device);
+            deviceGetAttribute = driver.getMethod("cuDeviceGetAttribute", int[].class, int.class, device);
+            ctxCreate = driver.getMethod("cuCtxCreate", ctx, int.class, device);
+            ctxDestroy = driver.getMethod("cuCtxDestroy", ctx);
+            ctxSetCurrent = driver.getMethod("cuCtxSetCurrent", ctx);
+            ctxSynchronize = driver.getMethod("cuCtxSynchronize");
+            moduleLoadData = driver.getMethod("cuModuleLoadData", module, byte[].class);
+            moduleGetFunction = driver.getMethod("cuModuleGetFunction", function, module, String.class);
+            memAlloc = driver.getMethod("cuMemAlloc", devptr, long.class);
+            memFree = driver.getMethod("cuMemFree", devptr);
+            htod = driver.getMethod("cuMemcpyHtoD", devptr, pointer, long.class);
+            dtoh = driver.getMethod("cuMemcpyDtoH", pointer, devptr, long.class);
+            memset = driver.getMethod("cuMemsetD8", devptr, byte.class, long.class);
+            funcSetAttribute = driver.getMethod("cuFuncSetAttribute", function, int.class, int.class);
+            launch = driver.getMethod("cuLaunchKernel", function, int.class, int.class, int.class, int.class, int.class,
+                    int.class, int.class, stream, pointer, pointer);
+            withByteOffset = devptr.getMethod("withByteOffset", long.class);
+            toNpo = pointer.getMethod("to", npo.arrayType());
+            for (Class<?> a : new Class<?>[]{byte[].class, int[].class, float[].class, long[].class, double[].class}) {
+                toArray.put(a, pointer.getMethod("to", a));
+            }
+        }
+
+        Object call(Method m, Object target, Object... args) {
+            try {
+                return m.invoke(target, args);
+            } catch (InvocationTargetException e) {
+                Throwable c = e.getCause();
+                throw new KernelException("CUDA " + m.getName() + ": " + c.getMessage(), c);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        Object newInstance(Class<?> c) {
+            try {
+                return c.getConstructor().newInstance();
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        Object to(Object hostArray) {
+            return call(toArray.get(hostArray.getClass()), null, hostArray);
+        }
+
+        Object toPointers(Object... nativeObjects) {
+            Object arr = Array.newInstance(npo, nativeObjects.length);
+            for (int i = 0; i < nativeObjects.length; i++) {
+                Array.set(arr, i, nativeObjects[i]);
+            }
+            return call(toNpo, null, arr);
+        }
+    }
+
+    /** Whether a GPU can be used: null when it can, otherwise the reason (JCuda missing, no driver, no device). */
+    public static String unavailableReason() {
+        try {
+            Api api = new Api();
+            api.call(api.init, null, 0);
+            int[] n = new int[1];
+            api.call(api.deviceGetCount, null, (Object) n);
+            return n[0] > 0 ? null : "the CUDA driver reports no GPU";
+        } catch (ClassNotFoundException | NoSuchMethodException e) {
+            return "JCuda 11.7.0 (org.jcuda:jcuda and its natives) is not on the classpath";
+        } catch (LinkageError e) {
+            return "JCuda's native library did not load (needs the NVIDIA driver's libcuda.so.1): " + e.getMessage();
+        } catch (KernelException e) {
+            return "CUDA driver unusable: " + e.getMessage();
+        } catch (ReflectiveOperationException e) {
+            return "JCuda unusable: " + e;
+        }
+    }
+
+    private JCudaKernelRunner(int ordinal) throws ReflectiveOperationException {
+        api = new Api();
+        api.call(api.init, null, 0);
+        Object dev = api.newInstance(api.device);
+        api.call(api.deviceGet, null, dev, ordinal);
+        context = api.newInstance(api.ctx);
+        api.call(api.ctxCreate, null, context, 0, dev);
+        byte[] nameBuf = new byte[256];
+        api.call(api.deviceGetName, null, nameBuf, nameBuf.length, dev);
+        int len = 0;
+        while (len < nameBuf.length && nameBuf[len] != 0) {
+            len++;
+        }
+        int[] v = new int[1];
+        api.call(api.deviceGetAttribute, null, v, ATTR_CC_MAJOR, dev);
+        int major = v[0];
+        api.call(api.deviceGetAttribute, null, v, ATTR_CC_MINOR, dev);
+        int minor = v[0];
+        api.call(api.deviceGetAttribute, null, v, ATTR_SHARED_OPTIN, dev);
+        maxShared = v[0];
+        name = "GPU " + ordinal + ": " + new String(nameBuf, 0, len, StandardCharsets.UTF_8) + " (sm_" + major + minor + ")";
+        kernelModule = kernels.kernels();
+    }
+
+    /** Opens GPU {@code ordinal}; throws {@link KernelException} with {@link #unavailableReason()} if it cannot. */
+    public static JCudaKernelRunner open(int ordinal) {
+        String why = unavailableReason();
+        if (why != null) {
+            throw new KernelException("no CUDA device: " + why);
+        }
+        try {
+            return new JCudaKernelRunner(ordinal);
+        } catch (ReflectiveOperationException e) {
+            throw new KernelException("cannot open GPU " + ordinal + ": " + e, e);
+        }
+    }
+
+    @Override
+    public String description() {
+        return name;
+    }
+
+    @Override
+    public int maxSharedBytesPerBlock() {
+        return maxShared;
+    }
+
+    private void current() {
+        api.call(api.ctxSetCurrent, null, context);
+    }
+
+    private Object function(String kernel) {
+        Object f = functions.get(kernel);
+        if (f != null) {
+            return f;
+        }
+        String m = kernelModule.get(kernel);
+        if (m == null) {
+            throw new KernelException("no kernel named " + kernel + " in the committed PTX");
+        }
+        Object mod = modules.get(m);
+        if (mod == null) {
+            mod = api.newInstance(api.module);
+            try {
+                api.call(api.moduleLoadData, null, mod, kernels.fatbin(m));
+            } catch (KernelException noSass) { // e.g. a GPU newer than sm_90: JIT-compile the PTX
+                mod = api.newInstance(api.module);
+                api.call(api.moduleLoadData, null, mod, kernels.ptx(m, true));
+            }
+            modules.put(m, mod);
+        }
+        f = api.newInstance(api.function);
+        api.call(api.moduleGetFunction, null, f, mod, kernel);
+        functions.put(kernel, f);
+        return f;
+    }
+
+    private Object devptr(DevicePtr p) {
+        if (p == null || p.isNull()) {
+            return null;
+        }
+        Object base = allocations.get(p.address() >>> OFFSET_BITS);
+        if (base == null) {
+            throw new IllegalArgumentException("not a live allocation of this runner: " + p);
+        }
+        long off = p.address() & OFFSET_MASK;
+        return off == 0 ? base : api.call(api.withByteOffset, base, off);
+    }
+
+    @Override
+    public synchronized DevicePtr alloc(long bytes) {
+        current();
+        Object p = api.newInstance(api.devptr);
+        api.call(api.memAlloc, null, p, Math.max(1, bytes));
+        long id = ids.incrementAndGet();
+        allocations.put(id, p);
+        return new DevicePtr(id << OFFSET_BITS, bytes);
+    }
+
+    @Override
+    public synchronized void free(DevicePtr p) {
+        if (p == null || p.isNull()) {
+            return;
+        }
+        current();
+        Object base = allocations.remove(p.address() >>> OFFSET_BITS);
+        if (base != null) {
+            api.call(api.memFree, null, base);
+        }
+    }
+
+    @Override
+    public synchronized void toDevice(Object hostArray, DevicePtr dst) {
+        current();
+        api.call(api.htod, null, devptr(dst), api.to(hostArray), KernelRunner.byteSize(hostArray));
+    }
+
+    @Override
+    public synchronized void toHost(DevicePtr src, Object hostArray) {
+        current();
+        api.call(api.dtoh, null, api.to(hostArray), devptr(src), KernelRunner.byteSize(hostArray));
+    }
+
+    @Override
+    public synchronized void zero(DevicePtr p, long bytes) {
+        current();
+        api.call(api.memset, null, devptr(p), (byte) 0, bytes);
+    }
+
+    @Override
+    public synchronized void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        current();
+        Object f = function(kernel);
+        if (sharedBytes > 48 * 1024 && sharedOptIn.getOrDefault(kernel, 48 * 1024) < sharedBytes) {
+            api.call(api.funcSetAttribute, null, f, FUNC_ATTR_MAX_DYNAMIC_SHARED, sharedBytes);
+            sharedOptIn.put(kernel, sharedBytes);
+        }
+        Object[] params = new Object[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a == null || a instanceof DevicePtr p && p.isNull()) {
+                params[i] = api.to(new long[]{0});
+            } else if (a instanceof DevicePtr p) {
+                params[i] = api.toPointers(devptr(p));
+            } else if (a instanceof Integer v) {
+                params[i] = api.to(new int[]{v});
+            } else if (a instanceof Long v) {
+                params[i] = api.to(new long[]{v});
+            } else if (a instanceof Float v) {
+                params[i] = api.to(new float[]{v});
+            } else if (a instanceof Double v) {
+                params[i] = api.to(new double[]{v});
+            } else {
+                throw new IllegalArgumentException("unsupported kernel argument " + a.getClass());
+            }
+        }
+        api.call(api.launch, null, f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, null,
+                api.toPointers(params), null);
+        api.call(api.ctxSynchronize, null);
+    }
+
+    @Override
+    public synchronized void close() {
+        current();
+        for (Object p : allocations.values()) {
+            api.call(api.memFree, null, p);
+        }
+        allocations.clear();
+        api.call(api.ctxDestroy, null, context);
+    }
+}

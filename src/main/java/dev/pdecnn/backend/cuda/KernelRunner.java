@@ -1,0 +1,55 @@
+package dev.pdecnn.backend.cuda;
+
+/**
+ * What the CUDA backend needs from a device: memory, copies and kernel launches by name, in the shape of
+ * CUDA's driver API ({@code cuMemAlloc}, {@code cuMemcpyHtoD}, {@code cuLaunchKernel}). Two implementations:
+ * {@link HostKernelRunner} runs the kernel sources compiled for the CPU (tests, no GPU needed);
+ * {@link JCudaKernelRunner} loads the committed PTX through JCuda's driver API and runs on a GPU. The
+ * backend computes grid, block and shared-memory sizes itself, so both run the same launches.
+ *
+ * <p>Kernel arguments, in the kernel's parameter order: {@link DevicePtr} (or {@code null} for a null
+ * pointer), {@link Integer}, {@link Long}, {@link Float}, {@link Double}. Launches are synchronous as seen
+ * from the caller: a copy to the host after a launch sees its results.
+ */
+public interface KernelRunner extends AutoCloseable {
+    /** Human-readable: which device, or which host build. */
+    String description();
+
+    DevicePtr alloc(long bytes);
+
+    void free(DevicePtr p);
+
+    /** Copies a whole host array ({@code float[]}, {@code double[]}, {@code int[]} or {@code byte[]}) to {@code dst}. */
+    void toDevice(Object hostArray, DevicePtr dst);
+
+    /** Copies {@code dst.length} elements from {@code src} into a host array of one of the types above. */
+    void toHost(DevicePtr src, Object hostArray);
+
+    /** Sets {@code bytes} bytes at {@code p} to zero. */
+    void zero(DevicePtr p, long bytes);
+
+    void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args);
+
+    /**
+     * The most dynamic shared memory one block may use. 48 KiB works on every CUDA GPU without opting in;
+     * a runner that opts in (H100: 227 KiB) reports more, and the backend then keeps larger planes fused.
+     */
+    int maxSharedBytesPerBlock();
+
+    @Override
+    void close();
+
+    /** Bytes of a host array of the supported types. */
+    static long byteSize(Object hostArray) {
+        if (hostArray instanceof float[] a) {
+            return 4L * a.length;
+        } else if (hostArray instanceof double[] a) {
+            return 8L * a.length;
+        } else if (hostArray instanceof int[] a) {
+            return 4L * a.length;
+        } else if (hostArray instanceof byte[] a) {
+            return a.length;
+        }
+        throw new IllegalArgumentException("unsupported host array " + (hostArray == null ? "null" : hostArray.getClass()));
+    }
+}

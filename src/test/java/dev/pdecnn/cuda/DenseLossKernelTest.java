@@ -1,0 +1,71 @@
+package dev.pdecnn.cuda;
+
+import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.tensor.DType;
+import dev.pdecnn.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The dense layer (tiled GEMM) and softmax cross-entropy against the double-precision CPU reference. */
+class DenseLossKernelTest {
+    private final CpuBackendF64 cpu = new CpuBackendF64();
+
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void denseForwardBackward(DType t) {
+        CudaBackend be = Kernels.backend(t);
+        SplittableRandom r = new SplittableRandom(21);
+        // n, input shape (flattened), out: single elements, one partial tile, several tiles in every
+        // dimension, and the networks' [N, 64, 1, 1] -> 10 and MNIST's [N, 8, 7, 7] -> 10
+        int[][] cases = {{1, 1, 1}, {5, 7, 3}, {70, 130, 66}, {32, 64, 10}, {4, 8 * 7 * 7, 10}};
+        for (int[] c : cases) {
+            int n = c[0], in = c[1], out = c[2];
+            for (boolean bias : new boolean[]{true, false}) {
+                String at = n + "x" + in + "->" + out + (bias ? " " : " no bias ");
+                Tensor[] x = Check.pair(r, n, in), w = Check.pair(r, out, in), b = bias ? Check.pair(r, out) : null;
+                Tensor[] gy = Check.pair(r, n, out), gw = Check.pair(r, out, in), gb = Check.pair(r, out);
+                Tensor y = Tensor.zeros(DType.F64, n, out), yG = Tensor.zeros(t, n, out);
+                cpu.dense(x[1], w[1], Check.of(b, DType.F64), y);
+                be.dense(Check.of(x, t), Check.of(w, t), Check.of(b, t), yG);
+                Check.scaled(at + "y", y, yG, Check.tol(t));
+                Tensor gx = Tensor.zeros(DType.F64, n, in), gwR = gw[1].copy(), gbR = gb[1].copy();
+                cpu.denseBackward(x[1], w[1], gy[1], gx, gwR, gbR);
+                Tensor gxG = Tensor.zeros(t, n, in), gwG = Check.of(gw, t).copy(), gbG = Check.of(gb, t).copy();
+                be.denseBackward(Check.of(x, t), Check.of(w, t), Check.of(gy, t), gxG, gwG, gbG);
+                Check.scaled(at + "gx", gx, gxG, Check.tol(t));
+                Check.scaled(at + "gw (accumulated)", gwR, gwG, Check.tol(t));
+                Check.scaled(at + "gb (accumulated)", gbR, gbG, Check.tol(t));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void softmaxCrossEntropy(DType t) {
+        CudaBackend be = Kernels.backend(t);
+        SplittableRandom r = new SplittableRandom(22);
+        for (int[] c : new int[][]{{1, 10}, {7, 10}, {300, 10}, {5, 3}}) {
+            int n = c[0], k = c[1];
+            Tensor[] logits = Check.pair(r, 3, 0, false, n, k);
+            int[] labels = new int[n];
+            for (int i = 0; i < n; i++) {
+                labels[i] = r.nextInt(k);
+            }
+            Tensor g = Tensor.zeros(DType.F64, n, k), gG = Tensor.zeros(t, n, k);
+            int[] pred = new int[n], predG = new int[n];
+            double loss = cpu.softmaxCrossEntropy(logits[1], labels, g, pred);
+            double lossG = be.softmaxCrossEntropy(Check.of(logits, t), labels, gG, predG);
+            assertEquals(loss, lossG, 1e-12 * Math.abs(loss), "mean loss n=" + n);
+            Check.scaled("gLogits n=" + n, g, gG, Check.tol(t));
+            assertArrayEquals(pred, predG, "predictions n=" + n);
+            // without gradient and predictions
+            assertEquals(loss, be.softmaxCrossEntropy(Check.of(logits, t), labels, null, null), 1e-12 * Math.abs(loss));
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.pdecnn.cuda;
+
+import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.backend.cuda.KernelRunner;
+import dev.pdecnn.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The equality checks on a real GPU through JCuda and the committed PTX/fatbins, when one is present; skipped
+ * with the reason printed otherwise (no JCuda on the classpath, no driver, no device). This is a quick sample
+ * (the fused PDE in every mode, both element types); {@code -Dpdecnn.cuda.runner=jcuda} runs the whole suite
+ * on the device.
+ */
+class DeviceTest {
+    @Test
+    void fusedPdeOnTheDeviceEqualsCpuReference() {
+        KernelRunner gpu = Kernels.device();
+        for (DType t : DType.values()) {
+            CudaBackend be = new CudaBackend(gpu, t);
+            for (PdeKernelTest.Velocity v : PdeKernelTest.Velocity.values()) {
+                for (PdeKernelTest.Diffusivity d : PdeKernelTest.Diffusivity.values()) {
+                    for (int k : new int[]{1, 2, 5}) {
+                        PdeKernelTest.check(be, 3, 4, 32, 32, k, v, d, t, new PdeSpec(k, 0.2, 1, 1));
+                        PdeKernelTest.check(be, 2, 3, 13, 11, k, v, d, t, new PdeSpec(k, 0.2, 1.3, 0.8));
+                    }
+                }
+            }
+        }
+    }
+}
