@@ -284,6 +284,36 @@ inline int workerCount(long long blocks) {
 }
 
 /**
+ * Fiber stacks (FIBER_STACK bytes above a PROT_NONE guard page) are kept for reuse across launches: mapping them
+ * afresh for every thread of every launch (and faulting their pages in) cost more system time than the kernels
+ * themselves take in the training-step tests, which launch thousands of small kernels.
+ */
+inline std::mutex gStackMutex;
+inline std::vector<void*> gStacks;
+
+inline void* acquireStack(long page) {
+    {
+        std::lock_guard<std::mutex> lock(gStackMutex);
+        if (!gStacks.empty()) {
+            void* s = gStacks.back();
+            gStacks.pop_back();
+            return s;
+        }
+    }
+    void* s = mmap(nullptr, FIBER_STACK + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s == MAP_FAILED) {
+        fatal("cannot map a fiber stack");
+    }
+    mprotect(s, page, PROT_NONE);
+    return s;
+}
+
+inline void releaseStack(void* s) {
+    std::lock_guard<std::mutex> lock(gStackMutex);
+    gStacks.push_back(s);
+}
+
+/**
  * Runs a registered kernel over the grid: blocks x-fastest, spread round-robin over the workers; each
  * block's threads are fibers of one worker.
  */
@@ -308,11 +338,7 @@ inline void launch(const KernelInfo& k, dim3 grid, dim3 block, std::size_t share
             Fiber& f = w.fibers[t];
             f.worker = &w;
             f.tid = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
-            f.stack = mmap(nullptr, FIBER_STACK + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (f.stack == MAP_FAILED) {
-                fatal("cannot map a fiber stack");
-            }
-            mprotect(f.stack, page, PROT_NONE);
+            f.stack = acquireStack(page);
             char* top = static_cast<char*>(f.stack) + page + FIBER_STACK;
 #if PDECNN_ASM_FIBERS
             // Initial frame popped by pdecnn_swap: r15 r14 r13 r12 rbx rbp, then the return address in the
@@ -344,7 +370,7 @@ inline void launch(const KernelInfo& k, dim3 grid, dim3 block, std::size_t share
             runBlock(w, block, sharedBytes);
         }
         for (Fiber& f : w.fibers) {
-            munmap(f.stack, FIBER_STACK + page);
+            releaseStack(f.stack);
         }
         tlWorker = nullptr;
     };

@@ -1,21 +1,170 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cuda.CudaSession;
+import dev.pdecnn.backend.cuda.DeviceOutOfMemoryException;
+import dev.pdecnn.backend.cuda.Gpus;
+import dev.pdecnn.backend.cuda.KernelException;
 
 import java.io.PrintStream;
+import java.util.List;
+import java.util.function.Supplier;
 
-/** Resolves --device. This version has the CPU backend only; GPU ordinals are refused with a clear message. */
-final class Devices {
+/**
+ * Resolves {@code --device}: {@code cpu}; {@code auto} (GPU 0 when there is one, else the CPU with a notice);
+ * a GPU number {@code N}; or {@code emulated} (the GPU path on the host emulation of the kernels, for tests and
+ * CI). Nothing of JCuda loads for {@code cpu}.
+ *
+ * <p>Errors are one line and exit 2 when the device cannot be opened (no JCuda, no driver, no GPU N, pool does
+ * not fit), exit 4 when the device fails during training (out of device memory, a kernel failure); the message
+ * says which tensor or kernel and which shapes.
+ */
+public final class Devices {
+    /** Exit code of a GPU failure during a run. */
+    public static final int EXIT_DEVICE_FAILURE = 4;
+
     private Devices() {
     }
 
-    static void requireCpu(String device, PrintStream out) {
-        switch (device) {
-            case "cpu" -> {
-            }
-            case "auto" -> out.println("note: --device auto: no GPU backend in this version, training on the CPU");
-            default -> throw new UserException("--device " + device + ": GPU backends are not part of this version; "
-                    + "use --device cpu (or auto)");
+    /** The backend a run trains on, and what to release after it. */
+    public static final class Opened implements AutoCloseable {
+        private final Backend backend;
+        private final CudaSession session;
+        private final String device;
+
+        Opened(String device, Backend backend, CudaSession session) {
+            this.device = device;
+            this.backend = backend;
+            this.session = session;
         }
+
+        public Backend backend() {
+            return backend;
+        }
+
+        /** The GPU session, or null on the CPU. */
+        public CudaSession session() {
+            return session;
+        }
+
+        /** Runs {@code body}, turning a device failure into a one-line error with exit code 4. */
+        public <T> T guard(Supplier<T> body) {
+            return Devices.guard(device, body);
+        }
+
+        /** Frees the pool and the device; after a device fault that can fail too, which changes nothing then. */
+        @Override
+        public void close() {
+            if (session != null) {
+                try {
+                    session.close();
+                } catch (KernelException ignored) {
+                    // a context that faulted (e.g. an illegal address) rejects further calls; the process ends anyway
+                }
+            }
+        }
+    }
+
+    /**
+     * Runs {@code body} on {@code --device device}, turning a device failure (out of device memory, a kernel
+     * failure) into a one-line {@link UserException} with exit code {@value #EXIT_DEVICE_FAILURE}.
+     */
+    public static <T> T guard(String device, Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (DeviceOutOfMemoryException e) {
+            throw new UserException("--device " + device + ": " + oneLine(e.getMessage()), EXIT_DEVICE_FAILURE);
+        } catch (KernelException e) {
+            throw new UserException("--device " + device + ": GPU failure: " + oneLine(e.getMessage()),
+                    EXIT_DEVICE_FAILURE);
+        }
+    }
+
+    /** Opens what {@code --device} names; a GPU run prints which device and the note on cuDNN / cuBLAS. */
+    public static Opened open(String device, PrintStream out) {
+        String d = device == null ? "cpu" : device.strip();
+        switch (d) {
+            case "cpu":
+                return new Opened(d, new CpuBackendF32(), null);
+            case "auto": {
+                Gpus.Probe p = probe(d);
+                String why = p.reason() != null ? p.reason() : p.gpus().isEmpty() ? p.gpuList() : null;
+                if (why == null) {
+                    try {
+                        return gpu(d, 0, out);
+                    } catch (UserException e) {
+                        why = e.getMessage();
+                    }
+                }
+                out.println("note: --device auto: no usable GPU (" + why + "); training on the CPU");
+                return new Opened(d, new CpuBackendF32(), null);
+            }
+            case "emulated":
+                return session(d, out, CudaSession::emulated);
+            default:
+                int n;
+                try {
+                    n = Integer.parseInt(d);
+                } catch (NumberFormatException e) {
+                    throw new UserException("--device '" + device + "': expected cpu, auto, a GPU number (0, 1, ...) or "
+                            + "emulated");
+                }
+                if (n < 0) {
+                    throw new UserException("--device " + device + ": GPU numbers start at 0");
+                }
+                return gpu(d, n, out);
+        }
+    }
+
+    private static Gpus.Probe probe(String device) {
+        try {
+            return Gpus.probe();
+        } catch (RuntimeException e) {
+            throw new UserException("--device " + device + ": " + oneLine(String.valueOf(e.getMessage())));
+        }
+    }
+
+    private static Opened gpu(String device, int ordinal, PrintStream out) {
+        Gpus.Probe p = probe(device);
+        if (p.reason() != null) {
+            throw new UserException("--device " + device + ": " + p.reason() + "; use --device cpu (or auto)");
+        }
+        if (ordinal >= p.gpus().size()) {
+            throw new UserException("--device " + device + ": no GPU " + ordinal + ", " + p.gpuList()
+                    + " ('java -jar trainer.jar devices' lists them)");
+        }
+        return session(device, out, () -> CudaSession.gpu(ordinal));
+    }
+
+    private static Opened session(String device, PrintStream out, Supplier<CudaSession> open) {
+        CudaSession s;
+        try {
+            s = open.get();
+        } catch (KernelException | IllegalArgumentException e) {
+            throw new UserException("--device " + device + ": " + oneLine(String.valueOf(e.getMessage())));
+        }
+        out.println("device: " + s.description());
+        out.println("note: " + librariesNote());
+        return new Opened(device, s.backend(), s);
+    }
+
+    /** The one notice about cuDNN / cuBLAS: this version runs its own kernels for every operation. */
+    static String librariesNote() {
+        StringBuilder b = new StringBuilder("every operation runs on the trainer's own CUDA kernels (cuDNN and cuBLAS "
+                + "are not used in this version");
+        List<Gpus.Library> missing = Gpus.libraries().stream().filter(l -> !l.loaded()).toList();
+        if (!missing.isEmpty()) {
+            b.append("; not loadable here:");
+            for (Gpus.Library l : missing) {
+                b.append(' ').append(l.soname());
+            }
+        }
+        return b.append(')').toString();
+    }
+
+    static String oneLine(String s) {
+        return s.strip().replaceAll("\\s*\\R\\s*", " | ");
     }
 }

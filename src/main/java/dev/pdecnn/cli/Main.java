@@ -26,9 +26,10 @@ import java.util.concurrent.Callable;
         sortOptions = false, usageHelpAutoWidth = true,
         description = {"Trains PDE-condensed CNNs (Global layers, Kag & Saligrama CVPR 2022) and their baselines.",
                 "Without a subcommand it trains: java -jar trainer.jar --model pde --channels 8 --epochs 10",
-                "Exit codes: 0 success, 2 bad input (the message says what and where), 3 training diverged."},
+                "Exit codes: 0 success, 2 bad input (the message says what and where), 3 training diverged, "
+                        + "4 GPU failure (out of device memory, kernel failure)."},
         subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class, ReportCommand.class,
-                DataCommand.class, CommandLine.HelpCommand.class})
+                DataCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -66,8 +67,9 @@ public final class Main implements Callable<Integer> {
                     + "digits too). Default: ${DEFAULT-VALUE}.")
     Boolean hflip;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu; auto (first GPU, else CPU); or a GPU "
-            + "ordinal (GPU backends are not part of this version). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu; auto (GPU 0, else the CPU with a notice); "
+            + "a GPU number N (see the devices command); or emulated (the GPU path on the host emulation of the "
+            + "kernels, for tests). Default: ${DEFAULT-VALUE}.")
     String device;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs",
@@ -142,7 +144,12 @@ public final class Main implements Callable<Integer> {
         } else {
             cfg = ConfigOptions.resolve(spec, model.config);
         }
-        Devices.requireCpu(cfg.device, out);
+        try (Devices.Opened opened = Devices.open(cfg.device, out)) {
+            return train(cfg, resumeFile, opened);
+        }
+    }
+
+    private Integer train(RunConfig cfg, Path resumeFile, Devices.Opened opened) {
         Path runDir;
         if (resumeFile != null) {
             runDir = resumeFile.toAbsolutePath().getParent();
@@ -156,7 +163,8 @@ public final class Main implements Callable<Integer> {
             }
         }
         Split split = DataSources.load(cfg, out);
-        new Trainer(cfg, split, runDir, out, Progress.isTerminal()).run(resumeFile, stopAfter == null ? Integer.MAX_VALUE : stopAfter);
+        opened.guard(() -> new Trainer(cfg, split, runDir, out, Progress.isTerminal(), opened.backend())
+                .run(resumeFile, stopAfter == null ? Integer.MAX_VALUE : stopAfter));
         return 0;
     }
 }

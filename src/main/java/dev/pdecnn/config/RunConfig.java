@@ -125,7 +125,7 @@ public final class RunConfig {
                 "batch-norm running-statistics momentum (PyTorch convention)");
         real("bn_eps", c -> c.bnEps, (c, v) -> c.bnEps = positive("bn_eps", v), "batch-norm epsilon");
         KEYS.put("seed", new Key("integer", c -> c.seed, (c, v) -> c.seed = ((Number) v).longValue(), "random seed"));
-        str("device", c -> c.device, (c, v) -> c.device = v, "cpu (GPU backends come later)");
+        str("device", c -> c.device, (c, v) -> c.device = v, "cpu, auto, a GPU number N, or emulated");
         str("out", c -> c.out, (c, v) -> c.out = v, "folder that receives run folders");
         str("name", c -> c.name, (c, v) -> c.name = v, "run folder name (default: derived from the model)");
     }

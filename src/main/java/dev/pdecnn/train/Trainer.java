@@ -38,12 +38,18 @@ public final class Trainer {
     private final Path runDir;
     private final PrintStream out;
     private final boolean tty;
-    private final Backend be = new CpuBackendF32();
+    private final Backend be;
     private final Network net;
     private final Map<String, Tensor> velocities = new LinkedHashMap<>();
     private final List<Param> trainable = new ArrayList<>();
 
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty) {
+        this(cfg, data, runDir, out, tty, new CpuBackendF32());
+    }
+
+    /** As above, on {@code backend} (float32; a GPU backend from --device). */
+    public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty, Backend backend) {
+        this.be = backend;
         this.cfg = cfg;
         this.data = data;
         this.runDir = runDir;

@@ -17,7 +17,14 @@ import java.util.List;
  * <p>Tensors stay host {@link Tensor}s: each operation copies its inputs to the device, launches, and copies
  * its outputs back (parameter gradients are copied both ways, since they accumulate). That is correct and
  * what the equality suite needs; a device-resident training loop needs device storage in {@link Tensor}
- * and is the next step (see docs/cuda.md).
+ * and is the next step (see docs/cuda.md and docs/gpu.md).
+ *
+ * <p>Device buffers come from a {@link DeviceMemory}: a pool allocated once at start on a GPU (no driver
+ * allocation per step), or a budget of separate, bounds-checked allocations on the host emulation. Every
+ * operation's buffers are returned when it ends, so after a step the memory in use is back where it was (tested
+ * over 100 steps). A failure names its context: an out-of-memory error the operation, the tensor (by its role
+ * and shape) and the bytes requested and free; a kernel failure the kernel, its launch configuration and the
+ * shapes of the operation's tensors.
  *
  * <p>F32 tensors run the {@code _f32} kernels and F64 tensors the {@code _f64} ones.
  */
@@ -57,16 +64,31 @@ public final class CudaBackend implements Backend {
     }
 
     private final KernelRunner rt;
+    private final DeviceMemory mem;
     private final DType dtype;
     private final String sfx;
     private final Options opt;
+    /** The operation running now (for error messages); operations do not nest across threads. */
+    private Scope current;
 
+    /** Direct allocations from the runner, bounds-checked there, without a budget. */
     public CudaBackend(KernelRunner runner, DType dtype) {
-        this(runner, dtype, new Options(runner.maxSharedBytesPerBlock(), false, ConvAlgo.AUTO));
+        this(runner, dtype, defaultOptions(runner));
     }
 
     public CudaBackend(KernelRunner runner, DType dtype, Options options) {
+        this(DeviceMemory.checked(runner, Long.MAX_VALUE), dtype, options);
+    }
+
+    /** Buffers from {@code memory} (a pool, or a checked budget), default launch options. */
+    public CudaBackend(DeviceMemory memory, DType dtype) {
+        this(memory, dtype, defaultOptions(memory.runner()));
+    }
+
+    public CudaBackend(DeviceMemory memory, DType dtype, Options options) {
+        KernelRunner runner = memory.runner();
         this.rt = runner;
+        this.mem = memory;
         this.dtype = dtype;
         this.sfx = dtype == DType.F32 ? "_f32" : "_f64";
         this.opt = options;
@@ -81,8 +103,17 @@ public final class CudaBackend implements Backend {
         return dtype;
     }
 
+    public static Options defaultOptions(KernelRunner runner) {
+        return new Options(runner.maxSharedBytesPerBlock(), false, ConvAlgo.AUTO);
+    }
+
     public KernelRunner runner() {
         return rt;
+    }
+
+    /** Where this backend's device buffers come from, with its accounting. */
+    public DeviceMemory memory() {
+        return mem;
     }
 
     public Options options() {
@@ -91,12 +122,51 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------------------------- device scope
 
-    /** The device buffers of one operation, freed together. */
+    /**
+     * One operation: its name and named tensors (for error messages) and its device buffers, freed together
+     * when it ends.
+     */
     private final class Scope implements AutoCloseable {
+        private final String op;
+        private final Object[] named;
+        private final Scope outer;
         private final List<DevicePtr> owned = new ArrayList<>();
 
-        DevicePtr alloc(long bytes) {
-            DevicePtr p = rt.alloc(Math.max(bytes, 1));
+        /** {@code named}: name, tensor, name, tensor, ... (null tensors allowed). */
+        Scope(String op, Object... named) {
+            this.op = op;
+            this.named = named;
+            this.outer = current;
+            current = this;
+        }
+
+        String nameOf(Tensor t) {
+            for (int i = 0; i + 1 < named.length; i += 2) {
+                if (named[i + 1] == t) {
+                    return (String) named[i];
+                }
+            }
+            return "a tensor";
+        }
+
+        /** "conv2dForward(x [2, 3, 32, 32], w [16, 3, 3, 3], y [2, 16, 32, 32]) F32". */
+        String describe() {
+            StringBuilder b = new StringBuilder(op).append('(');
+            String sep = "";
+            for (int i = 0; i + 1 < named.length; i += 2) {
+                if (named[i + 1] instanceof Tensor t) {
+                    b.append(sep).append(named[i]).append(' ').append(java.util.Arrays.toString(t.shape()));
+                    sep = ", ";
+                } else if (named[i + 1] != null) {
+                    b.append(sep).append(named[i]).append(' ').append(named[i + 1]);
+                    sep = ", ";
+                }
+            }
+            return b.append(") ").append(dtype).toString();
+        }
+
+        DevicePtr alloc(long bytes, String what) {
+            DevicePtr p = mem.alloc(Math.max(bytes, 1), what + " of " + describe());
             owned.add(p);
             return p;
         }
@@ -107,7 +177,7 @@ public final class CudaBackend implements Backend {
                 return DevicePtr.NULL;
             }
             checkType(t);
-            DevicePtr p = alloc((long) t.size() * dtype.bytes);
+            DevicePtr p = alloc((long) t.size() * dtype.bytes, tensorLabel(t));
             rt.toDevice(data(t), p);
             return p;
         }
@@ -118,15 +188,19 @@ public final class CudaBackend implements Backend {
                 return DevicePtr.NULL;
             }
             checkType(t);
-            return alloc((long) t.size() * dtype.bytes);
+            return alloc((long) t.size() * dtype.bytes, tensorLabel(t));
         }
 
-        DevicePtr elems(long n) {
-            return alloc(n * dtype.bytes);
+        private String tensorLabel(Tensor t) {
+            return "tensor " + nameOf(t) + " " + java.util.Arrays.toString(t.shape());
         }
 
-        DevicePtr ints(int[] a) {
-            DevicePtr p = alloc(4L * a.length);
+        DevicePtr elems(long n, String what) {
+            return alloc(n * dtype.bytes, what);
+        }
+
+        DevicePtr ints(int[] a, String what) {
+            DevicePtr p = alloc(4L * a.length, what);
             if (a.length > 0) {
                 rt.toDevice(a, p);
             }
@@ -141,10 +215,16 @@ public final class CudaBackend implements Backend {
 
         @Override
         public void close() {
+            current = outer;
             for (int i = owned.size() - 1; i >= 0; i--) {
-                rt.free(owned.get(i));
+                mem.free(owned.get(i));
             }
         }
+    }
+
+    /** Starts an operation; {@code named} pairs each tensor with its name: "x", x, "w", w, ... */
+    private Scope op(String name, Object... named) {
+        return new Scope(name, named);
     }
 
     private void checkType(Tensor t) {
@@ -158,7 +238,20 @@ public final class CudaBackend implements Backend {
     }
 
     private void launch(String kernel, Dim3 grid, Dim3 block, int shared, Object... args) {
-        rt.launch(kernel + sfx, grid, block, shared, args);
+        String name = kernel + sfx;
+        try {
+            rt.launch(name, grid, block, shared, args);
+        } catch (DeviceOutOfMemoryException e) {
+            throw e;
+        } catch (KernelException e) {
+            throw new KernelException("kernel " + name + " failed in " + (current == null ? "?" : current.describe())
+                    + ", grid " + dims(grid) + " block " + dims(block) + " shared " + shared + " B on "
+                    + rt.description() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String dims(Dim3 d) {
+        return d.x() + "x" + d.y() + "x" + d.z();
     }
 
     /** A grid-stride kernel over n items with THREADS threads per block. */
@@ -220,7 +313,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s) {
         ConvGeom g = geom(x, w, y, s);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("conv2dForward", "x", x, "w", w, "y", y, "stride", s.stride(), "pad", s.pad(),
+                "groups", s.groups())) {
             DevicePtr X = sc.in(x), Wt = sc.in(w), Y = sc.out(y);
             Object[] args = concat(new Object[]{X, Wt, Y}, g.dims());
             if (gemmConv(g)) {
@@ -236,7 +330,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s) {
         ConvGeom g = geom(x, w, gy, s);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("conv2dBackward", "x", x, "w", w, "gy", gy, "gx", gx, "gw", gw, "stride", s.stride(),
+                "pad", s.pad(), "groups", s.groups())) {
             DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
             boolean gemm = gemmConv(g);
             if (gx != null) {
@@ -257,7 +352,7 @@ public final class CudaBackend implements Backend {
                     long red = (long) g.n() * g.ho() * g.wo();
                     int tiles = ceilDiv(cols, TILE) * ceilDiv(g.cog(), TILE) * g.g();
                     int splits = (int) Math.max(1, Math.min(Math.max(1, TARGET_BLOCKS / tiles), red / 256));
-                    DevicePtr part = sc.elems((long) splits * w.size());
+                    DevicePtr part = sc.elems((long) splits * w.size(), "filter-gradient partials");
                     launch("conv_backward_filter_gemm", Dim3.of(ceilDiv(cols, TILE), ceilDiv(g.cog(), TILE),
                             g.g() * splits), Dim3.of(THREADS), 0, concat(new Object[]{X, GY, part}, concat(g.dims(), splits)));
                     launch1d("add_partials", w.size(), part, splits, w.size(), GW);
@@ -281,10 +376,11 @@ public final class CudaBackend implements Backend {
                                double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         int splits = bnSplits(c, (long) n * hw);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("batchNormTrain", "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
+                "running_var", runVar, "y", y, "save_mean", saveMean, "save_invstd", saveInvStd)) {
             DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
             DevicePtr Y = sc.out(y), SM = sc.out(saveMean), SI = sc.out(saveInvStd);
-            DevicePtr part = sc.alloc(16L * c * splits), ss = sc.elems(2L * c);
+            DevicePtr part = sc.alloc(16L * c * splits, "partial sums"), ss = sc.elems(2L * c, "scale/shift");
             launch("bn_partial_sums", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, n, c, hw, splits, part);
             launch("bn_train_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, X, c, hw,
                     (double) n * hw, G, B, RM, RV, momentum, eps, SM, SI, ss);
@@ -301,9 +397,10 @@ public final class CudaBackend implements Backend {
     public void batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
                               Tensor y) {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("batchNormEval", "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
+                "running_var", runVar, "y", y)) {
             DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
-            DevicePtr Y = sc.out(y), ss = sc.elems(2L * c);
+            DevicePtr Y = sc.out(y), ss = sc.elems(2L * c, "scale/shift");
             launch("bn_eval_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, G, B, RM, RV, c, eps, ss);
             launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw);
             sc.back(Y, y);
@@ -315,10 +412,11 @@ public final class CudaBackend implements Backend {
                                   Tensor gGamma, Tensor gBeta) {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         int splits = bnSplits(c, (long) n * hw);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("batchNormBackward", "x", x, "gy", gy, "gamma", gamma, "save_mean", saveMean,
+                "save_invstd", saveInvStd, "gx", gx, "ggamma", gGamma, "gbeta", gBeta)) {
             DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.in(gamma), SM = sc.in(saveMean), SI = sc.in(saveInvStd);
             DevicePtr GG = sc.in(gGamma), GB = sc.in(gBeta);
-            DevicePtr part = sc.alloc(16L * c * splits), coef = sc.elems(3L * c);
+            DevicePtr part = sc.alloc(16L * c * splits, "partial sums"), coef = sc.elems(3L * c, "coefficients");
             launch("bn_backward_partial", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, GY, SM, n, c, hw, splits, part);
             launch("bn_backward_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, c,
                     (double) n * hw, G, SM, SI, GG, GB, coef);
@@ -336,7 +434,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void relu(Tensor x, Tensor y) {
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("relu", "x", x, "y", y)) {
             DevicePtr X = sc.in(x), Y = sc.out(y);
             launch1d("relu", x.size(), X, Y, x.size());
             sc.back(Y, y);
@@ -345,7 +443,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void reluBackward(Tensor y, Tensor gy, Tensor gx) {
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("reluBackward", "y", y, "gy", gy, "gx", gx)) {
             DevicePtr Y = sc.in(y), GY = sc.in(gy), GX = sc.out(gx);
             launch1d("relu_backward", y.size(), Y, GY, GX, y.size());
             sc.back(GX, gx);
@@ -357,7 +455,7 @@ public final class CudaBackend implements Backend {
         if (a.size() != b.size() || a.size() != y.size()) {
             throw new IllegalArgumentException("add shapes " + a + " " + b + " " + y);
         }
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("add", "a", a, "b", b, "y", y)) {
             DevicePtr A = sc.in(a), B = sc.in(b), Y = sc.out(y);
             launch1d("add", a.size(), A, B, Y, a.size());
             sc.back(Y, y);
@@ -370,7 +468,7 @@ public final class CudaBackend implements Backend {
         if (h % k != 0 || w % k != 0 || y.dim(2) != h / k || y.dim(3) != w / k) {
             throw new IllegalArgumentException("avgPool " + k + " on " + x + " -> " + y);
         }
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("avgPool", "x", x, "y", y, "k", k)) {
             DevicePtr X = sc.in(x), Y = sc.out(y);
             launch1d("avg_pool", y.size(), X, Y, planes, h, w, k);
             sc.back(Y, y);
@@ -380,7 +478,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void avgPoolBackward(Tensor gy, int k, Tensor gx) {
         int planes = gx.dim(0) * gx.dim(1), h = gx.dim(2), w = gx.dim(3);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("avgPoolBackward", "gy", gy, "gx", gx, "k", k)) {
             DevicePtr GY = sc.in(gy), GX = sc.out(gx);
             launch1d("avg_pool_backward", gx.size(), GY, GX, planes, h, w, k);
             sc.back(GX, gx);
@@ -393,7 +491,7 @@ public final class CudaBackend implements Backend {
         if (w.dim(1) != in || y.size() != n * out) {
             throw new IllegalArgumentException("dense shapes x=" + x + " w=" + w + " y=" + y);
         }
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("dense", "x", x, "w", w, "b", b, "y", y)) {
             DevicePtr X = sc.in(x), Wt = sc.in(w), B = sc.in(b), Y = sc.out(y);
             launch("dense_forward", Dim3.of(ceilDiv(out, TILE), ceilDiv(n, TILE), 1), Dim3.of(THREADS), 0, X, Wt, B, Y,
                     n, in, out);
@@ -404,7 +502,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void denseBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, Tensor gb) {
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("denseBackward", "x", x, "w", w, "gy", gy, "gx", gx, "gw", gw, "gb", gb)) {
             DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
@@ -434,10 +532,10 @@ public final class CudaBackend implements Backend {
                 throw new IllegalArgumentException("label " + y + " outside [0, " + k + ")");
             }
         }
-        try (Scope sc = new Scope()) {
-            DevicePtr L = sc.in(logits), Y = sc.ints(labels), G = sc.out(gLogits);
-            DevicePtr P = predictions == null ? DevicePtr.NULL : sc.alloc(4L * n);
-            DevicePtr loss = sc.alloc(8L * n);
+        try (Scope sc = op("softmaxCrossEntropy", "logits", logits, "glogits", gLogits)) {
+            DevicePtr L = sc.in(logits), Y = sc.ints(labels, "labels"), G = sc.out(gLogits);
+            DevicePtr P = predictions == null ? DevicePtr.NULL : sc.alloc(4L * n, "predictions");
+            DevicePtr loss = sc.alloc(8L * n, "per-sample losses");
             launch("softmax_xent", Dim3.of(ceilDiv(n, 128)), Dim3.of(128), 0, L, Y, n, k, G, P, loss);
             double[] per = new double[n];
             rt.toHost(loss, per);
@@ -503,7 +601,7 @@ public final class CudaBackend implements Backend {
         }
         int planes = f.dim(0) * f.dim(1), hh = f.dim(2), w = f.dim(3), k = s.steps();
         PdePlan plan = pdePlan(planes, hh, w, k, false);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("pdeForward", "f", f, "h", h, "u", u, "v", v, "Dx", dX, "Dy", dY, "out", out, "K", k)) {
             DevicePtr F = sc.in(f), H = sc.in(h), U = sc.in(u), V = sc.in(v), DX = sc.in(dX), DY = sc.in(dY);
             DevicePtr O = sc.out(out);
             if (plan.fused()) {
@@ -511,7 +609,7 @@ public final class CudaBackend implements Backend {
                         DX, DY, dConst, planes, hh, w, k, s.dt(), s.dx(), s.dy(), plan.ppb(), O);
             } else {
                 long n = f.size();
-                DevicePtr a = sc.elems(n), b = k > 2 ? sc.elems(n) : DevicePtr.NULL;
+                DevicePtr a = sc.elems(n, "PDE state"), b = k > 2 ? sc.elems(n, "PDE state") : DevicePtr.NULL;
                 DevicePtr prev = F, cur = H;
                 for (int step = 0; step < k; step++) {
                     DevicePtr next = step == k - 1 ? O : step % 2 == 0 ? a : b;
@@ -534,7 +632,8 @@ public final class CudaBackend implements Backend {
         }
         int planes = f.dim(0) * f.dim(1), hh = f.dim(2), w = f.dim(3), k = s.steps();
         PdePlan plan = pdePlan(planes, hh, w, k, true);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("pdeBackward", "f", f, "h", h, "u", u, "v", v, "Dx", dX, "Dy", dY, "gout", gOut, "gf", gf,
+                "gh", gh, "gu", gu, "gv", gv, "gDx", gDx, "gDy", gDy, "K", k)) {
             DevicePtr F = sc.in(f), H = sc.in(h), U = sc.in(u), V = sc.in(v), DX = sc.in(dX), DY = sc.in(dY);
             DevicePtr GO = sc.in(gOut);
             DevicePtr GF = sc.out(gf), GH = sc.out(gh), GU = sc.out(gu), GV = sc.out(gv), GDX = sc.out(gDx), GDY = sc.out(gDy);
@@ -544,7 +643,7 @@ public final class CudaBackend implements Backend {
             } else {
                 long n = f.size(), bytes = n * dtype.bytes;
                 // the K-1 intermediate states H(1) .. H(K-1)
-                DevicePtr states = k > 1 ? sc.elems((k - 1) * n) : DevicePtr.NULL;
+                DevicePtr states = k > 1 ? sc.elems((k - 1) * n, "PDE states H(1)..H(K-1)") : DevicePtr.NULL;
                 DevicePtr[] st = new DevicePtr[k + 1]; // st[j] = H(j - 1)
                 st[0] = F;
                 st[1] = H;
@@ -555,8 +654,8 @@ public final class CudaBackend implements Backend {
                     launch1d("pde_step", n, F, U, V, DX, DY, dConst, planes, hh, w, s.dt(), s.dx(), s.dy(), st[step],
                             st[step + 1], st[step + 2]);
                 }
-                DevicePtr gNext = GO, gCur = sc.elems(n), gPrev = sc.elems(n), spare = sc.elems(n);
-                DevicePtr gc = sc.elems(7 * n);
+                DevicePtr gNext = GO, gCur = sc.elems(n, "adjoint"), gPrev = sc.elems(n, "adjoint"), spare = sc.elems(n, "adjoint");
+                DevicePtr gc = sc.elems(7 * n, "coefficient gradients");
                 for (int step = k - 1; step >= 0; step--) {
                     launch1d("pde_adjoint_step", n, U, V, DX, DY, dConst, planes, hh, w, s.dt(), s.dx(), s.dy(), st[step],
                             st[step + 1], gNext, gCur, gPrev, gc, step == k - 1 ? 1 : 0);
@@ -595,7 +694,7 @@ public final class CudaBackend implements Backend {
     public void peronaMalik(Tensor h, double lambda, Tensor dX, Tensor dY) {
         checkReflect(h);
         int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("peronaMalik", "h", h, "Dx", dX, "Dy", dY)) {
             DevicePtr H = sc.in(h), DX = sc.out(dX), DY = sc.out(dY);
             launch1d("pm_forward", h.size(), H, planes, hh, w, 1.0 / (lambda * lambda), DX, DY);
             sc.back(DX, dX);
@@ -607,7 +706,7 @@ public final class CudaBackend implements Backend {
     public void peronaMalikBackward(Tensor h, double lambda, Tensor gDx, Tensor gDy, Tensor gh) {
         checkReflect(h);
         int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("peronaMalikBackward", "h", h, "gDx", gDx, "gDy", gDy, "gh", gh)) {
             DevicePtr H = sc.in(h), GDX = sc.in(gDx), GDY = sc.in(gDy), GH = sc.in(gh);
             launch1d("pm_backward", h.size(), H, planes, hh, w, 1.0 / (lambda * lambda), GDX, GDY, GH);
             sc.back(GH, gh);
@@ -618,7 +717,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void sgdStep(Tensor w, Tensor g, Tensor vel, double lr, double momentum, double wd) {
-        try (Scope sc = new Scope()) {
+        try (Scope sc = op("sgdStep", "w", w, "g", g, "velocity", vel)) {
             DevicePtr W = sc.in(w), G = sc.in(g), VV = sc.in(vel);
             launch1d("sgd", w.size(), W, G, VV, w.size(), lr, momentum, wd);
             sc.back(W, w);
@@ -629,8 +728,8 @@ public final class CudaBackend implements Backend {
     @Override
     public double sumSquares(Tensor w) {
         int blocks = Math.max(1, Math.min(MAX_BLOCKS, ceilDiv(w.size(), THREADS)));
-        try (Scope sc = new Scope()) {
-            DevicePtr W = sc.in(w), part = sc.alloc(8L * blocks);
+        try (Scope sc = op("sumSquares", "w", w)) {
+            DevicePtr W = sc.in(w), part = sc.alloc(8L * blocks, "partial sums");
             launch("sum_squares", Dim3.of(blocks), Dim3.of(THREADS), 0, W, w.size(), part);
             double[] p = new double[blocks];
             rt.toHost(part, p);
@@ -658,10 +757,11 @@ public final class CudaBackend implements Backend {
                 || lut.size() != c * 256) {
             throw new IllegalArgumentException("augment: inconsistent sizes");
         }
-        try (Scope sc = new Scope()) {
-            DevicePtr px = sc.alloc(pixels.length);
+        try (Scope sc = op("augment", "lut", lut, "out", out)) {
+            DevicePtr px = sc.alloc(pixels.length, "pixels");
             rt.toDevice(pixels, px);
-            DevicePtr I = sc.ints(index), SY = sc.ints(shiftY), SX = sc.ints(shiftX), FL = sc.ints(flip);
+            DevicePtr I = sc.ints(index, "indices"), SY = sc.ints(shiftY, "shifts"), SX = sc.ints(shiftX, "shifts"),
+                    FL = sc.ints(flip, "flips");
             DevicePtr L = sc.in(lut), O = sc.out(out);
             launch1d("augment", out.size(), px, I, SY, SX, FL, L, n, c, h, w, O);
             sc.back(O, out);

@@ -28,6 +28,7 @@ public final class JCudaKernelRunner implements KernelRunner {
     private static final long OFFSET_BITS = 40, OFFSET_MASK = (1L << OFFSET_BITS) - 1;
 
     private final Api api;
+    private final int ordinal;
     private final Object context;
     private final String name;
     private final int maxShared;
@@ -39,12 +40,12 @@ public final class JCudaKernelRunner implements KernelRunner {
     private final AtomicLong ids = new AtomicLong();
     private final KernelModules kernels = KernelModules.load();
 
-    /** The JCuda classes and methods this runner uses, resolved once. */
-    private static final class Api {
+    /** The JCuda classes and methods this runner uses, resolved once ({@link #api()}). */
+    static final class Api {
         final Class<?> driver, device, ctx, module, function, devptr, pointer, npo, stream;
         final Method init, deviceGet, deviceGetCount, deviceGetName, deviceGetAttribute, ctxCreate, ctxDestroy,
                 ctxSetCurrent, ctxSynchronize, moduleLoadData, moduleGetFunction, memAlloc, memFree, htod, dtoh, memset,
-                funcSetAttribute, launch, withByteOffset, toNpo;
+                funcSetAttribute, launch, withByteOffset, toNpo, deviceTotalMem, driverGetVersion, memGetInfo;
         final Map<Class<?>, Method> toArray = new HashMap<>();
 
         Api() throws ReflectiveOperationException {
@@ -79,6 +80,9 @@ public final class JCudaKernelRunner implements KernelRunner {
                     int.class, int.class, stream, pointer, pointer);
             withByteOffset = devptr.getMethod("withByteOffset", long.class);
             toNpo = pointer.getMethod("to", npo.arrayType());
+            deviceTotalMem = driver.getMethod("cuDeviceTotalMem", long[].class, device);
+            driverGetVersion = driver.getMethod("cuDriverGetVersion", int[].class);
+            memGetInfo = driver.getMethod("cuMemGetInfo", long[].class, long[].class);
             for (Class<?> a : new Class<?>[]{byte[].class, int[].class, float[].class, long[].class, double[].class}) {
                 toArray.put(a, pointer.getMethod("to", a));
             }
@@ -116,28 +120,55 @@ public final class JCudaKernelRunner implements KernelRunner {
         }
     }
 
-    /** Whether a GPU can be used: null when it can, otherwise the reason (JCuda missing, no driver, no device). */
-    public static String unavailableReason() {
-        try {
-            Api api = new Api();
-            api.call(api.init, null, 0);
-            int[] n = new int[1];
-            api.call(api.deviceGetCount, null, (Object) n);
-            return n[0] > 0 ? null : "the CUDA driver reports no GPU";
-        } catch (ClassNotFoundException | NoSuchMethodException e) {
-            return "JCuda 11.7.0 (org.jcuda:jcuda and its natives) is not on the classpath";
-        } catch (LinkageError e) {
-            return "JCuda's native library did not load (needs the NVIDIA driver's libcuda.so.1): " + e.getMessage();
-        } catch (KernelException e) {
-            return "CUDA driver unusable: " + e.getMessage();
-        } catch (ReflectiveOperationException e) {
-            return "JCuda unusable: " + e;
+    private static Api sharedApi;
+    private static String apiFailure;
+
+    /**
+     * JCuda's driver API with its native library loaded, or a {@link KernelException} saying why not. The outcome
+     * is kept: a native library that failed to load cannot be retried in the same JVM (the class stays
+     * uninitialised), so the first reason is the one to report.
+     */
+    static synchronized Api api() {
+        if (sharedApi == null && apiFailure == null) {
+            try {
+                sharedApi = new Api();
+            } catch (ClassNotFoundException | NoSuchMethodException e) {
+                apiFailure = "JCuda " + Gpus.JCUDA_VERSION + " (org.jcuda:jcuda and its linux-x86_64 natives) is not on "
+                        + "the classpath";
+            } catch (LinkageError e) {
+                apiFailure = driverLoadFailure(e);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+                apiFailure = driverLoadFailure(e.getCause());
+            } catch (ReflectiveOperationException e) {
+                apiFailure = "JCuda unusable: " + e;
+            }
         }
+        if (sharedApi == null) {
+            throw new KernelException(apiFailure);
+        }
+        return sharedApi;
     }
 
-    private JCudaKernelRunner(int ordinal) throws ReflectiveOperationException {
-        api = new Api();
+    private static String driverLoadFailure(Throwable e) {
+        String why = Gpus.nativeReason(e);
+        return why.contains("libcuda.so")
+                ? "no NVIDIA driver: " + why
+                : "JCuda's native driver library did not load: " + why;
+    }
+
+    /** Whether a GPU can be used: null when it can, otherwise the reason (JCuda missing, no driver, no device). */
+    public static String unavailableReason() {
+        Gpus.Probe p = Gpus.probe();
+        if (p.reason() != null) {
+            return p.reason();
+        }
+        return p.gpus().isEmpty() ? "the CUDA driver reports no GPU" : null;
+    }
+
+    private JCudaKernelRunner(int ordinal) {
+        api = api();
         api.call(api.init, null, 0);
+        this.ordinal = ordinal;
         Object dev = api.newInstance(api.device);
         api.call(api.deviceGet, null, dev, ordinal);
         context = api.newInstance(api.ctx);
@@ -159,17 +190,31 @@ public final class JCudaKernelRunner implements KernelRunner {
         kernelModule = kernels.kernels();
     }
 
-    /** Opens GPU {@code ordinal}; throws {@link KernelException} with {@link #unavailableReason()} if it cannot. */
+    /**
+     * Opens GPU {@code ordinal} (a context on it; modules load on first use). Throws {@link KernelException}
+     * saying why when it cannot: JCuda missing, no driver, or no GPU of that number (the message lists the GPUs).
+     */
     public static JCudaKernelRunner open(int ordinal) {
-        String why = unavailableReason();
-        if (why != null) {
-            throw new KernelException("no CUDA device: " + why);
+        Gpus.Probe p = Gpus.probe();
+        if (p.reason() != null) {
+            throw new KernelException(p.reason());
         }
-        try {
-            return new JCudaKernelRunner(ordinal);
-        } catch (ReflectiveOperationException e) {
-            throw new KernelException("cannot open GPU " + ordinal + ": " + e, e);
+        if (ordinal < 0 || ordinal >= p.gpus().size()) {
+            throw new KernelException("no GPU " + ordinal + ": " + p.gpuList());
         }
+        return new JCudaKernelRunner(ordinal);
+    }
+
+    public int ordinal() {
+        return ordinal;
+    }
+
+    /** {free, total} bytes of device memory now (cuMemGetInfo). */
+    public synchronized long[] memoryInfo() {
+        current();
+        long[] free = new long[1], total = new long[1];
+        api.call(api.memGetInfo, null, free, total);
+        return new long[]{free[0], total[0]};
     }
 
     @Override

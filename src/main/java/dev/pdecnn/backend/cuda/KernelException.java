@@ -1,7 +1,7 @@
 package dev.pdecnn.backend.cuda;
 
 /** A kernel launch, allocation or copy failed on the device (or in the host emulation). */
-public final class KernelException extends RuntimeException {
+public class KernelException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     public KernelException(String message) {

@@ -1,0 +1,122 @@
+package dev.pdecnn.backend.cuda;
+
+import dev.pdecnn.tensor.DType;
+
+import java.util.OptionalLong;
+
+/**
+ * A device opened for training: the {@link KernelRunner} (a GPU through JCuda, or the host emulation), the
+ * {@link DeviceMemory} pool sized once at start, and the float32 {@link CudaBackend} on them. Closing it frees
+ * the pool and the device context (or ends the emulation's driver process).
+ *
+ * <p>The pool's size: {@code PDECNN_GPU_POOL} (environment) or {@code -Dpdecnn.gpu.pool} (e.g. {@code 6g});
+ * by default at most {@value #GPU_DEFAULT_POOL_MIB} MiB and at most 90 % of the GPU's free memory, and
+ * {@value #EMULATED_DEFAULT_POOL_MIB} MiB on the emulation. Operations copy their tensors in and out (see
+ * {@link CudaBackend}), so the pool needs only the largest operation's buffers: about 110 MiB for
+ * ResNet32-Global's PDE backward at batch 128.
+ */
+public final class CudaSession implements AutoCloseable {
+    public static final long GPU_DEFAULT_POOL_MIB = 4096;
+    public static final long EMULATED_DEFAULT_POOL_MIB = 256;
+
+    private final KernelRunner runner;
+    private final DeviceMemory memory;
+    private final CudaBackend backend;
+    private final String description;
+
+    private CudaSession(KernelRunner runner, DeviceMemory memory, String description) {
+        this.runner = runner;
+        this.memory = memory;
+        this.backend = new CudaBackend(memory, DType.F32);
+        this.description = description;
+    }
+
+    /** Opens GPU {@code ordinal} through JCuda and allocates its pool; {@link KernelException} says why not. */
+    public static CudaSession gpu(int ordinal) {
+        JCudaKernelRunner r = JCudaKernelRunner.open(ordinal);
+        try {
+            long[] info = r.memoryInfo();
+            long pool = configuredPool().orElse(Math.min(GPU_DEFAULT_POOL_MIB << 20, info[0] / 10 * 9));
+            if (pool > info[0]) {
+                throw new DeviceOutOfMemoryException("the device memory pool", pool, info[0], -1, info[1],
+                        "out of device memory: the " + DeviceMemory.bytes(pool) + " pool does not fit, " + r.description()
+                                + " has " + DeviceMemory.bytes(info[0]) + " free of " + DeviceMemory.bytes(info[1])
+                                + "; set a smaller pool with " + DeviceMemory.POOL_SETTING, null);
+            }
+            DeviceMemory m = DeviceMemory.pool(r, pool);
+            return new CudaSession(r, m, r.description() + ", " + DeviceMemory.bytes(info[1]) + " ("
+                    + DeviceMemory.bytes(info[0]) + " free), device memory pool " + DeviceMemory.bytes(pool));
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The emulated device: the host build of the same kernel sources (needs the project's src/main/cuda and
+     * g++, see {@link HostBuild}), with a pool like a GPU's.
+     */
+    public static CudaSession emulated() {
+        return emulated(configuredPool().orElse(EMULATED_DEFAULT_POOL_MIB << 20), true);
+    }
+
+    /** The emulated device with a pool ({@code pooled}) or a checked budget of {@code bytes}. */
+    public static CudaSession emulated(long bytes, boolean pooled) {
+        HostBuild.Result b = HostBuild.build();
+        if (!b.ok()) {
+            throw new KernelException("the emulated device needs the host build of the kernels: " + b.reason());
+        }
+        HostKernelRunner r = HostKernelRunner.start(b.executable());
+        try {
+            DeviceMemory m = pooled ? DeviceMemory.pool(r, bytes) : DeviceMemory.checked(r, bytes);
+            return new CudaSession(r, m, "emulated device (host build of the CUDA kernels), device memory "
+                    + (pooled ? "pool " : "budget ") + DeviceMemory.bytes(bytes));
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
+    }
+
+    /** The pool size the user set, if any; {@link IllegalArgumentException} for a malformed value. */
+    public static OptionalLong configuredPool() {
+        String v = System.getProperty("pdecnn.gpu.pool");
+        String from = "-Dpdecnn.gpu.pool";
+        if (v == null || v.isBlank()) {
+            v = System.getenv("PDECNN_GPU_POOL");
+            from = "PDECNN_GPU_POOL";
+        }
+        if (v == null || v.isBlank()) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(DeviceMemory.parseSize(v));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(from + ": " + e.getMessage());
+        }
+    }
+
+    public CudaBackend backend() {
+        return backend;
+    }
+
+    public DeviceMemory memory() {
+        return memory;
+    }
+
+    public KernelRunner runner() {
+        return runner;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public void close() {
+        try {
+            memory.close();
+        } finally {
+            runner.close();
+        }
+    }
+}

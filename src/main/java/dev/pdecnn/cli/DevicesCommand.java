@@ -1,0 +1,72 @@
+package dev.pdecnn.cli;
+
+import dev.pdecnn.backend.cuda.DeviceMemory;
+import dev.pdecnn.backend.cuda.Gpus;
+import dev.pdecnn.backend.cuda.HostBuild;
+import dev.pdecnn.backend.cuda.KernelModules;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code devices}: the GPUs this machine offers for {@code --device N} (name, compute capability, memory total and
+ * free), the driver, whether cuDNN / cuBLAS / cuRAND load, the kernels in the jar, and whether the emulated device
+ * is available. Exit code 0 also when there is no GPU: that is an answer, printed with its reason.
+ */
+@Command(name = "devices", mixinStandardHelpOptions = true,
+        description = {"Lists the GPUs usable with --device N: memory, driver, compute capability, and which of "
+                + "cuDNN 8 / cuBLAS 11 / cuRAND 10 load. Without a GPU it says why (no driver, no device)."})
+final class DevicesCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Override
+    public Integer call() {
+        PrintStream out = main.out;
+        Gpus.Probe p = Gpus.probe();
+        out.println("JCuda " + Gpus.JCUDA_VERSION + " (CUDA driver API)");
+        if (p.reason() != null) {
+            out.println("no CUDA GPU: " + p.reason());
+            out.println("  --device auto trains on the CPU here; --device N fails");
+        } else {
+            out.printf(Locale.ROOT, "driver: CUDA %s (driver API version %d)%n", p.driverCuda(), p.driverVersion());
+            if (p.gpus().isEmpty()) {
+                out.println("no CUDA GPU: " + p.gpuList());
+            }
+            for (Gpus.Gpu g : p.gpus()) {
+                out.printf(Locale.ROOT, "%s, %s free, up to %s shared memory per block  (--device %d)%n", g.describe(),
+                        freeMemory(g), DeviceMemory.bytes(g.maxSharedPerBlock()), g.ordinal());
+            }
+        }
+        out.println("libraries (optional: every operation runs on the trainer's own CUDA kernels):");
+        for (Gpus.Library l : Gpus.libraries()) {
+            out.printf(Locale.ROOT, "  %-9s %-16s %s%n", l.name(), l.soname(), l.loaded() ? l.detail() : "not loaded: "
+                    + l.detail());
+        }
+        try {
+            KernelModules k = KernelModules.load();
+            out.printf(Locale.ROOT, "kernels: %d modules (%s), built by %s%n", k.modules().size(),
+                    String.join(", ", k.modules()), k.get("nvcc"));
+        } catch (RuntimeException e) {
+            out.println("kernels: missing from the jar (" + e.getMessage() + ")");
+        }
+        boolean sources = Files.isRegularFile(HostBuild.sourceDir().resolve("host/driver.cpp"));
+        out.println("emulated device (--device emulated, for tests): " + (sources
+                ? "kernel sources at " + HostBuild.sourceDir() + ", compiled with g++ on first use"
+                : "unavailable (needs the project's src/main/cuda and g++)"));
+        return 0;
+    }
+
+    /** Free memory of a GPU (a short-lived context on it); "?" when it cannot be asked. */
+    private static String freeMemory(Gpus.Gpu g) {
+        try (var r = dev.pdecnn.backend.cuda.JCudaKernelRunner.open(g.ordinal())) {
+            return DeviceMemory.bytes(r.memoryInfo()[0]);
+        } catch (RuntimeException e) {
+            return "?";
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package dev.pdecnn.gpu;
+
+import dev.pdecnn.backend.cuda.DevicePtr;
+import dev.pdecnn.backend.cuda.Dim3;
+import dev.pdecnn.backend.cuda.KernelException;
+import dev.pdecnn.backend.cuda.KernelRunner;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * A {@link KernelRunner} in front of another that counts what reaches the device: live allocations (the driver's
+ * cuMemAlloc / cuMemFree), launches, and bytes copied; and can make the launches of chosen kernels fail, as a
+ * faulting kernel would on a GPU.
+ */
+final class CountingRunner implements KernelRunner {
+    private final KernelRunner inner;
+    final Map<Long, Long> live = new HashMap<>();
+    long allocs, frees, launches, bytesToDevice, bytesToHost;
+    Predicate<String> failing = k -> false;
+
+    CountingRunner(KernelRunner inner) {
+        this.inner = inner;
+    }
+
+    @Override
+    public String description() {
+        return inner.description();
+    }
+
+    @Override
+    public DevicePtr alloc(long bytes) {
+        DevicePtr p = inner.alloc(bytes);
+        live.put(p.address(), bytes);
+        allocs++;
+        return p;
+    }
+
+    @Override
+    public void free(DevicePtr p) {
+        if (p != null && !p.isNull()) {
+            live.remove(p.address());
+            frees++;
+        }
+        inner.free(p);
+    }
+
+    @Override
+    public void toDevice(Object hostArray, DevicePtr dst) {
+        bytesToDevice += KernelRunner.byteSize(hostArray);
+        inner.toDevice(hostArray, dst);
+    }
+
+    @Override
+    public void toHost(DevicePtr src, Object hostArray) {
+        bytesToHost += KernelRunner.byteSize(hostArray);
+        inner.toHost(src, hostArray);
+    }
+
+    @Override
+    public void zero(DevicePtr p, long bytes) {
+        inner.zero(p, bytes);
+    }
+
+    @Override
+    public void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
+        launches++;
+        if (failing.test(kernel)) {
+            throw new KernelException("an illegal memory access was encountered (CUDA_ERROR_ILLEGAL_ADDRESS)");
+        }
+        inner.launch(kernel, grid, block, sharedBytes, args);
+    }
+
+    @Override
+    public int maxSharedBytesPerBlock() {
+        return inner.maxSharedBytesPerBlock();
+    }
+
+    @Override
+    public void close() {
+        // the inner runner belongs to the test class
+    }
+}

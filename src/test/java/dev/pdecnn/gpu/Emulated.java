@@ -1,0 +1,40 @@
+package dev.pdecnn.gpu;
+
+import dev.pdecnn.backend.cuda.HostBuild;
+import dev.pdecnn.backend.cuda.HostKernelRunner;
+import org.junit.jupiter.api.Assumptions;
+
+import java.nio.file.Path;
+
+/**
+ * The emulated device of the GPU-path tests: the host build of the kernel sources (cached under target/cuda-host,
+ * shared with the kernel equality suite). Without a C++ compiler the tests are skipped with the reason, unless
+ * PDECNN_REQUIRE_HOST_KERNELS is set (CI), which turns the skip into a failure.
+ */
+final class Emulated {
+    static final boolean REQUIRED = System.getenv("PDECNN_REQUIRE_HOST_KERNELS") != null
+            && !System.getenv("PDECNN_REQUIRE_HOST_KERNELS").isEmpty();
+    private static HostBuild.Result build;
+
+    private Emulated() {
+    }
+
+    static synchronized Path executable() {
+        if (build == null) {
+            build = HostBuild.build();
+            if (!build.ok()) {
+                System.out.println("[gpu] SKIPPING emulated-device tests: " + build.reason());
+            }
+        }
+        if (!build.ok() && REQUIRED) {
+            throw new AssertionError("PDECNN_REQUIRE_HOST_KERNELS is set but the host build failed: " + build.reason());
+        }
+        Assumptions.assumeTrue(build.ok(), () -> "host kernels unavailable: " + build.reason());
+        return build.executable();
+    }
+
+    /** A fresh driver process (48 KiB of shared memory per block, as every GPU grants without opting in). */
+    static HostKernelRunner start() {
+        return HostKernelRunner.start(executable());
+    }
+}

@@ -1,0 +1,112 @@
+package dev.pdecnn.gpu;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.config.ConfigFiles;
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.models.Network;
+import dev.pdecnn.nn.Param;
+import dev.pdecnn.tensor.DType;
+import dev.pdecnn.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/** One training step as the Trainer takes it, and the tools to compare two networks after it. */
+final class Steps {
+    private Steps() {
+    }
+
+    /** A config file of configs/ with the tiny-network overrides the GPU-path tests use. */
+    static RunConfig config(String file) {
+        RunConfig cfg = new RunConfig();
+        ConfigFiles.apply(Path.of("configs").resolve(file), cfg);
+        if (cfg.model.startsWith("resnet")) {
+            cfg.widths = List.of(4, 4, 4, 4);
+            cfg.blocks = 1;
+        }
+        cfg.validate();
+        return cfg;
+    }
+
+    /** A batch of {@code n} random inputs for the network (standard normal, float-representable). */
+    static Tensor batch(Network net, int n, DType dtype, long seed) {
+        int[] chw = net.inputChw;
+        Tensor x = Tensor.zeros(dtype, n, chw[0], chw[1], chw[2]);
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int i = 0; i < x.size(); i++) {
+            x.set(i, (float) r.nextGaussian());
+        }
+        return x;
+    }
+
+    static int[] labels(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = r.nextInt(10);
+        }
+        return y;
+    }
+
+    /** Copies every parameter and buffer of {@code from} into {@code to} (same architecture, any dtypes). */
+    static void copyWeights(Network from, Network to) {
+        Map<String, Param> a = from.namedParams(), b = to.namedParams();
+        for (Map.Entry<String, Param> e : a.entrySet()) {
+            e.getValue().value.copyInto(b.get(e.getKey()).value);
+        }
+    }
+
+    /**
+     * One SGD step exactly as the Trainer takes it: zero gradients, forward, softmax cross-entropy, backward,
+     * then the momentum update of every trainable tensor (velocities in {@code vel}, created at zero). Returns
+     * the loss.
+     */
+    static double sgdStep(Network net, Backend be, Tensor x, int[] y, Map<String, Tensor> vel, double lr,
+                          double momentum, double wd) {
+        net.zeroGrad();
+        Tensor logits = net.forward(x);
+        Tensor g = logits.zerosLike();
+        double loss = be.softmaxCrossEntropy(logits, y, g, new int[y.length]);
+        net.backward(g);
+        for (Map.Entry<String, Param> e : net.namedParams().entrySet()) {
+            Param p = e.getValue();
+            if (p.trainable) {
+                Tensor v = vel.computeIfAbsent(e.getKey(), k -> p.value.zerosLike());
+                be.sgdStep(p.value, p.grad, v, lr, momentum, wd);
+            }
+        }
+        return loss;
+    }
+
+    static Map<String, Tensor> velocities() {
+        return new LinkedHashMap<>();
+    }
+
+    static double rms(Tensor t) {
+        double s = 0;
+        for (int i = 0; i < t.size(); i++) {
+            s += t.get(i) * t.get(i);
+        }
+        return Math.sqrt(s / Math.max(1, t.size()));
+    }
+
+    /** max_i |got_i - ref_i| / (|ref_i| + rms(ref)) (0 when both are all zero). */
+    static double error(Tensor got, Tensor ref) {
+        if (got.size() != ref.size()) {
+            throw new AssertionError("sizes differ: " + got + " vs " + ref);
+        }
+        double scale = rms(ref), worst = 0;
+        for (int i = 0; i < ref.size(); i++) {
+            double d = Math.abs(got.get(i) - ref.get(i));
+            if (d == 0) {
+                continue;
+            }
+            double den = Math.abs(ref.get(i)) + scale;
+            worst = Math.max(worst, den == 0 ? Double.POSITIVE_INFINITY : d / den);
+        }
+        return worst;
+    }
+}
