@@ -30,7 +30,10 @@ import java.util.SplittableRandom;
  * softmax cross-entropy, backward, momentum SGD with weight decay on every trainable tensor), and the Global
  * layer alone (forward, backward). Inputs and labels are random with a fixed seed; the numbers are the
  * median, minimum and 90th percentile of {@code reps} timed repetitions after {@code warmup} untimed ones
- * (which also let the JIT compile the kernels). Peak heap is the sum of the heap memory pools' peak usage
+ * (which also let the JIT compile the kernels: use 20 or more for the MNIST models, whose kernels are called
+ * with short loops). "CPU ms" is the mean CPU time of the whole process per timed repetition (all threads, GC
+ * included): CPU ms / median ms is about the parallel speed-up, and on a busy machine it shows the work done when
+ * the wall time is inflated by other processes. Peak heap is the sum of the heap memory pools' peak usage
  * over the timed repetitions (pools are reset after warm-up), an upper bound of the live peak.
  *
  * <p>Benchmark names ({@link #NAMES}): {@code cnn_c8}, {@code residual_c1}, {@code pde_const_c8},
@@ -44,7 +47,7 @@ public final class Bench {
 
     /** Timings of one benchmark row; times in milliseconds. */
     public record Result(String name, int batch, int reps, double medianMs, double minMs, double p90Ms,
-                         double imagesPerSec, long peakHeapBytes) {
+                         double imagesPerSec, long peakHeapBytes, double cpuMs) {
     }
 
     public static final List<String> MNIST = List.of("cnn_c8", "residual_c8", "pde_const_c8", "pde_pm_c8",
@@ -212,11 +215,13 @@ public final class Bench {
             }
         }
         double[] ms = new double[reps];
+        long cpu0 = processCpuNanos();
         for (int i = 0; i < reps; i++) {
             long t0 = System.nanoTime();
             step.run();
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
+        double cpuMs = (processCpuNanos() - cpu0) / 1e6 / reps;
         long peak = 0;
         for (MemoryPoolMXBean p : pools) {
             peak += p.getPeakUsage().getUsed();
@@ -225,18 +230,27 @@ public final class Bench {
         Arrays.sort(sorted);
         double median = reps % 2 == 1 ? sorted[reps / 2] : 0.5 * (sorted[reps / 2 - 1] + sorted[reps / 2]);
         double p90 = sorted[Math.min(reps - 1, (int) Math.ceil(0.9 * reps) - 1)];
-        return new Result(name, batch, reps, median, sorted[0], p90, batch * 1000.0 / median, peak);
+        return new Result(name, batch, reps, median, sorted[0], p90, batch * 1000.0 / median, peak, cpuMs);
+    }
+
+    /** CPU time of the whole process (all threads, GC included), or -1 when the JVM cannot tell. */
+    private static long processCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
     }
 
     /** Markdown table header matching {@link #row}. */
     public static String header() {
-        return "| model | batch | median ms | img/s | min ms | p90 ms | peak heap MiB |\n"
-                + "|---|---:|---:|---:|---:|---:|---:|";
+        return "| model | batch | median ms | img/s | min ms | p90 ms | CPU ms | peak heap MiB |\n"
+                + "|---|---:|---:|---:|---:|---:|---:|---:|";
     }
 
     public static String row(Result r) {
-        return String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.1f | %.1f | %.0f |", r.name(), r.batch(),
-                r.medianMs(), r.imagesPerSec(), r.minMs(), r.p90Ms(), r.peakHeapBytes() / (1024.0 * 1024.0));
+        return String.format(Locale.ROOT, "| %s | %d | %.1f | %.0f | %.1f | %.1f | %.0f | %.0f |", r.name(),
+                r.batch(), r.medianMs(), r.imagesPerSec(), r.minMs(), r.p90Ms(), r.cpuMs(),
+                r.peakHeapBytes() / (1024.0 * 1024.0));
     }
 
     /** Runs one named benchmark in float32 (the product path). */

@@ -11,8 +11,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Times full training steps (forward, loss, backward, SGD update) on random data and prints",
-                "median, min and p90 milliseconds, images/s and peak heap as a Markdown table. Warm-up steps are",
-                "excluded; all cores are used. Results for this machine kind are kept in docs/benchmarks.md."})
+                "median, min and p90 milliseconds, images/s, process CPU ms and peak heap as a Markdown table. Warm-up",
+                "steps (the JIT needs about 20) are excluded; all cores are used. Results: docs/benchmarks.md."})
 final class BenchCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -25,7 +25,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "128", description = "Batch size. Default: ${DEFAULT-VALUE}.")
     int batch;
 
-    @Option(names = "--warmup", defaultValue = "5", description = "Untimed warm-up steps. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--warmup", defaultValue = "20", description = "Untimed warm-up steps. Default: ${DEFAULT-VALUE}.")
     int warmup;
 
     @Option(names = "--reps", defaultValue = "20", description = "Timed steps. Default: ${DEFAULT-VALUE}.")

@@ -1,0 +1,65 @@
+package dev.pdecnn.bench;
+
+import dev.pdecnn.UserException;
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The benchmark harness on tiny batches: names, result fields and the Markdown table. */
+class BenchTest {
+    @Test
+    void namesMapToConfigurations() {
+        RunConfig pm = Bench.config("pde_pm_c1");
+        assertEquals("pde", pm.model);
+        assertEquals("perona_malik", pm.diffusivity);
+        assertEquals(1, pm.channels);
+        RunConfig cnn = Bench.config("mnist_cnn_c8");
+        assertEquals("cnn", cnn.model);
+        assertEquals(8, cnn.channels);
+        assertEquals("resnet32_global", Bench.config("resnet32_global").model);
+        assertEquals(Bench.MNIST, Bench.expand(List.of("mnist")));
+        assertThrows(UserException.class, () -> Bench.config("vgg16"));
+        assertThrows(UserException.class, () -> Bench.run(List.of("pde_c8"), 0, 0, 1, System.out));
+    }
+
+    @Test
+    void trainStepAndGlobalLayerReportTimes() {
+        for (DType dt : DType.values()) {
+            Bench.Result r = Bench.trainStep(Bench.config("pde_const_c2"), 4, 1, 3, dt);
+            assertEquals("mnist_pde_const_c2", r.name());
+            assertTrue(r.minMs() > 0 && r.minMs() <= r.medianMs() && r.medianMs() <= r.p90Ms(), r.toString());
+            assertEquals(4 * 1000.0 / r.medianMs(), r.imagesPerSec(), 1e-9);
+        }
+        Bench.Result g = Bench.globalLayer(2, 3, 8, 8, 2, 1, 2, DType.F32);
+        assertTrue(g.medianMs() > 0 && g.peakHeapBytes() > 0, g.toString());
+    }
+
+    @Test
+    void runPrintsMarkdownTable() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        int rc = Bench.run(List.of("cnn_c1", "residual_c1"), 2, 0, 1,
+                new PrintStream(buf, true, StandardCharsets.UTF_8));
+        assertEquals(0, rc);
+        String[] lines = buf.toString(StandardCharsets.UTF_8).split("\n");
+        int header = -1;
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].startsWith("| model |")) {
+                header = i;
+            }
+        }
+        assertTrue(header >= 0, String.join("\n", lines));
+        assertTrue(lines[header + 1].startsWith("|---|"));
+        assertTrue(lines[header + 2].startsWith("| mnist_cnn_c1 | 2 |"), lines[header + 2]);
+        assertTrue(lines[header + 3].startsWith("| mnist_residual_c1 | 2 |"), lines[header + 3]);
+        assertEquals(8, lines[header + 2].chars().filter(ch -> ch == '|').count() - 1);
+    }
+}
