@@ -64,7 +64,8 @@ public final class Bench {
     }
 
     public static Backend backend(DType dtype) {
-        return dtype == DType.F64 ? new CpuBackendF64() : new CpuBackendF32();
+        Backend be = dtype == DType.F64 ? new CpuBackendF64() : new CpuBackendF32();
+        return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
     }
 
     /**
@@ -215,6 +216,7 @@ public final class Bench {
             }
         }
         double[] ms = new double[reps];
+        Profile.reset();
         long cpu0 = processCpuNanos();
         for (int i = 0; i < reps; i++) {
             long t0 = System.nanoTime();
@@ -222,6 +224,7 @@ public final class Bench {
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         double cpuMs = (processCpuNanos() - cpu0) / 1e6 / reps;
+        Profile.print(name, reps);
         long peak = 0;
         for (MemoryPoolMXBean p : pools) {
             peak += p.getPeakUsage().getUsed();
@@ -268,8 +271,8 @@ public final class Bench {
     public static int run(List<String> models, int batch, int warmup, int reps, PrintStream out) {
         List<String> names = expand(models.isEmpty() ? List.of("all") : models);
         checkCounts(batch, warmup, reps);
-        out.println(String.format(Locale.ROOT, "float32, %d threads, warm-up %d, timed repetitions %d",
-                dev.pdecnn.backend.cpu.Parallel.threads(), warmup, reps));
+        out.println(String.format(Locale.ROOT, "float32, %d threads, convolutions: %s, warm-up %d, timed repetitions %d",
+                dev.pdecnn.backend.cpu.Parallel.threads(), dev.pdecnn.backend.cpu.Blas.describe(), warmup, reps));
         out.println();
         out.println(header());
         for (String n : names) {

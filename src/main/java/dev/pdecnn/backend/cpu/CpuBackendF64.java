@@ -654,6 +654,10 @@ public final class CpuBackendF64 implements Backend {
             depthwiseForward(X, Wm, Y, g);
             return;
         }
+        if (g.groups == 1
+                && BlasConv.forward(X, Wm, Y, g.n, g.c, g.h, g.w, g.co, g.kh, g.kw, g.stride, g.pad)) {
+            return; // float32 with OpenBLAS (the float64 reference never takes this)
+        }
         int nb = g.tileImages(), tiles = (g.n + nb - 1) / nb;
         Parallel.forTasks(tiles, t -> {
             Work wk = WORK.get();
@@ -696,8 +700,12 @@ public final class CpuBackendF64 implements Backend {
             }
         }
         if (gw != null) {
-            double[][] parts = depthwise3x3(g) ? depthwiseWeightGrad(X, GY, g)
-                    : g.kg >= TRANSPOSED_MIN_K ? weightGradT(X, GY, geom(x, w, s, false)) : weightGradE(X, GY, g);
+            double[][] parts = g.groups == 1 ? BlasConv.weightGrad(X, GY, g.n, g.c, g.h, g.w, g.co, g.kh, g.kw,
+                    g.stride, g.pad) : null; // float32 with OpenBLAS, else null
+            if (parts == null) {
+                parts = depthwise3x3(g) ? depthwiseWeightGrad(X, GY, g)
+                        : g.kg >= TRANSPOSED_MIN_K ? weightGradT(X, GY, geom(x, w, s, false)) : weightGradE(X, GY, g);
+            }
             double[] GW = gw.f64();
             for (int i = 0; i < GW.length; i++) {
                 double acc = 0;
@@ -727,6 +735,10 @@ public final class CpuBackendF64 implements Backend {
 
     /** gx by GEMM into im2col-shaped rows (W^T gy) and a scatter-add (strided convolutions). */
     private static void backwardDataCols(double[] GY, double[] Wt, double[] GX, Geom g) {
+        if (g.groups == 1
+                && BlasConv.backwardData(GY, Wt, GX, g.n, g.c, g.h, g.w, g.co, g.kh, g.kw, g.stride, g.pad)) {
+            return; // float32 with OpenBLAS
+        }
         int nb = g.tileImages(), tiles = (g.n + nb - 1) / nb, chw = g.c * g.h * g.w;
         Parallel.forTasks(tiles, t -> {
             Work wk = WORK.get();

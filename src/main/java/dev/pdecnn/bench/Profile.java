@@ -1,0 +1,78 @@
+package dev.pdecnn.bench;
+
+import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.ConvSpec;
+import dev.pdecnn.tensor.Tensor;
+
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Per-operation wall-time profile of a backend (system property {@code bench.profile=true}): every backend
+ * call is timed, convolutions per shape, and {@link Bench} prints the totals per timed step to stderr after
+ * each benchmark. The calls are timed from the calling thread, so parallel operations count their wall time.
+ */
+final class Profile {
+    private static final Map<String, long[]> TOTALS = new TreeMap<>();
+
+    private Profile() {
+    }
+
+    static Backend wrap(Backend be) {
+        InvocationHandler h = (proxy, m, args) -> {
+            long t0 = System.nanoTime();
+            try {
+                return m.invoke(be, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            } finally {
+                long dt = System.nanoTime() - t0;
+                String key = m.getName();
+                if (key.startsWith("conv2d")) {
+                    Tensor x = (Tensor) args[0], w = (Tensor) args[1];
+                    ConvSpec s = (ConvSpec) args[args.length - 1];
+                    key += String.format(Locale.ROOT, " %dx%dx%d w%dx%dx%dx%d s%d g%d", x.dim(1), x.dim(2), x.dim(3),
+                            w.dim(0), w.dim(1), w.dim(2), w.dim(3), s.stride(), s.groups());
+                }
+                synchronized (TOTALS) {
+                    long[] a = TOTALS.computeIfAbsent(key, k -> new long[2]);
+                    a[0] += dt;
+                    a[1]++;
+                }
+            }
+        };
+        return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, h);
+    }
+
+    static void reset() {
+        synchronized (TOTALS) {
+            TOTALS.clear();
+        }
+    }
+
+    static void print(String name, int reps) {
+        synchronized (TOTALS) {
+            if (TOTALS.isEmpty()) {
+                return;
+            }
+            List<Map.Entry<String, long[]>> es = new ArrayList<>(TOTALS.entrySet());
+            es.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
+            double total = 0;
+            for (Map.Entry<String, long[]> e : es) {
+                total += e.getValue()[0];
+            }
+            System.err.printf(Locale.ROOT, "profile of %s (ms per step; calls per step):%n", name);
+            for (Map.Entry<String, long[]> e : es) {
+                System.err.printf(Locale.ROOT, "  %8.2f  %5.1f  %s%n", e.getValue()[0] / 1e6 / reps,
+                        e.getValue()[1] / (double) reps, e.getKey());
+            }
+            System.err.printf(Locale.ROOT, "  %8.2f         total in the backend%n", total / 1e6 / reps);
+        }
+    }
+}
