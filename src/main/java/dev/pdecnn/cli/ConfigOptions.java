@@ -89,6 +89,12 @@ public class ConfigOptions {
     @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Default: ${DEFAULT-VALUE}.")
     Double bnEps;
 
+    @Option(names = "--weight-init", paramLabel = "SCHEME", defaultValue = "torch", description = "Initial conv and "
+            + "dense weights: torch (PyTorch's defaults, U(+-1/sqrt(fan_in)), dense bias too), he_normal (N(0, "
+            + "2/fan_in) conv, Glorot-uniform dense) or glorot_uniform (Keras' default, zero dense bias). "
+            + "Default: ${DEFAULT-VALUE}.")
+    String weightInit;
+
     @Option(names = "--seed", defaultValue = "1", description = "Seed of weights, data order and augmentation. "
             + "Default: ${DEFAULT-VALUE}.")
     Long seed;

@@ -47,6 +47,7 @@ public final class RunConfig {
     public double weightDecay = 5e-4;
     public double bnMomentum = 0.01;
     public double bnEps = 1e-3;
+    public String weightInit = "torch";
     public long seed = 1;
     // run
     public String device = "cpu";
@@ -81,6 +82,7 @@ public final class RunConfig {
 
     public static final List<String> MODELS = List.of("cnn", "residual", "pde", "resnet32", "resnet32_global", "resnet");
     public static final List<String> DATASETS = List.of("mnist", "cifar10", "folder");
+    public static final List<String> WEIGHT_INITS = List.of("he_normal", "torch", "glorot_uniform");
     public static final List<String> SUBNETS = List.of("identity", "dwconv", "conv", "pwconv", "basic");
 
     static {
@@ -124,6 +126,8 @@ public final class RunConfig {
         real("bn_momentum", c -> c.bnMomentum, (c, v) -> c.bnMomentum = positive("bn_momentum", v),
                 "batch-norm running-statistics momentum (PyTorch convention)");
         real("bn_eps", c -> c.bnEps, (c, v) -> c.bnEps = positive("bn_eps", v), "batch-norm epsilon");
+        str("weight_init", c -> c.weightInit, (c, v) -> c.weightInit = oneOf("weight_init", v, WEIGHT_INITS),
+                "initial conv/dense weights: " + WEIGHT_INITS);
         KEYS.put("seed", new Key("integer", c -> c.seed, (c, v) -> c.seed = ((Number) v).longValue(), "random seed"));
         str("device", c -> c.device, (c, v) -> c.device = v, "cpu, auto, a GPU number N, or emulated");
         str("out", c -> c.out, (c, v) -> c.out = v, "folder that receives run folders");

@@ -27,6 +27,11 @@ final class Steps {
             cfg.widths = List.of(4, 4, 4, 4);
             cfg.blocks = 1;
         }
+        // The comparisons are of backends, not of ReLU kinks: at batch 2 a pre-activation that lies within float32
+        // rounding of 0 flips a ReLU mask in one backend only and moves every gradient below it by O(1). With
+        // PyTorch's default init (the CIFAR configs' weight_init) and these seeds, one element of layer1 sits at
+        // -1.4e-7; the He-normal weights have no pre-activation closer to 0 than float32 rounding can reach.
+        cfg.weightInit = "he_normal";
         cfg.validate();
         return cfg;
     }

@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""An independent PyTorch implementation of the CIFAR models of SPEC §1-§2, written from the spec (not
+from our Java code), used for three things:
+
+  check  replay one float64 training step that tools/pytorch/ExportStep.java wrote (same weights, same
+         batch) and compare loss, every gradient, the BN running statistics, eval-mode logits and the
+         parameters after one SGD step;
+  bench  time PyTorch training steps at a batch size on this machine (the comparison column of
+         docs/benchmarks.md);
+  params print the parameter counts of a configuration.
+
+Needs PyTorch (Debian: `apt-get install python3-torch`, PyTorch 1.13 for the CPU) and NumPy; run it with
+the system interpreter, e.g. `/usr/bin/python3 tools/pytorch/reference.py check /tmp/step.safetensors
+--config configs/cifar10/row2_resnet32_global.yaml`.
+
+Parameter names follow ours (and PyTorch's module naming), so a checkpoint maps across by name.
+"""
+import argparse
+import json
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BN_EPS = 1e-3        # SPEC §3: the study's Keras epsilon
+BN_MOMENTUM = 0.01   # Keras' 0.99 in PyTorch's convention
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+def load_config(path):
+    """Reads the few keys of our YAML configs that the models need (flat `key: value` lines)."""
+    cfg = {"model": "resnet32_global", "velocity": "learned", "velocity_net": "dwconv",
+           "diffusivity": "learned", "diffusivity_net": "dwconv", "diffusivity_constant": 1.0,
+           "pm_lambda": 2.0, "init": "identity", "K": 5, "dt": 0.2, "dx": 1.0, "dy": 1.0}
+    if path:
+        for line in open(path):
+            line = line.split("#", 1)[0].strip()
+            if ":" not in line:
+                continue
+            k, v = (s.strip() for s in line.split(":", 1))
+            if k in ("K",):
+                v = int(v)
+            elif k in ("dt", "dx", "dy", "diffusivity_constant", "pm_lambda"):
+                v = float(v)
+            cfg[k] = v
+    return cfg
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+def bn(c):
+    return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = bn(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = bn(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, 0, bias=False), bn(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+def sub_net(kind, c):
+    if kind == "identity":
+        return None
+    if kind == "dwconv":
+        return nn.Conv2d(c, c, 3, 1, 1, groups=c, bias=False)
+    if kind == "conv":
+        return nn.Conv2d(c, c, 3, 1, 1, bias=False)
+    if kind == "pwconv":
+        return nn.Conv2d(c, c, 1, 1, 0, bias=False)
+    if kind == "basic":
+        return BasicBlock(c, c, 1)
+    raise ValueError(kind)
+
+
+class Branch(nn.Module):
+    """relu(BN(net(h)))."""
+
+    def __init__(self, kind, c):
+        super().__init__()
+        net = sub_net(kind, c)
+        if net is not None:
+            self.net = net
+        self.bn = bn(c)
+
+    def forward(self, h):
+        return F.relu(self.bn(self.net(h) if hasattr(self, "net") else h))
+
+
+def sobel_x(h):
+    """3x3 Sobel derivative along dim 2 (rows), per channel, reflect padding."""
+    c = h.shape[1]
+    k = torch.tensor([[-1., -2., -1.], [0., 0., 0.], [1., 2., 1.]], dtype=h.dtype)
+    k = k.view(1, 1, 3, 3).repeat(c, 1, 1, 1)
+    return F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), k, groups=c)
+
+
+def sobel_y(h):
+    c = h.shape[1]
+    k = torch.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]], dtype=h.dtype)
+    k = k.view(1, 1, 3, 3).repeat(c, 1, 1, 1)
+    return F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), k, groups=c)
+
+
+class GlobalLayer(nn.Module):
+    """SPEC §1 written as the autograd chain of element-wise operations a PyTorch user would write."""
+
+    def __init__(self, c, cfg):
+        super().__init__()
+        self.cfg = cfg
+        if cfg["init"] == "basic":
+            self.init = BasicBlock(c, c, 1)
+        if cfg["velocity"] == "learned":
+            self.vel_u = Branch(cfg["velocity_net"], c)
+            self.vel_v = Branch(cfg["velocity_net"], c)
+        if cfg["diffusivity"] == "learned":
+            self.diff_x = Branch(cfg["diffusivity_net"], c)
+            self.diff_y = Branch(cfg["diffusivity_net"], c)
+        self.bn_out = bn(c)
+
+    def forward(self, f):
+        cfg = self.cfg
+        dt, dx, dy = cfg["dt"], cfg["dx"], cfg["dy"]
+        h = self.init(f) if hasattr(self, "init") else f
+        if cfg["velocity"] == "learned":
+            u, v = self.vel_u(h), self.vel_v(h)
+        else:
+            u = v = torch.zeros_like(h)
+        d = cfg["diffusivity"]
+        if d == "learned":
+            Dx, Dy = self.diff_x(h), self.diff_y(h)
+        elif d == "perona_malik":
+            lam2 = cfg["pm_lambda"] ** 2
+            Dx = 1 / (1 + sobel_x(h) ** 2 / lam2)
+            Dy = 1 / (1 + sobel_y(h) ** 2 / lam2)
+        else:
+            c = cfg["diffusivity_constant"] if d == "constant" else 0.0
+            Dx = Dy = torch.full_like(h, c)
+        # x is dim 2 (rows), y dim 3 (columns); roll(t, 1, d)[i] = t[i-1] (periodic).
+        ux = (torch.roll(u, 1, 2) - torch.roll(u, -1, 2)) / (2 * dx)
+        vy = (torch.roll(v, 1, 3) - torch.roll(v, -1, 3)) / (2 * dy)
+        Ax, Ay = u * dt / dx, v * dt / dy
+        Bx, By = Dx * dt / dx ** 2, Dy * dt / dy ** 2
+        E = (ux + vy) * dt
+        L = 1 / (1 + 2 * Bx + 2 * By)
+        M = 1 - 2 * Bx - 2 * By
+        prev, cur = f, h
+        for _ in range(cfg["K"]):
+            nxt = L * (M * prev - 2 * E * cur
+                       + (-Ax + 2 * Bx) * torch.roll(cur, 1, 2) + (Ax + 2 * Bx) * torch.roll(cur, -1, 2)
+                       + (-Ay + 2 * By) * torch.roll(cur, 1, 3) + (Ay + 2 * By) * torch.roll(cur, -1, 3)) \
+                + 2 * dt * L * f
+            prev, cur = cur, nxt
+        return F.relu(self.bn_out(cur))
+
+
+class ResNet(nn.Module):
+    """conv3x3 3->16, BN, relu; stages of m BasicBlocks (widths 16,32,64,64, strides 1,2,2,2), Global
+    layers after the chosen stages; 4x4 average pool; dense 64->10."""
+
+    def __init__(self, m, global_after, cfg, widths=(16, 32, 64, 64), strides=(1, 2, 2, 2), classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)
+        self.bn1 = bn(widths[0])
+        self.stages = []
+        cin = widths[0]
+        for s, (w, st) in enumerate(zip(widths, strides), start=1):
+            blocks = [BasicBlock(cin if i == 0 else w, w, st if i == 0 else 1) for i in range(m)]
+            setattr(self, f"layer{s}", nn.Sequential(*blocks))
+            names = [f"layer{s}"]
+            if s in global_after:
+                setattr(self, f"global{s}", GlobalLayer(w, cfg))
+                names.append(f"global{s}")
+            self.stages += names
+            cin = w
+        self.fc = nn.Linear(widths[-1], classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for name in self.stages:
+            x = getattr(self, name)(x)
+        x = F.avg_pool2d(x, 4)
+        return self.fc(torch.flatten(x, 1))
+
+
+def build(cfg):
+    if cfg["model"] == "resnet32":
+        return ResNet(5, (), cfg)
+    if cfg["model"] == "resnet32_global":
+        return ResNet(1, (1, 2, 3), cfg)
+    raise ValueError("this reference covers the CIFAR models only, not " + cfg["model"])
+
+
+def set_torch_default_init(model):
+    for mod in model.modules():
+        if hasattr(mod, "reset_parameters"):
+            mod.reset_parameters()
+
+
+# ---------------------------------------------------------------------------------------------- safetensors
+
+DTYPES = {"F64": np.float64, "F32": np.float32, "I64": np.int64, "I32": np.int32}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        header = json.loads(fh.read(n))
+        data = fh.read()
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        out[name] = np.frombuffer(data[b:end], dtype=DTYPES[e["dtype"]]).reshape(e["shape"]).copy()
+    return out, meta
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+def rel_err(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(1e-30, np.max(np.abs(b))))
+
+
+def cmd_check(args):
+    torch.set_default_dtype(torch.float64)
+    t, meta = read_safetensors(args.step)
+    cfg = load_config(args.config)
+    model = build(cfg).double()
+    state = model.state_dict()
+    names = [k[len("param."):] for k in t if k.startswith("param.")]
+    missing = [k for k in state if k not in names and not k.endswith("num_batches_tracked")]
+    extra = [k for k in names if k not in state]
+    if missing or extra:
+        sys.exit(f"parameter names differ: only in PyTorch {missing}, only in the export {extra}")
+    for k in names:
+        if tuple(state[k].shape) != t["param." + k].shape:
+            sys.exit(f"{k}: shape {tuple(state[k].shape)} here, {t['param.' + k].shape} in the export")
+        state[k].copy_(torch.from_numpy(t["param." + k]))
+    x = torch.from_numpy(t["x"])
+    y = torch.from_numpy(t["y"]).long()
+    model.train()
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    worst = []
+
+    def report(what, ours, theirs):
+        e = rel_err(ours, theirs)
+        worst.append((e, what))
+        if args.verbose:
+            print(f"  {what:55s} {e:.3e}")
+
+    report("loss", float(meta["loss"]), loss.item())
+    report("logits (train mode)", t["logits"], logits.detach().numpy())
+    params = dict(model.named_parameters())
+    for k, p in params.items():
+        report("grad " + k, t["grad." + k], p.grad.numpy())
+    for k, b in model.named_buffers():
+        if "after." + k in t:
+            report("running stat " + k, t["after." + k], b.numpy())
+    model.eval()
+    with torch.no_grad():
+        report("logits (eval mode)", t["eval_logits"], model(x).numpy())
+    lr, mom, wd = float(meta["lr"]), float(meta["momentum"]), float(meta["weight_decay"])
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=mom, weight_decay=wd)
+    opt.step()
+    for k, p in params.items():
+        report("after SGD " + k, t["sgd." + k], p.detach().numpy())
+    worst.sort(reverse=True)
+    print(f"{meta.get('model')}: loss ours {float(meta['loss']):.12f}, PyTorch {loss.item():.12f}; "
+          f"{len(worst)} comparisons; largest relative differences:")
+    for e, what in worst[:5]:
+        print(f"  {e:.3e}  {what}")
+    bad = [w for w in worst if w[0] > args.tol]
+    if bad:
+        print(f"FAIL: {len(bad)} comparisons above {args.tol:g}")
+        return 1
+    print(f"OK: all within {args.tol:g} (relative to each tensor's largest magnitude)")
+    return 0
+
+
+def cmd_bench(args):
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows = []
+    for name in args.models:
+        if name == "global":
+            cfg = load_config(None)
+            layer = GlobalLayer(16, cfg)
+            x = torch.randn(args.batch, 16, 32, 32)
+
+            def step():
+                layer.zero_grad()
+                layer(x).sum().backward()
+        else:
+            cfg = load_config(args.config) if args.config else load_config(None)
+            cfg["model"] = name
+            model = build(cfg)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+            x = torch.randn(args.batch, 3, 32, 32)
+            y = torch.randint(0, 10, (args.batch,))
+
+            def step():
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+        for _ in range(args.warmup):
+            step()
+        times = []
+        for _ in range(args.reps):
+            t0 = time.perf_counter()
+            step()
+            times.append(1000 * (time.perf_counter() - t0))
+        times.sort()
+        med = times[len(times) // 2]
+        rows.append((name, med, times[0], args.batch * 1000 / med))
+        print(f"{name:18s} batch {args.batch}: median {med:8.1f} ms  min {times[0]:8.1f} ms  "
+              f"{args.batch * 1000 / med:7.1f} img/s  (torch {torch.__version__}, {args.threads} threads)",
+              flush=True)
+    return 0
+
+
+def cmd_params(args):
+    model = build(load_config(args.config))
+    trainable = sum(p.numel() for p in model.parameters())
+    stats = sum(b.numel() for k, b in model.named_buffers() if not k.endswith("num_batches_tracked"))
+    print(f"trainable {trainable:,}  with BN statistics {trainable + stats:,}")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check", help="replay a step exported by ExportStep.java and compare")
+    c.add_argument("step")
+    c.add_argument("--config", required=True)
+    c.add_argument("--tol", type=float, default=1e-9)
+    c.add_argument("-v", "--verbose", action="store_true")
+    b = sub.add_parser("bench", help="PyTorch training-step time")
+    b.add_argument("models", nargs="+", help="resnet32, resnet32_global, global")
+    b.add_argument("--config")
+    b.add_argument("--batch", type=int, default=128)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--reps", type=int, default=10)
+    p = sub.add_parser("params", help="parameter counts")
+    p.add_argument("--config")
+    args = ap.parse_args()
+    return {"check": cmd_check, "bench": cmd_bench, "params": cmd_params}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
