@@ -18,6 +18,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -165,7 +166,7 @@ public final class Trainer {
             double[] ev = evaluate(net, be, test);
             double secs = (System.nanoTime() - t0) / 1e9;
             EpochStats s = new EpochStats(epoch, lossSum / seen, (double) correct / seen, ev[0], ev[1], lr, secs,
-                    seen / trainSecs);
+                    seen / trainSecs, (int) ev[2]);
             st.history.add(s);
             st.epochsDone = epoch;
             st.wallSeconds += secs;
@@ -177,9 +178,9 @@ public final class Trainer {
             }
             Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
             writeMetrics(st.history);
-            out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s  lr %.2e  %.1f s%n",
+            out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s%s  lr %.2e  %.1f s%n",
                     epoch, cfg.epochs, s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
-                    best ? " (best)" : "", lr, secs);
+                    nonFiniteNote(s.testNonFinite()), best ? " (best)" : "", lr, secs);
         }
         EpochStats last = st.history.isEmpty() ? null : st.history.get(st.history.size() - 1);
         Result r = new Result(st.bestTestAcc, st.bestEpoch, last == null ? Double.NaN : last.testAcc(),
@@ -212,11 +213,21 @@ public final class Trainer {
         return lr0 * 0.5 * (1 + Math.cos(Math.PI * Math.min(step, totalSteps) / (double) totalSteps));
     }
 
-    /** Mean test loss and accuracy with BN running statistics; returns {loss, acc}. */
+    /** The note after a test loss when some images' logits were not finite. */
+    public static String nonFiniteNote(int nonFinite) {
+        return nonFinite == 0 ? "" : String.format(Locale.ROOT, " [%d images with non-finite logits: counted wrong, "
+                + "left out of the loss]", nonFinite);
+    }
+
+    /**
+     * Test loss and accuracy with BN running statistics; returns {loss, acc, nonFinite}. With BN running statistics
+     * the explicit PDE steps can diverge for a few images early in training (their velocities exceed the range
+     * seen in batch statistics); such images' logits overflow to infinity or NaN. They count as wrong and are
+     * left out of the mean loss, which would otherwise be NaN for the whole test set; their number is returned.
+     */
     public static double[] evaluate(Network net, Backend be, DataLoader test) {
         net.train(false);
-        double lossSum = 0;
-        long correct = 0, seen = 0;
+        EvalSums sums = new EvalSums();
         try (DataLoader.EpochIterator it = test.epoch(0)) {
             while (it.hasNext()) {
                 DataLoader.Batch b = it.next();
@@ -224,27 +235,71 @@ public final class Trainer {
                 if (be.dtype() != x.dtype()) {
                     x = x.to(be.dtype());
                 }
-                Tensor logits = net.forward(x);
-                int[] pred = new int[b.n()];
-                lossSum += be.softmaxCrossEntropy(logits, b.y(), null, pred) * b.n();
-                for (int i = 0; i < b.n(); i++) {
-                    correct += pred[i] == b.y()[i] ? 1 : 0;
-                }
-                seen += b.n();
+                sums.add(be, net.forward(x), b.y());
             }
         } finally {
             net.train(true);
         }
-        return new double[]{lossSum / seen, (double) correct / seen};
+        return new double[]{sums.loss(), sums.accuracy(), sums.nonFinite};
+    }
+
+    /** Running sums of an evaluation: images with non-finite logits are counted wrong and kept out of the loss. */
+    static final class EvalSums {
+        double lossSum;
+        long correct, seen, nonFinite;
+
+        void add(Backend be, Tensor logits, int[] labels) {
+            int n = logits.dim(0), k = logits.size() / n;
+            int[] rows = new int[n];
+            int good = 0;
+            for (int i = 0; i < n; i++) {
+                boolean finite = true;
+                for (int j = 0; j < k && finite; j++) {
+                    finite = Double.isFinite(logits.get(i * k + j));
+                }
+                if (finite) {
+                    rows[good++] = i;
+                }
+            }
+            Tensor use = logits;
+            int[] y = labels;
+            if (good < n) {
+                use = Tensor.zeros(logits.dtype(), good, k);
+                y = new int[good];
+                for (int r = 0; r < good; r++) {
+                    y[r] = labels[rows[r]];
+                    for (int j = 0; j < k; j++) {
+                        use.set(r * k + j, logits.get(rows[r] * k + j));
+                    }
+                }
+            }
+            if (good > 0) {
+                int[] pred = new int[good];
+                lossSum += be.softmaxCrossEntropy(use, Arrays.copyOf(y, good), null, pred) * good;
+                for (int r = 0; r < good; r++) {
+                    correct += pred[r] == y[r] ? 1 : 0;
+                }
+            }
+            nonFinite += n - good;
+            seen += n;
+        }
+
+        double loss() {
+            return seen == nonFinite ? Double.NaN : lossSum / (seen - nonFinite);
+        }
+
+        double accuracy() {
+            return seen == 0 ? Double.NaN : (double) correct / seen;
+        }
     }
 
     private void writeMetrics(List<EpochStats> history) {
-        StringBuilder csv = new StringBuilder("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_second\n");
+        StringBuilder csv = new StringBuilder("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_second,test_nonfinite\n");
         StringBuilder jsonl = new StringBuilder();
         List<Plots.EpochPoint> points = new ArrayList<>();
         for (EpochStats s : history) {
-            csv.append(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f%n", s.epoch(), s.trainLoss(),
-                    s.trainAcc(), s.testLoss(), s.testAcc(), s.lr(), s.seconds(), s.imagesPerSecond()));
+            csv.append(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f,%d%n", s.epoch(), s.trainLoss(),
+                    s.trainAcc(), s.testLoss(), s.testAcc(), s.lr(), s.seconds(), s.imagesPerSecond(), s.testNonFinite()));
             jsonl.append(Checkpoint.gson().toJson(s)).append('\n');
             points.add(new Plots.EpochPoint(s.epoch(), s.trainLoss(), s.trainAcc(), s.testLoss(), s.testAcc(), s.lr()));
         }
