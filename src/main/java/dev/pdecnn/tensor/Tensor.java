@@ -6,12 +6,35 @@ import java.util.Arrays;
  * A dense NCHW tensor on the host: a shape and a flat row-major array, float[] for F32 or double[] for
  * F64. Kernels read the array directly ({@link #f32()} / {@link #f64()}); the slow {@link #get}/{@link #set}
  * accessors exist for tests, I/O and finite differences.
+ *
+ * <p>A device backend may attach a {@link DeviceCopy}: the tensor's data then live on a device too, and which
+ * copy is current is the device copy's business. Every host access below first asks it ({@code dev != null}: the
+ * one test the CPU path pays): reads ({@link #get}, {@link #copy}, ...) download a newer device copy; accesses
+ * that may write ({@link #f32()}, {@link #f64()}, {@link #set}, {@link #fill}, {@link #copyInto} on the target)
+ * also mark the device copy stale, so the device backend uploads it again before its next use.
  */
 public final class Tensor {
+    /**
+     * The device side of a tensor, attached by a device backend. {@link #hostAccess} runs before host code
+     * touches the host array: it must make the host array current and, when {@code write} is true, treat the
+     * device copy as stale from then on.
+     */
+    public interface DeviceCopy {
+        void hostAccess(Tensor t, boolean write);
+
+        /** Fills the tensor on the device and returns true, or returns false to let the host fill it. */
+        default boolean fill(Tensor t, double v) {
+            return false;
+        }
+    }
+
     private final int[] shape;
     private final DType dtype;
     private final float[] f;
     private final double[] d;
+    private DeviceCopy dev;
+    /** True once a {@link #reshape} view shares this host array: device backends then never keep it resident. */
+    private boolean aliased;
 
     private Tensor(DType dtype, int[] shape, float[] f, double[] d) {
         this.dtype = dtype;
@@ -82,6 +105,9 @@ public final class Tensor {
     }
 
     public float[] f32() {
+        if (dev != null) {
+            dev.hostAccess(this, true);
+        }
         if (f == null) {
             throw new IllegalStateException("tensor is " + dtype + ", not F32");
         }
@@ -89,6 +115,9 @@ public final class Tensor {
     }
 
     public double[] f64() {
+        if (dev != null) {
+            dev.hostAccess(this, true);
+        }
         if (d == null) {
             throw new IllegalStateException("tensor is " + dtype + ", not F64");
         }
@@ -96,10 +125,16 @@ public final class Tensor {
     }
 
     public double get(int i) {
+        if (dev != null) {
+            dev.hostAccess(this, false);
+        }
         return f != null ? f[i] : d[i];
     }
 
     public void set(int i, double v) {
+        if (dev != null) {
+            dev.hostAccess(this, true);
+        }
         if (f != null) {
             f[i] = (float) v;
         } else {
@@ -112,13 +147,22 @@ public final class Tensor {
     }
 
     public Tensor copy() {
+        if (dev != null) {
+            dev.hostAccess(this, false);
+        }
         return f != null ? new Tensor(dtype, shape, f.clone(), null) : new Tensor(dtype, shape, null, d.clone());
     }
 
     /** Same data viewed under another shape with the same element count (no copy). */
     public Tensor reshape(int... newShape) {
         check(size(), newShape);
-        return new Tensor(dtype, newShape, f, d);
+        if (dev != null) {
+            dev.hostAccess(this, true); // the view may write the shared array
+        }
+        Tensor v = new Tensor(dtype, newShape, f, d);
+        aliased = true;
+        v.aliased = true;
+        return v;
     }
 
     public Tensor to(DType target) {
@@ -135,6 +179,12 @@ public final class Tensor {
         if (dst.size() != size()) {
             throw new IllegalArgumentException("size mismatch " + size() + " vs " + dst.size());
         }
+        if (dev != null) {
+            dev.hostAccess(this, false);
+        }
+        if (dst.dev != null) {
+            dst.dev.hostAccess(dst, true);
+        }
         if (f != null && dst.f != null) {
             System.arraycopy(f, 0, dst.f, 0, f.length);
         } else if (d != null && dst.d != null) {
@@ -147,6 +197,14 @@ public final class Tensor {
     }
 
     public void fill(double v) {
+        if (dev != null) {
+            if (dev.fill(this, v)) {
+                return;
+            }
+            if (dev != null) { // fill may detach a device copy whose values are gone
+                dev.hostAccess(this, true);
+            }
+        }
         if (f != null) {
             Arrays.fill(f, (float) v);
         } else {
@@ -155,6 +213,9 @@ public final class Tensor {
     }
 
     public double sum() {
+        if (dev != null) {
+            dev.hostAccess(this, false);
+        }
         double s = 0;
         for (int i = 0, n = size(); i < n; i++) {
             s += get(i);
@@ -163,12 +224,40 @@ public final class Tensor {
     }
 
     public boolean allFinite() {
+        if (dev != null) {
+            dev.hostAccess(this, false);
+        }
         for (int i = 0, n = size(); i < n; i++) {
             if (!Double.isFinite(get(i))) {
                 return false;
             }
         }
         return true;
+    }
+
+    // ------------------------------------------------------------- for device backends (dev.pdecnn.backend.cuda)
+
+    /** The attached device copy, or null (always null on the CPU path). */
+    public DeviceCopy deviceCopy() {
+        return dev;
+    }
+
+    /** Attaches (or, with null, detaches) a device copy; only a device backend calls this. */
+    public void deviceCopy(DeviceCopy d) {
+        dev = d;
+    }
+
+    /** Whether a {@link #reshape} view shares this tensor's host array. */
+    public boolean aliased() {
+        return aliased;
+    }
+
+    /**
+     * The host array ({@code float[]} or {@code double[]}) without asking the device copy: for a device backend
+     * moving data between it and the device, never for reading values.
+     */
+    public Object hostArray() {
+        return f != null ? f : d;
     }
 
     @Override

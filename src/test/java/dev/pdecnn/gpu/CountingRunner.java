@@ -11,13 +11,13 @@ import java.util.function.Predicate;
 
 /**
  * A {@link KernelRunner} in front of another that counts what reaches the device: live allocations (the driver's
- * cuMemAlloc / cuMemFree), launches, and bytes copied; and can make the launches of chosen kernels fail, as a
+ * cuMemAlloc / cuMemFree), launches, memsets, and copies (calls and bytes, each way); and can make the launches of chosen kernels fail, as a
  * faulting kernel would on a GPU.
  */
 final class CountingRunner implements KernelRunner {
     private final KernelRunner inner;
     final Map<Long, Long> live = new HashMap<>();
-    long allocs, frees, launches, bytesToDevice, bytesToHost;
+    long allocs, frees, launches, bytesToDevice, bytesToHost, copiesToDevice, copiesToHost, memsets;
     Predicate<String> failing = k -> false;
 
     CountingRunner(KernelRunner inner) {
@@ -49,17 +49,20 @@ final class CountingRunner implements KernelRunner {
     @Override
     public void toDevice(Object hostArray, DevicePtr dst) {
         bytesToDevice += KernelRunner.byteSize(hostArray);
+        copiesToDevice++;
         inner.toDevice(hostArray, dst);
     }
 
     @Override
     public void toHost(DevicePtr src, Object hostArray) {
         bytesToHost += KernelRunner.byteSize(hostArray);
+        copiesToHost++;
         inner.toHost(src, hostArray);
     }
 
     @Override
     public void zero(DevicePtr p, long bytes) {
+        memsets++;
         inner.zero(p, bytes);
     }
 
@@ -75,6 +78,11 @@ final class CountingRunner implements KernelRunner {
     @Override
     public int maxSharedBytesPerBlock() {
         return inner.maxSharedBytesPerBlock();
+    }
+
+    /** Transfers (either way) so far. */
+    long copies() {
+        return copiesToDevice + copiesToHost;
     }
 
     @Override

@@ -14,17 +14,32 @@ import java.util.List;
  * JCuda, or the host emulation in tests. This class owns every launch decision — kernel choice, grid, block,
  * shared memory, scratch buffers — so the host equality tests exercise exactly the launches a GPU gets.
  *
- * <p>Tensors stay host {@link Tensor}s: each operation copies its inputs to the device, launches, and copies
- * its outputs back (parameter gradients are copied both ways, since they accumulate). That is correct and
- * what the equality suite needs; a device-resident training loop needs device storage in {@link Tensor}
- * and is the next step (see docs/cuda.md and docs/gpu.md).
+ * <p><b>Device residency.</b> Tensors are ordinary {@link Tensor}s, so the model code of the CPU engine runs
+ * unchanged; the first operation that touches a tensor attaches a device copy to it ({@link DeviceTensors}:
+ * a buffer plus host-valid / device-valid flags). Operations read inputs from the device copy, uploading only
+ * when the host copy is newer (a fresh batch, a weight the host wrote), and write outputs on the device only;
+ * host code that reads a tensor ({@code get}, {@code f32()}, ...) downloads it then, and host code that may write
+ * it marks the device copy stale. Zero fills (the gradients' {@code zeroGrad}) run as device memsets. So a
+ * training step copies the images and the labels in and the per-sample losses and the predictions out, nothing
+ * else (tested for every model with a counting runner).
+ *
+ * <p>Lifetimes follow the role a tensor plays in an operation: weights, gradients, velocities and batch-norm
+ * statistics are <em>persistent</em> (on the device for the whole run; the SGD step runs there), everything else
+ * is a <em>step</em> tensor whose buffer is reused by the next step. A step ends at the first operation after the
+ * optimizer step ({@link #sgdStep}) or after an evaluation batch's loss (no gradient asked), or at
+ * {@link #endStep()}; an activation of an ended step that only the device held can no longer be read (an
+ * {@link IllegalStateException} says so). {@link #releaseDevice()} brings every device-only value back to the
+ * host and returns all buffers (CudaSession does this on close). A {@link Tensor#reshape} view shares its host
+ * array and is never kept resident: it is copied in and out per operation, as every tensor was before.
  *
  * <p>Device buffers come from a {@link DeviceMemory}: a pool allocated once at start on a GPU (no driver
- * allocation per step), or a budget of separate, bounds-checked allocations on the host emulation. Every
- * operation's buffers are returned when it ends, so after a step the memory in use is back where it was (tested
- * over 100 steps). A failure names its context: an out-of-memory error the operation, the tensor (by its role
- * and shape) and the bytes requested and free; a kernel failure the kernel, its launch configuration and the
- * shapes of the operation's tensors.
+ * allocation per step), or a budget of separate, bounds-checked allocations on the host emulation. On a pool,
+ * step buffers and per-operation scratch go back to a size-keyed cache instead of the pool, so after the first
+ * step no step takes a block from the pool (tested over 100 steps). A failure names its context: an
+ * out-of-memory error the operation, the tensor (by its role and shape) and the bytes requested and free; a
+ * kernel failure the kernel, its launch configuration and the shapes of the operation's tensors.
+ *
+ * <p>One thread runs the operations and reads the tensors (the Trainer's); launches are synchronous.
  *
  * <p>F32 tensors run the {@code _f32} kernels and F64 tensors the {@code _f64} ones.
  */
@@ -68,6 +83,9 @@ public final class CudaBackend implements Backend {
     private final DType dtype;
     private final String sfx;
     private final Options opt;
+    private final DeviceTensors dt;
+    /** Set when a training step (or an evaluation batch) is over: the next operation recycles its tensors. */
+    private boolean stepOver;
     /** The operation running now (for error messages); operations do not nest across threads. */
     private Scope current;
 
@@ -92,6 +110,7 @@ public final class CudaBackend implements Backend {
         this.dtype = dtype;
         this.sfx = dtype == DType.F32 ? "_f32" : "_f64";
         this.opt = options;
+        this.dt = new DeviceTensors(memory);
         if (options.maxSharedBytes() > runner.maxSharedBytesPerBlock()) {
             throw new IllegalArgumentException("shared-memory budget " + options.maxSharedBytes() + " exceeds the runner's "
                     + runner.maxSharedBytesPerBlock());
@@ -120,6 +139,46 @@ public final class CudaBackend implements Backend {
         return opt;
     }
 
+    /**
+     * Ends a training step now: the buffers of its activations go back for the next step to reuse. The backend
+     * does this by itself at the first operation after the optimizer step ({@link #sgdStep}) or after an
+     * evaluation batch's loss ({@link #softmaxCrossEntropy} without a gradient), so the Trainer never calls it.
+     */
+    public void endStep() {
+        stepOver = false;
+        dt.endStep();
+    }
+
+    /**
+     * Brings every tensor whose values only the device holds back to the host, detaches all device copies and
+     * returns every buffer to {@link #memory()}: afterwards nothing of this backend is on the device. The backend
+     * stays usable; its next operation uploads what it needs again.
+     */
+    public void releaseDevice() {
+        stepOver = false;
+        dt.releaseAll();
+    }
+
+    /** Device bytes held by tensors: parameters, gradients, velocities, statistics, the current step's activations. */
+    public long residentBytes() {
+        return dt.residentBytes();
+    }
+
+    /** Device bytes of returned step buffers kept for reuse (on a pool). */
+    public long cachedBytes() {
+        return dt.cachedBytes();
+    }
+
+    /** Host-to-device copies of tensors made so far (uploads of host-newer data; batches, first use of weights). */
+    public long tensorUploads() {
+        return dt.uploads;
+    }
+
+    /** Device-to-host copies of tensors made so far (lazy downloads when host code reads a device tensor). */
+    public long tensorDownloads() {
+        return dt.downloads;
+    }
+
     // ------------------------------------------------------------------------------------- device scope
 
     /**
@@ -134,6 +193,10 @@ public final class CudaBackend implements Backend {
 
         /** {@code named}: name, tensor, name, tensor, ... (null tensors allowed). */
         Scope(String op, Object... named) {
+            if (stepOver && !op.equals("sgdStep") && !op.equals("sumSquares")) {
+                stepOver = false;
+                dt.endStep();
+            }
             this.op = op;
             this.named = named;
             this.outer = current;
@@ -165,30 +228,49 @@ public final class CudaBackend implements Backend {
             return b.append(") ").append(dtype).toString();
         }
 
+        /** Scratch for this operation only (from the step cache on a pool). */
         DevicePtr alloc(long bytes, String what) {
-            DevicePtr p = mem.alloc(Math.max(bytes, 1), what + " of " + describe());
+            DevicePtr p = dt.take(Math.max(bytes, 1), what + " of " + describe());
             owned.add(p);
             return p;
         }
 
-        /** Device copy of a tensor (null for null). */
+        /** The device buffer of an activation input (null for null): uploaded only when the host copy is newer. */
         DevicePtr in(Tensor t) {
-            if (t == null) {
-                return DevicePtr.NULL;
-            }
-            checkType(t);
-            DevicePtr p = alloc((long) t.size() * dtype.bytes, tensorLabel(t));
-            rt.toDevice(data(t), p);
-            return p;
+            return device(t, false, true);
         }
 
-        /** Device buffer for a tensor the kernels write (null for null). */
+        /** As {@link #in}, for a parameter-like tensor that stays on the device for the whole run. */
+        DevicePtr param(Tensor t) {
+            return device(t, true, true);
+        }
+
+        /** The device buffer of an activation the kernels write (null for null); {@link #back} marks it written. */
         DevicePtr out(Tensor t) {
+            return device(t, false, false);
+        }
+
+        /** As {@link #out}, for a parameter-like tensor (saved batch-norm statistics). */
+        DevicePtr paramOut(Tensor t) {
+            return device(t, true, false);
+        }
+
+        private DevicePtr device(Tensor t, boolean persistent, boolean read) {
             if (t == null) {
                 return DevicePtr.NULL;
             }
             checkType(t);
-            return alloc((long) t.size() * dtype.bytes, tensorLabel(t));
+            String what = tensorLabel(t) + " of " + describe();
+            if (t.aliased()) {
+                // a reshape view shares the host array: copy in and out per operation, never resident
+                dt.evict(t);
+                DevicePtr p = alloc((long) t.size() * dtype.bytes, tensorLabel(t));
+                if (read) {
+                    rt.toDevice(t.hostArray(), p);
+                }
+                return p;
+            }
+            return read ? dt.input(t, persistent, what) : dt.output(t, persistent, what);
         }
 
         private String tensorLabel(Tensor t) {
@@ -207,9 +289,15 @@ public final class CudaBackend implements Backend {
             return p;
         }
 
+        /** The kernels wrote {@code t} (its buffer {@code p}): the device copy is the current one. */
         void back(DevicePtr p, Tensor t) {
-            if (t != null) {
-                rt.toHost(p, data(t));
+            if (t == null) {
+                return;
+            }
+            if (t.aliased()) {
+                rt.toHost(p, t.hostArray());
+            } else {
+                dt.written(t);
             }
         }
 
@@ -217,7 +305,7 @@ public final class CudaBackend implements Backend {
         public void close() {
             current = outer;
             for (int i = owned.size() - 1; i >= 0; i--) {
-                mem.free(owned.get(i));
+                dt.give(owned.get(i));
             }
         }
     }
@@ -231,10 +319,6 @@ public final class CudaBackend implements Backend {
         if (t.dtype() != dtype) {
             throw new IllegalArgumentException("tensor " + t + " on a " + dtype + " CUDA backend");
         }
-    }
-
-    private static Object data(Tensor t) {
-        return t.dtype() == DType.F32 ? t.f32() : t.f64();
     }
 
     private void launch(String kernel, Dim3 grid, Dim3 block, int shared, Object... args) {
@@ -315,7 +399,7 @@ public final class CudaBackend implements Backend {
         ConvGeom g = geom(x, w, y, s);
         try (Scope sc = op("conv2dForward", "x", x, "w", w, "y", y, "stride", s.stride(), "pad", s.pad(),
                 "groups", s.groups())) {
-            DevicePtr X = sc.in(x), Wt = sc.in(w), Y = sc.out(y);
+            DevicePtr X = sc.in(x), Wt = sc.param(w), Y = sc.out(y);
             Object[] args = concat(new Object[]{X, Wt, Y}, g.dims());
             if (gemmConv(g)) {
                 launch("conv_forward_gemm", Dim3.of(ceilDiv((long) g.n() * g.ho() * g.wo(), TILE), ceilDiv(g.cog(), TILE),
@@ -332,7 +416,7 @@ public final class CudaBackend implements Backend {
         ConvGeom g = geom(x, w, gy, s);
         try (Scope sc = op("conv2dBackward", "x", x, "w", w, "gy", gy, "gx", gx, "gw", gw, "stride", s.stride(),
                 "pad", s.pad(), "groups", s.groups())) {
-            DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
+            DevicePtr X = sc.in(x), Wt = sc.param(w), GY = sc.in(gy);
             boolean gemm = gemmConv(g);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
@@ -346,7 +430,7 @@ public final class CudaBackend implements Backend {
                 sc.back(GX, gx);
             }
             if (gw != null) {
-                DevicePtr GW = sc.in(gw); // accumulated
+                DevicePtr GW = sc.param(gw); // accumulated
                 if (gemm) {
                     int cols = g.cg() * g.kh() * g.kw();
                     long red = (long) g.n() * g.ho() * g.wo();
@@ -378,8 +462,8 @@ public final class CudaBackend implements Backend {
         int splits = bnSplits(c, (long) n * hw);
         try (Scope sc = op("batchNormTrain", "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
                 "running_var", runVar, "y", y, "save_mean", saveMean, "save_invstd", saveInvStd)) {
-            DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
-            DevicePtr Y = sc.out(y), SM = sc.out(saveMean), SI = sc.out(saveInvStd);
+            DevicePtr X = sc.in(x), G = sc.param(gamma), B = sc.param(beta), RM = sc.param(runMean), RV = sc.param(runVar);
+            DevicePtr Y = sc.out(y), SM = sc.paramOut(saveMean), SI = sc.paramOut(saveInvStd);
             DevicePtr part = sc.alloc(16L * c * splits, "partial sums"), ss = sc.elems(2L * c, "scale/shift");
             launch("bn_partial_sums", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, n, c, hw, splits, part);
             launch("bn_train_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, X, c, hw,
@@ -399,7 +483,7 @@ public final class CudaBackend implements Backend {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         try (Scope sc = op("batchNormEval", "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
                 "running_var", runVar, "y", y)) {
-            DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
+            DevicePtr X = sc.in(x), G = sc.param(gamma), B = sc.param(beta), RM = sc.param(runMean), RV = sc.param(runVar);
             DevicePtr Y = sc.out(y), ss = sc.elems(2L * c, "scale/shift");
             launch("bn_eval_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, G, B, RM, RV, c, eps, ss);
             launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw);
@@ -414,8 +498,8 @@ public final class CudaBackend implements Backend {
         int splits = bnSplits(c, (long) n * hw);
         try (Scope sc = op("batchNormBackward", "x", x, "gy", gy, "gamma", gamma, "save_mean", saveMean,
                 "save_invstd", saveInvStd, "gx", gx, "ggamma", gGamma, "gbeta", gBeta)) {
-            DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.in(gamma), SM = sc.in(saveMean), SI = sc.in(saveInvStd);
-            DevicePtr GG = sc.in(gGamma), GB = sc.in(gBeta);
+            DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.param(gamma), SM = sc.param(saveMean), SI = sc.param(saveInvStd);
+            DevicePtr GG = sc.param(gGamma), GB = sc.param(gBeta);
             DevicePtr part = sc.alloc(16L * c * splits, "partial sums"), coef = sc.elems(3L * c, "coefficients");
             launch("bn_backward_partial", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, GY, SM, n, c, hw, splits, part);
             launch("bn_backward_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, c,
@@ -492,7 +576,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("dense shapes x=" + x + " w=" + w + " y=" + y);
         }
         try (Scope sc = op("dense", "x", x, "w", w, "b", b, "y", y)) {
-            DevicePtr X = sc.in(x), Wt = sc.in(w), B = sc.in(b), Y = sc.out(y);
+            DevicePtr X = sc.in(x), Wt = sc.param(w), B = sc.param(b), Y = sc.out(y);
             launch("dense_forward", Dim3.of(ceilDiv(out, TILE), ceilDiv(n, TILE), 1), Dim3.of(THREADS), 0, X, Wt, B, Y,
                     n, in, out);
             sc.back(Y, y);
@@ -503,7 +587,7 @@ public final class CudaBackend implements Backend {
     public void denseBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, Tensor gb) {
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
         try (Scope sc = op("denseBackward", "x", x, "w", w, "gy", gy, "gx", gx, "gw", gw, "gb", gb)) {
-            DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
+            DevicePtr X = sc.in(x), Wt = sc.param(w), GY = sc.in(gy);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
                 launch("dense_backward_data", Dim3.of(ceilDiv(in, TILE), ceilDiv(n, TILE), 1), Dim3.of(THREADS), 0, GY, Wt,
@@ -511,13 +595,13 @@ public final class CudaBackend implements Backend {
                 sc.back(GX, gx);
             }
             if (gw != null) {
-                DevicePtr GW = sc.in(gw);
+                DevicePtr GW = sc.param(gw);
                 launch("dense_backward_filter", Dim3.of(ceilDiv(in, TILE), ceilDiv(out, TILE), 1), Dim3.of(THREADS), 0, GY,
                         X, GW, n, in, out);
                 sc.back(GW, gw);
             }
             if (gb != null) {
-                DevicePtr GB = sc.in(gb);
+                DevicePtr GB = sc.param(gb);
                 launch1d("col_sum", out, GY, n, out, GB);
                 sc.back(GB, gb);
             }
@@ -548,6 +632,9 @@ public final class CudaBackend implements Backend {
                 int[] p = new int[n];
                 rt.toHost(P, p);
                 System.arraycopy(p, 0, predictions, 0, n);
+            }
+            if (gLogits == null) {
+                stepOver = true; // an evaluation batch: no backward pass follows
             }
             return total / n;
         }
@@ -718,18 +805,19 @@ public final class CudaBackend implements Backend {
     @Override
     public void sgdStep(Tensor w, Tensor g, Tensor vel, double lr, double momentum, double wd) {
         try (Scope sc = op("sgdStep", "w", w, "g", g, "velocity", vel)) {
-            DevicePtr W = sc.in(w), G = sc.in(g), VV = sc.in(vel);
+            DevicePtr W = sc.param(w), G = sc.param(g), VV = sc.param(vel);
             launch1d("sgd", w.size(), W, G, VV, w.size(), lr, momentum, wd);
             sc.back(W, w);
             sc.back(VV, vel);
         }
+        stepOver = true;
     }
 
     @Override
     public double sumSquares(Tensor w) {
         int blocks = Math.max(1, Math.min(MAX_BLOCKS, ceilDiv(w.size(), THREADS)));
         try (Scope sc = op("sumSquares", "w", w)) {
-            DevicePtr W = sc.in(w), part = sc.alloc(8L * blocks, "partial sums");
+            DevicePtr W = sc.param(w), part = sc.alloc(8L * blocks, "partial sums");
             launch("sum_squares", Dim3.of(blocks), Dim3.of(THREADS), 0, W, w.size(), part);
             double[] p = new double[blocks];
             rt.toHost(part, p);
@@ -762,7 +850,7 @@ public final class CudaBackend implements Backend {
             rt.toDevice(pixels, px);
             DevicePtr I = sc.ints(index, "indices"), SY = sc.ints(shiftY, "shifts"), SX = sc.ints(shiftX, "shifts"),
                     FL = sc.ints(flip, "flips");
-            DevicePtr L = sc.in(lut), O = sc.out(out);
+            DevicePtr L = sc.param(lut), O = sc.out(out);
             launch1d("augment", out.size(), px, I, SY, SX, FL, L, n, c, h, w, O);
             sc.back(O, out);
         }

@@ -11,9 +11,9 @@ import java.util.OptionalLong;
  *
  * <p>The pool's size: {@code PDECNN_GPU_POOL} (environment) or {@code -Dpdecnn.gpu.pool} (e.g. {@code 6g});
  * by default at most {@value #GPU_DEFAULT_POOL_MIB} MiB and at most 90 % of the GPU's free memory, and
- * {@value #EMULATED_DEFAULT_POOL_MIB} MiB on the emulation. Operations copy their tensors in and out (see
- * {@link CudaBackend}), so the pool needs only the largest operation's buffers: about 110 MiB for
- * ResNet32-Global's PDE backward at batch 128.
+ * {@value #EMULATED_DEFAULT_POOL_MIB} MiB on the emulation. Tensors are device resident (see {@link CudaBackend}):
+ * the pool holds the parameters, gradients and velocities for the whole run and one step's activations and
+ * activation gradients (plus the evaluation batch's, cached for reuse).
  */
 public final class CudaSession implements AutoCloseable {
     public static final long GPU_DEFAULT_POOL_MIB = 4096;
@@ -114,6 +114,11 @@ public final class CudaSession implements AutoCloseable {
     @Override
     public void close() {
         try {
+            try {
+                backend.releaseDevice(); // device-only values (parameters after the last step) back to the host
+            } catch (RuntimeException e) {
+                // the device failed already (that error was reported); its values are lost, close anyway
+            }
             memory.close();
         } finally {
             runner.close();

@@ -1,0 +1,359 @@
+package dev.pdecnn.backend.cuda;
+
+import dev.pdecnn.tensor.Tensor;
+
+import java.lang.ref.ReferenceQueue;
+import java.lang.ref.WeakReference;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Where the tensors of one {@link CudaBackend} live on the device: each tensor an operation touches gets a
+ * device buffer (a {@link Resident}, attached to the tensor as its {@link Tensor.DeviceCopy}) with two validity
+ * flags, host valid and device valid. Operations read inputs from the device buffer (uploading only when the
+ * host copy is newer) and write outputs there only; host code that reads the tensor downloads it lazily, and
+ * host code that may write it marks the device copy stale.
+ *
+ * <p>Two lifetimes:
+ * <ul>
+ *   <li><b>persistent</b>: parameters, their gradients, optimizer velocities, batch-norm running and saved
+ *       statistics (the tensors an operation takes in those roles). Their buffers stay for as long as the tensor
+ *       lives, so a whole training run keeps them on the device;</li>
+ *   <li><b>step</b>: everything else (activations, their gradients, the input batch). Their buffers are
+ *       returned when the training step ends ({@link #endStep}) and handed to the next step's tensors of the
+ *       same size. A step tensor that only the device held becomes unreadable then ("recycled"): host code
+ *       must read activations before the next step starts.</li>
+ * </ul>
+ *
+ * <p>On a pool ({@link DeviceMemory#pooled()}), returned buffers and operation scratch go to a cache keyed by
+ * size rather than back to the pool, so from the second step on a step takes no block from the pool at all;
+ * the cache is emptied into the pool when an allocation would otherwise fail. On checked memory (the tests'
+ * separate allocations) buffers go straight back. A buffer whose tensor was garbage-collected is returned at
+ * the next operation of any backend (weak references), so abandoned tensors do not leak device memory; on a
+ * pool, a step tensor's buffer still waits for its step's end (so what a step needs does not depend on when the
+ * collector runs).
+ *
+ * <p>Not thread-safe: one thread runs the operations and reads the tensors, as the Trainer does.
+ */
+final class DeviceTensors {
+    private static final ReferenceQueue<Tensor> DEAD = new ReferenceQueue<>();
+    /** Every live {@link Resident}, so one stays reachable (and is enqueued) after its tensor and backend die. */
+    private static final Set<Resident> REGISTRY = ConcurrentHashMap.newKeySet();
+
+    /** The device copy of one tensor. */
+    static final class Resident extends WeakReference<Tensor> implements Tensor.DeviceCopy {
+        final DeviceTensors owner;
+        final DevicePtr ptr;
+        boolean hostValid = true, deviceValid;
+        boolean persistent;
+        /** The buffer went back (step end, tensor death, release). */
+        boolean released;
+        /** Released while only the device held the values: they are gone. */
+        boolean lost;
+
+        Resident(DeviceTensors owner, Tensor t, DevicePtr ptr, boolean persistent) {
+            super(t, DEAD);
+            this.owner = owner;
+            this.ptr = ptr;
+            this.persistent = persistent;
+        }
+
+        @Override
+        public void hostAccess(Tensor t, boolean write) {
+            owner.hostAccess(this, t, write);
+        }
+
+        @Override
+        public boolean fill(Tensor t, double v) {
+            return owner.fill(this, t, v);
+        }
+    }
+
+    private final KernelRunner rt;
+    private final DeviceMemory mem;
+    private final Map<Long, ArrayDeque<DevicePtr>> cache = new HashMap<>();
+    private final List<Resident> step = new ArrayList<>();
+    private final Set<Resident> persistent = new LinkedHashSet<>();
+    long uploads, downloads;
+
+    DeviceTensors(DeviceMemory mem) {
+        this.mem = mem;
+        this.rt = mem.runner();
+    }
+
+    // ------------------------------------------------------------------------------------------ buffers
+
+    private static long key(long bytes) {
+        return Math.max(DeviceMemory.ALIGN, (Math.max(bytes, 1) + DeviceMemory.ALIGN - 1) / DeviceMemory.ALIGN
+                * DeviceMemory.ALIGN);
+    }
+
+    /** A buffer of {@code bytes} bytes: from the cache when one of that size is there, else from the memory. */
+    DevicePtr take(long bytes, String what) {
+        return take(bytes, what, true);
+    }
+
+    /**
+     * As above; {@code cached} false takes a fresh block (persistent tensors: they must not consume the buffers
+     * the next step's activations and scratch will ask for, or that step would have to take new blocks).
+     */
+    private DevicePtr take(long bytes, String what, boolean cached) {
+        long b = Math.max(bytes, 1);
+        ArrayDeque<DevicePtr> q = cached ? cache.get(key(b)) : null;
+        if (q != null && !q.isEmpty()) {
+            return new DevicePtr(q.pop().address(), b);
+        }
+        try {
+            return mem.alloc(b, what);
+        } catch (DeviceOutOfMemoryException e) {
+            if (!flushCache()) {
+                throw e;
+            }
+            return mem.alloc(b, what);
+        }
+    }
+
+    /** Returns a buffer of {@link #take}: to the cache on a pool, else to the memory. */
+    void give(DevicePtr p) {
+        if (p == null || p.isNull()) {
+            return;
+        }
+        if (mem.pooled()) {
+            cache.computeIfAbsent(key(p.bytes()), k -> new ArrayDeque<>()).push(p);
+        } else {
+            mem.free(p);
+        }
+    }
+
+    /** Returns every cached buffer to the memory; false when there was none. */
+    boolean flushCache() {
+        boolean any = false;
+        for (ArrayDeque<DevicePtr> q : cache.values()) {
+            while (!q.isEmpty()) {
+                mem.free(q.pop());
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    long cachedBytes() {
+        long s = 0;
+        for (Map.Entry<Long, ArrayDeque<DevicePtr>> e : cache.entrySet()) {
+            s += e.getKey() * e.getValue().size();
+        }
+        return s;
+    }
+
+    /** Bytes held by tensors (persistent and of the current step). */
+    long residentBytes() {
+        long s = 0;
+        for (Resident r : REGISTRY) {
+            if (r.owner == this && !r.released) {
+                s += key(r.ptr.bytes());
+            }
+        }
+        return s;
+    }
+
+    // ------------------------------------------------------------------------------------ tensor copies
+
+    /**
+     * The device buffer of {@code t}, created when it has none; {@code persistent} marks the parameter-like roles.
+     * A device copy of another backend is first brought back to the host and dropped.
+     */
+    Resident resident(Tensor t, boolean persistent, String what) {
+        drainDead();
+        Tensor.DeviceCopy dc = t.deviceCopy();
+        if (dc instanceof Resident r && r.owner == this && !r.released) {
+            if (persistent && !r.persistent) {
+                r.persistent = true; // promoted: endStep skips it from now on
+                this.persistent.add(r);
+            }
+            return r;
+        }
+        if (dc != null) {
+            if (!(dc instanceof Resident r && r.released)) {
+                dc.hostAccess(t, true); // another backend's copy: the host becomes current, that copy stale
+                if (dc instanceof Resident r) {
+                    r.owner.drop(r);
+                }
+            }
+            t.deviceCopy(null);
+        }
+        Resident r = new Resident(this, t, take((long) t.size() * t.dtype().bytes, what, !persistent),
+                persistent);
+        REGISTRY.add(r);
+        (persistent ? this.persistent : step).add(r);
+        t.deviceCopy(r);
+        return r;
+    }
+
+    /** The device buffer of an operation's input, uploaded when the host copy is newer. */
+    DevicePtr input(Tensor t, boolean persistent, String what) {
+        Tensor.DeviceCopy dc = t.deviceCopy();
+        if (dc instanceof Resident old && old.lost) {
+            throw new IllegalStateException(what + ": this tensor was an activation of a finished training step; its "
+                    + "device buffer has been reused since and its values are gone");
+        }
+        Resident r = resident(t, persistent, what);
+        if (!r.deviceValid) {
+            rt.toDevice(t.hostArray(), r.ptr);
+            uploads++;
+            r.deviceValid = true;
+        }
+        return r.ptr;
+    }
+
+    /** The device buffer of an operation's output (no upload: the operation writes it, or reads its upload). */
+    DevicePtr output(Tensor t, boolean persistent, String what) {
+        return resident(t, persistent, what).ptr;
+    }
+
+    /** After a launch wrote {@code t}'s device buffer: the host copy is stale. */
+    void written(Tensor t) {
+        Resident r = (Resident) t.deviceCopy();
+        r.deviceValid = true;
+        r.hostValid = false;
+    }
+
+    private void hostAccess(Resident r, Tensor t, boolean write) {
+        if (r.lost) {
+            throw new IllegalStateException(t + " was an activation of a finished training step on " + rt.description()
+                    + ": its device buffer has been reused since; read activations before the next step starts");
+        }
+        if (r.released) {
+            return;
+        }
+        if (!r.hostValid) {
+            rt.toHost(r.ptr, t.hostArray());
+            downloads++;
+            r.hostValid = true;
+        }
+        if (write) {
+            r.deviceValid = false;
+        }
+    }
+
+    /** Zero fills (Module.zeroGrad) run on the device: a memset, no transfer. */
+    private boolean fill(Resident r, Tensor t, double v) {
+        if (r.lost || r.released) {
+            t.deviceCopy(null); // the host overwrites every element
+            r.lost = false;
+            return false;
+        }
+        if (v != 0 || Double.doubleToRawLongBits(v) != 0) {
+            return false;
+        }
+        rt.zero(r.ptr, (long) t.size() * t.dtype().bytes);
+        r.deviceValid = true;
+        r.hostValid = false;
+        return true;
+    }
+
+    /** Brings {@code t}'s values to the host and drops its device copy (a tensor the device must not keep). */
+    void evict(Tensor t) {
+        Tensor.DeviceCopy dc = t.deviceCopy();
+        if (dc == null) {
+            return;
+        }
+        if (!(dc instanceof Resident r && r.released)) {
+            dc.hostAccess(t, true);
+            if (dc instanceof Resident r) {
+                r.owner.drop(r);
+            }
+        }
+        t.deviceCopy(null);
+    }
+
+    /** Returns a resident's buffer (host already current or values not needed). */
+    private void drop(Resident r) {
+        if (r.released) {
+            return;
+        }
+        r.released = true;
+        REGISTRY.remove(r);
+        if (r.persistent) {
+            persistent.remove(r);
+            mem.free(r.ptr); // taken fresh from the memory, so it goes back there
+        } else {
+            give(r.ptr);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------- lifetimes
+
+    /** Ends a training step: the step tensors' buffers go back (to the cache on a pool) for the next step. */
+    void endStep() {
+        for (Resident r : step) {
+            if (r.released || r.persistent) {
+                continue;
+            }
+            Tensor t = r.get();
+            drop(r);
+            if (t != null) {
+                if (r.hostValid) {
+                    t.deviceCopy(null);
+                } else {
+                    r.lost = true;
+                }
+            }
+        }
+        step.clear();
+        drainDead();
+    }
+
+    /**
+     * Downloads every live tensor whose values only the device holds, detaches every device copy and returns all
+     * buffers and the cache to the memory: the host arrays are current again and nothing of this backend stays on
+     * the device. The backend stays usable (the next operation uploads again).
+     */
+    void releaseAll() {
+        List<Resident> all = new ArrayList<>();
+        for (Resident r : REGISTRY) {
+            if (r.owner == this && !r.released) {
+                all.add(r);
+            }
+        }
+        for (Resident r : all) {
+            Tensor t = r.get();
+            if (t != null) {
+                hostAccess(r, t, false);
+                if (t.deviceCopy() == r) {
+                    t.deviceCopy(null);
+                }
+            }
+            drop(r);
+        }
+        step.clear();
+        persistent.clear();
+        flushCache();
+    }
+
+    /**
+     * Returns the buffers of tensors that were garbage-collected (of any backend). A dead step tensor on a pool
+     * waits for its step's end instead: returning it whenever the collector happens to run would make the
+     * number of buffers a step needs depend on the collector, and a later step could have to take new blocks.
+     */
+    static void drainDead() {
+        for (Object o; (o = DEAD.poll()) != null; ) {
+            Resident r = (Resident) o;
+            if (r.released || (!r.persistent && r.owner.mem.pooled())) { // unreleased step tensors are in the step list
+                continue;
+            }
+            try {
+                r.owner.drop(r);
+            } catch (RuntimeException e) {
+                // that backend's memory or runner is gone: nothing left to return
+                r.released = true;
+                REGISTRY.remove(r);
+            }
+        }
+    }
+}

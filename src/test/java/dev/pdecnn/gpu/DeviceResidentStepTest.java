@@ -1,0 +1,225 @@
+package dev.pdecnn.gpu;
+
+import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.backend.cuda.DeviceMemory;
+import dev.pdecnn.backend.cuda.HostKernelRunner;
+import dev.pdecnn.cli.CliRunner;
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.models.Models;
+import dev.pdecnn.models.Network;
+import dev.pdecnn.nn.Param;
+import dev.pdecnn.tensor.DType;
+import dev.pdecnn.tensor.Tensor;
+import dev.pdecnn.train.Checkpoint;
+import dev.pdecnn.train.SyntheticMnist;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Training steps through the GPU backend keep their tensors on the device (emulated device, counted by
+ * {@link CountingRunner}):
+ * <ul>
+ *   <li>for every model, the first step copies each tensor to the device exactly once (the batch, the labels,
+ *       every parameter and buffer, every gradient and velocity), and every later step makes exactly four
+ *       copies: the images and the labels in, the per-sample losses and the predictions out; gradients are zeroed
+ *       on the device (one memset per trainable tensor), and the pool hands out no block after the first step;</li>
+ *   <li>several device-resident steps with fresh batches agree with the CPU (float64, the same algorithm), also
+ *       when host code reads and writes parameters between steps (the write reaches the device);</li>
+ *   <li>an activation of a finished step that only the device held cannot be read silently;</li>
+ *   <li>a run split with --stop-after / --resume through the emulated device ends bit-identical to the run
+ *       straight through (checkpoints read the device-resident tensors, resume writes them).</li>
+ * </ul>
+ */
+class DeviceResidentStepTest {
+    static HostKernelRunner runner;
+    @TempDir
+    static Path tmp;
+
+    @BeforeAll
+    static void start() {
+        runner = Emulated.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        if (runner != null) {
+            runner.close();
+        }
+    }
+
+    static List<String> configs() {
+        return TrainStepEquivalenceTest.configs();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("configs")
+    void aStepCopiesOnlyTheBatchInAndTheLossOut(String file) {
+        RunConfig cfg = Steps.config(file);
+        CountingRunner rt = new CountingRunner(runner);
+        int n = 2;
+        try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
+            CudaBackend be = new CudaBackend(pool, DType.F32);
+            Network net = Models.build(cfg, be);
+            Map<String, Param> named = net.namedParams();
+            long trainable = named.values().stream().filter(p -> p.trainable).count();
+            int[] y = Steps.labels(n, 8);
+            Map<String, Tensor> vel = Steps.velocities();
+
+            Tensor x1 = Steps.batch(net, n, DType.F32, 7);
+            Steps.sgdStep(net, be, x1, y, vel, 0.1, 0.9, 5e-4);
+            assertEquals(2 + named.size() + 2 * trainable, rt.copiesToDevice,
+                    "step 1: batch, labels, and each parameter, buffer, gradient and velocity once");
+            assertEquals(2, rt.copiesToHost, "step 1: per-sample losses and predictions");
+
+            long launchesPerStep = -1;
+            for (int step = 2; step <= 3; step++) {
+                long toDev = rt.copiesToDevice, toHost = rt.copiesToHost, bIn = rt.bytesToDevice, bOut = rt.bytesToHost;
+                long launches = rt.launches, memsets = rt.memsets, poolAllocs = pool.allocations();
+                Tensor x = Steps.batch(net, n, DType.F32, 7 + step); // a fresh batch, as the DataLoader gives
+                Steps.sgdStep(net, be, x, y, vel, 0.1, 0.9, 5e-4);
+                String at = file + " step " + step + ": ";
+                assertEquals(2, rt.copiesToDevice - toDev, at + "copies to the device (images, labels)");
+                assertEquals(4L * x.size() + 4L * n, rt.bytesToDevice - bIn, at + "bytes to the device");
+                assertEquals(2, rt.copiesToHost - toHost, at + "copies to the host (losses, predictions)");
+                assertEquals(8L * n + 4L * n, rt.bytesToHost - bOut, at + "bytes to the host");
+                assertEquals(trainable, rt.memsets - memsets, at + "gradients zeroed on the device");
+                assertEquals(0, pool.allocations() - poolAllocs, at + "blocks taken from the pool");
+                if (launchesPerStep >= 0) {
+                    assertEquals(launchesPerStep, rt.launches - launches, at + "launches");
+                }
+                launchesPerStep = rt.launches - launches;
+            }
+            assertEquals(1, rt.allocs, "one driver allocation: the pool");
+            System.out.printf(Locale.ROOT, "[gpu] %-48s a step: 2 copies in, 2 out, %d launches, %d memsets; %s resident%n",
+                    file, launchesPerStep, trainable, DeviceMemory.bytes(be.residentBytes()));
+            be.releaseDevice();
+            assertEquals(0, pool.inUse());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"mnist_residual_c8.yaml", "mnist_pde_pm_c8.yaml", "cifar10/row2_resnet32_global.yaml"})
+    void residentStepsMatchTheCpuAndSeeHostEdits(String file) {
+        RunConfig cfg = Steps.config(file);
+        Network init = Models.build(cfg, new CpuBackendF64());
+        CountingRunner rt = new CountingRunner(runner);
+        CudaBackend gpuBe = new CudaBackend(DeviceMemory.pool(rt, 64L << 20), DType.F64);
+        CpuBackendF64 cpuBe = new CpuBackendF64();
+        Network gpu = Models.build(cfg, gpuBe), cpu = Models.build(cfg, cpuBe);
+        Steps.copyWeights(init, gpu);
+        Steps.copyWeights(init, cpu);
+        Map<String, Tensor> gv = Steps.velocities(), cv = Steps.velocities();
+        int[] y = Steps.labels(2, 5);
+        List<String> failures = new ArrayList<>();
+        for (int step = 1; step <= 3; step++) {
+            if (step == 3) {
+                // host code between steps (a checkpoint reads, a restore writes): the device must see the write
+                for (Network net : List.of(gpu, cpu)) {
+                    Tensor w = net.namedParams().get(firstWeight(net)).value;
+                    double v = w.get(0);
+                    w.set(0, 0.5 * v + 0.25);
+                }
+            }
+            Tensor x = Steps.batch(gpu, 2, DType.F64, 20 + step);
+            double lg = Steps.sgdStep(gpu, gpuBe, x, y, gv, 0.1, 0.9, 5e-4);
+            double lc = Steps.sgdStep(cpu, cpuBe, x.copy(), y, cv, 0.1, 0.9, 5e-4);
+            if (Math.abs(lg - lc) > 1e-10 * Math.abs(lc)) {
+                failures.add("step " + step + " loss " + lg + " vs " + lc);
+            }
+        }
+        Map<String, Param> a = cpu.namedParams(), b = gpu.namedParams();
+        for (String k : a.keySet()) {
+            double e = Steps.error(b.get(k).value, a.get(k).value);
+            if (!(e <= 1e-10)) {
+                failures.add(String.format(Locale.ROOT, "%s after 3 steps: error %.2e", k, e));
+            }
+            if (a.get(k).trainable) {
+                double eg = Steps.error(b.get(k).grad, a.get(k).grad);
+                if (!(eg <= 1e-10)) {
+                    failures.add(String.format(Locale.ROOT, "gradient of %s: error %.2e", k, eg));
+                }
+                double ev = Steps.error(gv.get(k), cv.get(k));
+                if (!(ev <= 1e-10)) {
+                    failures.add(String.format(Locale.ROOT, "velocity of %s: error %.2e", k, ev));
+                }
+            }
+        }
+        assertTrue(failures.isEmpty(), file + ":\n  " + String.join("\n  ", failures));
+
+        // activations: readable during their step, gone (loudly) once the next step has reused their buffers
+        gpuBe.endStep();
+        Tensor logits = gpu.forward(Steps.batch(gpu, 2, DType.F64, 40));
+        double first = logits.get(0); // downloaded while the step is live: the host copy survives the step
+        Tensor unread = gpu.forward(Steps.batch(gpu, 2, DType.F64, 41));
+        gpuBe.endStep();
+        assertEquals(first, logits.get(0));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> unread.get(0));
+        assertTrue(e.getMessage().contains("activation of a finished training step"), e.getMessage());
+        gpuBe.releaseDevice();
+        assertEquals(0, gpuBe.memory().inUse());
+        gpuBe.memory().close();
+    }
+
+    private static String firstWeight(Network net) {
+        for (Map.Entry<String, Param> e : net.namedParams().entrySet()) {
+            if (e.getValue().trainable && e.getValue().value.rank() == 4) {
+                return e.getKey();
+            }
+        }
+        throw new AssertionError("no conv weight");
+    }
+
+    @Test
+    void resumeThroughTheDeviceContinuesExactly() throws Exception {
+        Emulated.executable();
+        Path data = SyntheticMnist.write(tmp.resolve("data"), 48, 16, 5);
+        String[] base = {"--model", "pde", "--channels", "2", "--batch-size", "16", "--epochs", "2", "--lr", "0.05",
+                "--data-dir", data.toString(), "--out", tmp.resolve("runs").toString(), "--device", "emulated"};
+        CliRunner.Result straight = CliRunner.run(with(base, "--name", "straight"));
+        assertEquals(0, straight.code(), straight.err());
+        CliRunner.Result first = CliRunner.run(with(base, "--name", "split", "--stop-after", "1"));
+        assertEquals(0, first.code(), first.err());
+        CliRunner.Result rest = CliRunner.run("--resume", tmp.resolve("runs/split").toString(), "--device", "emulated",
+                "--data-dir", data.toString());
+        assertEquals(0, rest.code(), rest.err() + rest.out());
+        Checkpoint.Loaded s = Checkpoint.read(tmp.resolve("runs/straight/last.safetensors"));
+        Checkpoint.Loaded r = Checkpoint.read(tmp.resolve("runs/split/last.safetensors"));
+        assertEquals(s.tensors().keySet(), r.tensors().keySet());
+        for (String k : s.tensors().keySet()) {
+            assertArrayEquals(s.tensors().get(k).f32(), r.tensors().get(k).f32(), k);
+        }
+        List<String> ms = Files.readAllLines(tmp.resolve("runs/straight/metrics.csv")),
+                mr = Files.readAllLines(tmp.resolve("runs/split/metrics.csv"));
+        assertEquals(3, ms.size());
+        for (int i = 1; i < ms.size(); i++) {
+            String[] p = ms.get(i).split(","), q = mr.get(i).split(",");
+            for (int col = 0; col <= 5; col++) { // epoch, losses, accuracies, lr (not the timings)
+                assertEquals(p[col], q[col], "metrics.csv line " + i + " column " + col);
+            }
+        }
+    }
+
+    private static String[] with(String[] base, String... extra) {
+        String[] r = java.util.Arrays.copyOf(base, base.length + extra.length);
+        System.arraycopy(extra, 0, r, base.length, extra.length);
+        return r;
+    }
+}
