@@ -12,6 +12,11 @@ import java.util.Arrays;
  * one test the CPU path pays): reads ({@link #get}, {@link #copy}, ...) download a newer device copy; accesses
  * that may write ({@link #f32()}, {@link #f64()}, {@link #set}, {@link #fill}, {@link #copyInto} on the target)
  * also mark the device copy stale, so the device backend uploads it again before its next use.
+ *
+ * <p>A device backend also creates tensors whose host array does not exist yet ({@link #unallocated}): zeros
+ * that get a host array only when host code first touches them, so activations that live on the device cost
+ * no host memory. {@link #zerosLike()} of a tensor with a device copy is such a tensor; on the CPU path every
+ * tensor has its array from the start.
  */
 public final class Tensor {
     /**
@@ -28,10 +33,24 @@ public final class Tensor {
         }
     }
 
+    /** The device copy of a tensor whose host array is not allocated yet: the first host access allocates it. */
+    private static final DeviceCopy UNALLOCATED = new DeviceCopy() {
+        @Override
+        public void hostAccess(Tensor t, boolean write) {
+            t.allocateHost();
+        }
+
+        @Override
+        public boolean fill(Tensor t, double v) {
+            return Double.doubleToRawLongBits(v) == 0; // zeros already
+        }
+    };
+
     private final int[] shape;
     private final DType dtype;
-    private final float[] f;
-    private final double[] d;
+    private final int n;
+    private float[] f;
+    private double[] d;
     private DeviceCopy dev;
     /** True once a {@link #reshape} view shares this host array: device backends then never keep it resident. */
     private boolean aliased;
@@ -41,16 +60,29 @@ public final class Tensor {
         this.shape = shape.clone();
         this.f = f;
         this.d = d;
+        this.n = f != null ? f.length : d != null ? d.length : checkedNumel(shape);
     }
 
-    public static Tensor zeros(DType dtype, int... shape) {
+    private static int checkedNumel(int[] shape) {
         long n = numel(shape);
         if (n > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("tensor too large: " + Arrays.toString(shape));
         }
+        return (int) n;
+    }
+
+    public static Tensor zeros(DType dtype, int... shape) {
+        int n = checkedNumel(shape);
         return dtype == DType.F32
-                ? new Tensor(dtype, shape, new float[(int) n], null)
-                : new Tensor(dtype, shape, null, new double[(int) n]);
+                ? new Tensor(dtype, shape, new float[n], null)
+                : new Tensor(dtype, shape, null, new double[n]);
+    }
+
+    /** Zeros whose host array is allocated only when host code first touches it (for device backends). */
+    public static Tensor unallocated(DType dtype, int... shape) {
+        Tensor t = new Tensor(dtype, shape, null, null);
+        t.dev = UNALLOCATED;
+        return t;
     }
 
     public static Tensor of(float[] data, int... shape) {
@@ -97,7 +129,7 @@ public final class Tensor {
     }
 
     public int size() {
-        return f != null ? f.length : d.length;
+        return n;
     }
 
     public boolean sameShape(Tensor o) {
@@ -142,8 +174,9 @@ public final class Tensor {
         }
     }
 
+    /** Zeros of the same shape and dtype; without a host array yet when this tensor has a device copy. */
     public Tensor zerosLike() {
-        return zeros(dtype, shape);
+        return dev != null ? unallocated(dtype, shape) : zeros(dtype, shape);
     }
 
     public Tensor copy() {
@@ -242,9 +275,31 @@ public final class Tensor {
         return dev;
     }
 
-    /** Attaches (or, with null, detaches) a device copy; only a device backend calls this. */
-    public void deviceCopy(DeviceCopy d) {
-        dev = d;
+    /**
+     * Attaches (or, with null, detaches) a device copy; only a device backend calls this. Detaching from a tensor
+     * whose host array was never allocated leaves it the zeros it was.
+     */
+    public void deviceCopy(DeviceCopy c) {
+        dev = c == null && f == null && d == null ? UNALLOCATED : c;
+    }
+
+    /** Whether the host array exists ({@link #unallocated} tensors get it at their first host access). */
+    public boolean hostAllocated() {
+        return f != null || d != null;
+    }
+
+    /** Allocates the host array (zeros) if it does not exist yet; a device backend calls this before a download. */
+    public void allocateHost() {
+        if (f == null && d == null) {
+            if (dtype == DType.F32) {
+                f = new float[n];
+            } else {
+                d = new double[n];
+            }
+        }
+        if (dev == UNALLOCATED) {
+            dev = null;
+        }
     }
 
     /** Whether a {@link #reshape} view shares this tensor's host array. */
@@ -253,8 +308,8 @@ public final class Tensor {
     }
 
     /**
-     * The host array ({@code float[]} or {@code double[]}) without asking the device copy: for a device backend
-     * moving data between it and the device, never for reading values.
+     * The host array ({@code float[]} or {@code double[]}, null when not allocated yet) without asking the device
+     * copy: for a device backend moving data between it and the device, never for reading values.
      */
     public Object hostArray() {
         return f != null ? f : d;

@@ -37,10 +37,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Training steps through the GPU backend keep their tensors on the device (emulated device, counted by
  * {@link CountingRunner}):
  * <ul>
- *   <li>for every model, the first step copies each tensor to the device exactly once (the batch, the labels,
- *       every parameter and buffer, every gradient and velocity), and every later step makes exactly four
- *       copies: the images and the labels in, the per-sample losses and the predictions out; gradients are zeroed
- *       on the device (one memset per trainable tensor), and the pool hands out no block after the first step;</li>
+ *   <li>for every model, the first step copies to the device the batch, the labels and each parameter or buffer
+ *       the host initialised, once (tensors created as zeros by the backend — gradients, velocities, biases — are
+ *       zeroed on the device instead), and every later step makes exactly four copies: the images and the labels
+ *       in, the per-sample losses and the predictions out; gradients are zeroed on the device (one memset per
+ *       trainable tensor), never get a host array, and the pool hands out no block after the first step;</li>
  *   <li>several device-resident steps with fresh batches agree with the CPU (float64, the same algorithm), also
  *       when host code reads and writes parameters between steps (the write reaches the device);</li>
  *   <li>an activation of a finished step that only the device held cannot be read silently;</li>
@@ -83,10 +84,12 @@ class DeviceResidentStepTest {
             int[] y = Steps.labels(n, 8);
             Map<String, Tensor> vel = Steps.velocities();
 
+            long initialised = named.values().stream().filter(p -> p.value.hostAllocated()).count();
+            assertTrue(initialised >= trainable / 2, "weights are initialised on the host");
             Tensor x1 = Steps.batch(net, n, DType.F32, 7);
             Steps.sgdStep(net, be, x1, y, vel, 0.1, 0.9, 5e-4);
-            assertEquals(2 + named.size() + 2 * trainable, rt.copiesToDevice,
-                    "step 1: batch, labels, and each parameter, buffer, gradient and velocity once");
+            assertEquals(2 + initialised, rt.copiesToDevice,
+                    "step 1: batch, labels, and each host-initialised parameter and buffer once");
             assertEquals(2, rt.copiesToHost, "step 1: per-sample losses and predictions");
 
             long launchesPerStep = -1;
@@ -108,6 +111,12 @@ class DeviceResidentStepTest {
                 launchesPerStep = rt.launches - launches;
             }
             assertEquals(1, rt.allocs, "one driver allocation: the pool");
+            for (Map.Entry<String, Param> e : named.entrySet()) {
+                if (e.getValue().trainable) {
+                    assertTrue(!e.getValue().grad.hostAllocated() && !vel.get(e.getKey()).hostAllocated(),
+                            e.getKey() + ": gradient and velocity live on the device only");
+                }
+            }
             System.out.printf(Locale.ROOT, "[gpu] %-48s a step: 2 copies in, 2 out, %d launches, %d memsets; %s resident%n",
                     file, launchesPerStep, trainable, DeviceMemory.bytes(be.residentBytes()));
             be.releaseDevice();
@@ -169,6 +178,7 @@ class DeviceResidentStepTest {
         Tensor logits = gpu.forward(Steps.batch(gpu, 2, DType.F64, 40));
         double first = logits.get(0); // downloaded while the step is live: the host copy survives the step
         Tensor unread = gpu.forward(Steps.batch(gpu, 2, DType.F64, 41));
+        assertTrue(!unread.hostAllocated(), "an activation has no host array until host code reads it");
         gpuBe.endStep();
         assertEquals(first, logits.get(0));
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> unread.get(0));

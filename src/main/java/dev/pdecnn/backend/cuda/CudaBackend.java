@@ -19,9 +19,11 @@ import java.util.List;
  * a buffer plus host-valid / device-valid flags). Operations read inputs from the device copy, uploading only
  * when the host copy is newer (a fresh batch, a weight the host wrote), and write outputs on the device only;
  * host code that reads a tensor ({@code get}, {@code f32()}, ...) downloads it then, and host code that may write
- * it marks the device copy stale. Zero fills (the gradients' {@code zeroGrad}) run as device memsets. So a
- * training step copies the images and the labels in and the per-sample losses and the predictions out, nothing
- * else (tested for every model with a counting runner).
+ * it marks the device copy stale. Zero fills (the gradients' {@code zeroGrad}) run as device memsets, and the
+ * zeros this backend creates ({@link #zeros}, {@code zerosLike()} of a device tensor) get no host array unless
+ * host code reads them, so activations cost no host memory. A training step therefore copies the images and
+ * the labels in and the per-sample losses and the predictions out, nothing else (tested for every model with a
+ * counting runner).
  *
  * <p>Lifetimes follow the role a tensor plays in an operation: weights, gradients, velocities and batch-norm
  * statistics are <em>persistent</em> (on the device for the whole run; the SGD step runs there), everything else
@@ -120,6 +122,15 @@ public final class CudaBackend implements Backend {
     @Override
     public DType dtype() {
         return dtype;
+    }
+
+    /**
+     * Zeros without a host array: the model code's activations live on the device and never cost host memory
+     * (the array appears if host code reads the tensor). {@code zerosLike()} of a device tensor does the same.
+     */
+    @Override
+    public Tensor zeros(int... shape) {
+        return Tensor.unallocated(dtype, shape);
     }
 
     public static Options defaultOptions(KernelRunner runner) {

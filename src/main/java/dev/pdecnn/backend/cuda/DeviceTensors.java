@@ -178,7 +178,7 @@ final class DeviceTensors {
             }
             return r;
         }
-        if (dc != null) {
+        if (dc != null && t.hostAllocated()) {
             if (!(dc instanceof Resident r && r.released)) {
                 dc.hostAccess(t, true); // another backend's copy: the host becomes current, that copy stale
                 if (dc instanceof Resident r) {
@@ -204,8 +204,12 @@ final class DeviceTensors {
         }
         Resident r = resident(t, persistent, what);
         if (!r.deviceValid) {
-            rt.toDevice(t.hostArray(), r.ptr);
-            uploads++;
+            if (t.hostAllocated()) {
+                rt.toDevice(t.hostArray(), r.ptr);
+                uploads++;
+            } else {
+                rt.zero(r.ptr, (long) t.size() * t.dtype().bytes); // zeros that never had a host array
+            }
             r.deviceValid = true;
         }
         return r.ptr;
@@ -231,13 +235,20 @@ final class DeviceTensors {
         if (r.released) {
             return;
         }
+        download(r, t);
+        t.allocateHost(); // host code wants the array, even of zeros that never had one
+        if (write) {
+            r.deviceValid = false;
+        }
+    }
+
+    /** Makes the host copy current (allocating the host array when the tensor never had one). */
+    private void download(Resident r, Tensor t) {
         if (!r.hostValid) {
+            t.allocateHost();
             rt.toHost(r.ptr, t.hostArray());
             downloads++;
             r.hostValid = true;
-        }
-        if (write) {
-            r.deviceValid = false;
         }
     }
 
@@ -324,7 +335,9 @@ final class DeviceTensors {
         for (Resident r : all) {
             Tensor t = r.get();
             if (t != null) {
-                hostAccess(r, t, false);
+                if (!r.lost) {
+                    download(r, t);
+                }
                 if (t.deviceCopy() == r) {
                     t.deviceCopy(null);
                 }
