@@ -75,7 +75,7 @@ final class EvalCommand implements Callable<Integer> {
         double[] r = Trainer.evaluate(net, net.backend(), test);
         main.out.printf(Locale.ROOT, "%s (epoch %d): test accuracy %.2f%%, loss %.4f on %,d images%s%n",
                 ck.state().model, ck.state().epochsDone, 100 * r[1], r[0], split.test().size(),
-                Trainer.nonFiniteNote((int) r[2]));
+                Trainer.divergedNote((int) r[2]));
         return 0;
     }
 }

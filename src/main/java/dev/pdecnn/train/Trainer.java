@@ -180,7 +180,7 @@ public final class Trainer {
             writeMetrics(st.history);
             out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s%s  lr %.2e  %.1f s%n",
                     epoch, cfg.epochs, s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
-                    nonFiniteNote(s.testNonFinite()), best ? " (best)" : "", lr, secs);
+                    divergedNote(s.testDiverged()), best ? " (best)" : "", lr, secs);
         }
         EpochStats last = st.history.isEmpty() ? null : st.history.get(st.history.size() - 1);
         Result r = new Result(st.bestTestAcc, st.bestEpoch, last == null ? Double.NaN : last.testAcc(),
@@ -213,17 +213,18 @@ public final class Trainer {
         return lr0 * 0.5 * (1 + Math.cos(Math.PI * Math.min(step, totalSteps) / (double) totalSteps));
     }
 
-    /** The note after a test loss when some images' logits were not finite. */
-    public static String nonFiniteNote(int nonFinite) {
-        return nonFinite == 0 ? "" : String.format(Locale.ROOT, " [%d images with non-finite logits: counted wrong, "
-                + "left out of the loss]", nonFinite);
+    /** The note after a test loss when some images diverged. */
+    public static String divergedNote(int diverged) {
+        return diverged == 0 ? "" : String.format(Locale.ROOT, " [%d images diverged (a logit beyond %.0e or not "
+                + "finite): left out of the loss]", diverged, EvalSums.DIVERGED_LOGIT);
     }
 
     /**
-     * Test loss and accuracy with BN running statistics; returns {loss, acc, nonFinite}. With BN running statistics
-     * the explicit PDE steps can diverge for a few images early in training (their velocities exceed the range
-     * seen in batch statistics); such images' logits overflow to infinity or NaN. They count as wrong and are
-     * left out of the mean loss, which would otherwise be NaN for the whole test set; their number is returned.
+     * Test loss and accuracy with BN running statistics; returns {loss, acc, diverged}. With BN running statistics
+     * the explicit PDE steps can diverge for a few images (their velocities exceed the range the batch statistics
+     * of training kept them in): their logits grow to 1e10 and beyond, or overflow. One such image would make the
+     * mean loss meaningless (or NaN), so those images are left out of the loss and counted; they still count in
+     * the accuracy (by their argmax; wrong when not finite).
      */
     public static double[] evaluate(Network net, Backend be, DataLoader test) {
         net.train(false);
@@ -240,25 +241,39 @@ public final class Trainer {
         } finally {
             net.train(true);
         }
-        return new double[]{sums.loss(), sums.accuracy(), sums.nonFinite};
+        return new double[]{sums.loss(), sums.accuracy(), sums.diverged};
     }
 
-    /** Running sums of an evaluation: images with non-finite logits are counted wrong and kept out of the loss. */
+    /** Running sums of an evaluation; images with diverged logits are counted and kept out of the loss. */
     static final class EvalSums {
+        /**
+         * A logit beyond this magnitude marks a diverged image: a trained classifier's logits are O(10) (a gap of
+         * 40 already gives a probability of 1 - 4e-18), so 1e4 arises only from the unstable PDE, never from a
+         * confident healthy prediction.
+         */
+        static final double DIVERGED_LOGIT = 1e4;
+
         double lossSum;
-        long correct, seen, nonFinite;
+        long correct, seen, diverged;
 
         void add(Backend be, Tensor logits, int[] labels) {
             int n = logits.dim(0), k = logits.size() / n;
             int[] rows = new int[n];
             int good = 0;
             for (int i = 0; i < n; i++) {
-                boolean finite = true;
-                for (int j = 0; j < k && finite; j++) {
-                    finite = Double.isFinite(logits.get(i * k + j));
+                boolean sane = true, finite = true;
+                int arg = 0;
+                for (int j = 0; j < k; j++) {
+                    double v = logits.get(i * k + j);
+                    finite &= Double.isFinite(v);
+                    sane &= Math.abs(v) <= DIVERGED_LOGIT;
+                    arg = v > logits.get(i * k + arg) ? j : arg;
                 }
-                if (finite) {
+                if (sane) {
                     rows[good++] = i;
+                } else {
+                    diverged++;
+                    correct += finite && arg == labels[i] ? 1 : 0;
                 }
             }
             Tensor use = logits;
@@ -280,12 +295,11 @@ public final class Trainer {
                     correct += pred[r] == y[r] ? 1 : 0;
                 }
             }
-            nonFinite += n - good;
             seen += n;
         }
 
         double loss() {
-            return seen == nonFinite ? Double.NaN : lossSum / (seen - nonFinite);
+            return seen == diverged ? Double.NaN : lossSum / (seen - diverged);
         }
 
         double accuracy() {
@@ -294,12 +308,12 @@ public final class Trainer {
     }
 
     private void writeMetrics(List<EpochStats> history) {
-        StringBuilder csv = new StringBuilder("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_second,test_nonfinite\n");
+        StringBuilder csv = new StringBuilder("epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_second,test_diverged\n");
         StringBuilder jsonl = new StringBuilder();
         List<Plots.EpochPoint> points = new ArrayList<>();
         for (EpochStats s : history) {
             csv.append(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f,%d%n", s.epoch(), s.trainLoss(),
-                    s.trainAcc(), s.testLoss(), s.testAcc(), s.lr(), s.seconds(), s.imagesPerSecond(), s.testNonFinite()));
+                    s.trainAcc(), s.testLoss(), s.testAcc(), s.lr(), s.seconds(), s.imagesPerSecond(), s.testDiverged()));
             jsonl.append(Checkpoint.gson().toJson(s)).append('\n');
             points.add(new Plots.EpochPoint(s.epoch(), s.trainLoss(), s.trainAcc(), s.testLoss(), s.testAcc(), s.lr()));
         }
