@@ -3,6 +3,7 @@ package dev.pdecnn.train;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.Dataset;
@@ -134,9 +135,13 @@ public final class Trainer {
             int[] pred = new int[cfg.batchSize];
             int done = 0;
             try (DataLoader.EpochIterator it = train.epoch(epoch - 1)) {
-                while (it.hasNext()) {
-                    DataLoader.Batch b = it.next();
-                    Tensor x = Tensor.of(b.x(), b.n(), b.c(), b.h(), b.w());
+                DataLoader.Batch nb = it.hasNext() ? it.next() : null;
+                Tensor nx = nb == null ? null : staged(nb);
+                while (nb != null) {
+                    DataLoader.Batch b = nb;
+                    Tensor x = nx;
+                    nb = it.hasNext() ? it.next() : null; // on a GPU the next batch uploads while this step runs
+                    nx = nb == null ? null : staged(nb);
                     net.zeroGrad();
                     Tensor logits = net.forward(x);
                     Tensor g = logits.zerosLike();
@@ -202,6 +207,15 @@ public final class Trainer {
                 net.name, 100 * r.bestTestAcc(), r.bestEpoch(), 100 * r.finalTestAcc(), r.epochs(),
                 Progress.clock(r.wallSeconds()), runDir);
         return r;
+    }
+
+    /** The batch as a tensor; on a GPU backend its upload starts now (CudaBackend.stage). */
+    private Tensor staged(DataLoader.Batch b) {
+        Tensor x = Tensor.of(b.x(), b.n(), b.c(), b.h(), b.w());
+        if (be instanceof CudaBackend gpu) {
+            gpu.stage(x);
+        }
+        return x;
     }
 
     private long trainableCount() {

@@ -17,7 +17,7 @@ import java.util.function.Predicate;
 final class CountingRunner implements KernelRunner {
     private final KernelRunner inner;
     final Map<Long, Long> live = new HashMap<>();
-    long allocs, frees, launches, bytesToDevice, bytesToHost, copiesToDevice, copiesToHost, memsets;
+    long allocs, frees, launches, bytesToDevice, bytesToHost, copiesToDevice, copiesToHost, memsets, stagedCopies;
     Predicate<String> failing = k -> false;
 
     CountingRunner(KernelRunner inner) {
@@ -64,6 +64,30 @@ final class CountingRunner implements KernelRunner {
     public void zero(DevicePtr p, long bytes) {
         memsets++;
         inner.zero(p, bytes);
+    }
+
+    @Override
+    public java.nio.ByteBuffer allocStaging(long bytes) {
+        return inner.allocStaging(bytes);
+    }
+
+    @Override
+    public void freeStaging(java.nio.ByteBuffer staging) {
+        inner.freeStaging(staging);
+    }
+
+    /** Counted as a copy to the device (and in {@code stagedCopies}). */
+    @Override
+    public void toDeviceAsync(java.nio.ByteBuffer staging, long bytes, DevicePtr dst) {
+        bytesToDevice += bytes;
+        copiesToDevice++;
+        stagedCopies++;
+        inner.toDeviceAsync(staging, bytes, dst);
+    }
+
+    @Override
+    public void awaitStaged() {
+        inner.awaitStaged();
     }
 
     @Override

@@ -19,7 +19,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The pool allocator and the memory accounting, on a fake device (no kernels needed). */
 class DeviceMemoryTest {
-    /** Hands out addresses from a counter; fails allocations above {@code limit}. */
+    /**
+     * Hands out addresses from a counter; fails allocations above {@code limit}. Stores nothing: copies, staging
+     * and launches are ignored (host arrays stay as they are).
+     */
     static final class FakeRunner implements KernelRunner {
         long next = 1L << 20, limit = Long.MAX_VALUE, live;
 
@@ -54,6 +57,23 @@ class DeviceMemoryTest {
 
         @Override
         public void zero(DevicePtr p, long bytes) {
+        }
+
+        @Override
+        public java.nio.ByteBuffer allocStaging(long bytes) {
+            return java.nio.ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        }
+
+        @Override
+        public void freeStaging(java.nio.ByteBuffer staging) {
+        }
+
+        @Override
+        public void toDeviceAsync(java.nio.ByteBuffer staging, long bytes, DevicePtr dst) {
+        }
+
+        @Override
+        public void awaitStaged() {
         }
 
         @Override

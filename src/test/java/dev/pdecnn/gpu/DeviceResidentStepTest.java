@@ -45,6 +45,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *   <li>several device-resident steps with fresh batches agree with the CPU (float64, the same algorithm), also
  *       when host code reads and writes parameters between steps (the write reaches the device);</li>
  *   <li>an activation of a finished step that only the device held cannot be read silently;</li>
+ *   <li>staging the next batch while a step runs (the Trainer's pattern) uploads it as one staged copy, changes no
+ *       result, and settles to no pool block per step;</li>
  *   <li>a run split with --stop-after / --resume through the emulated device ends bit-identical to the run
  *       straight through (checkpoints read the device-resident tensors, resume writes them).</li>
  * </ul>
@@ -186,6 +188,78 @@ class DeviceResidentStepTest {
         gpuBe.releaseDevice();
         assertEquals(0, gpuBe.memory().inUse());
         gpuBe.memory().close();
+    }
+
+    @Test
+    void stagedBatchesUploadWhileTheStepRuns() {
+        RunConfig cfg = Steps.config("mnist_pde_pm_c8.yaml");
+        Network init = Models.build(cfg, new CpuBackendF64());
+        int n = 2, steps = 4;
+        int[] y = Steps.labels(n, 8);
+        Map<String, float[]> plain = new java.util.HashMap<>();
+        try (DeviceMemory pool = DeviceMemory.pool(runner, 64L << 20)) {
+            CudaBackend be = new CudaBackend(pool, DType.F32);
+            Network net = Models.build(cfg, be);
+            Steps.copyWeights(init, net);
+            Map<String, Tensor> vel = Steps.velocities();
+            for (int step = 1; step <= steps; step++) {
+                Steps.sgdStep(net, be, Steps.batch(net, n, DType.F32, 30 + step), y, vel, 0.1, 0.9, 5e-4);
+            }
+            net.namedParams().forEach((k, p) -> plain.put(k, p.value.f32().clone()));
+        }
+        CountingRunner rt = new CountingRunner(runner);
+        try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
+            CudaBackend be = new CudaBackend(pool, DType.F32);
+            Network net = Models.build(cfg, be);
+            Steps.copyWeights(init, net);
+            Map<String, Tensor> vel = Steps.velocities();
+            Tensor next = Steps.batch(net, n, DType.F32, 31);
+            assertTrue(be.stage(next));
+            for (int step = 1; step <= steps; step++) {
+                Tensor x = next;
+                next = Steps.batch(net, n, DType.F32, 31 + step);
+                long toDev = rt.copiesToDevice, staged = rt.stagedCopies, blocks = pool.allocations();
+                assertTrue(be.stage(next), "the next batch goes up while this step runs");
+                Steps.sgdStep(net, be, x, y, vel, 0.1, 0.9, 5e-4);
+                if (step >= 2) {
+                    assertEquals(2, rt.copiesToDevice - toDev, "step " + step + ": the staged batch and the labels");
+                    assertEquals(1, rt.stagedCopies - staged, "step " + step + ": one staged copy");
+                }
+                if (step >= 3) { // three batch buffers in turn: the last step's, this step's, the staged one
+                    assertEquals(0, pool.allocations() - blocks, "step " + step + ": blocks taken from the pool");
+                }
+                assertTrue(!be.stage(x), "a tensor already on the device is not staged again");
+            }
+            Map<String, Param> got = net.namedParams();
+            for (Map.Entry<String, float[]> e : plain.entrySet()) {
+                assertArrayEquals(e.getValue(), got.get(e.getKey()).value.f32(), e.getKey() + ": staged vs plain steps");
+            }
+            be.releaseDevice(); // also frees the batch staged last, which no step read
+            assertEquals(0, pool.inUse());
+            assertEquals(next.get(0), next.f32()[0], "a staged batch keeps its host values");
+        }
+    }
+
+    /** The Trainer stages each training batch (the next one while the current step runs); test batches are not. */
+    @Test
+    void theTrainerStagesEveryTrainingBatch() throws Exception {
+        Path data = SyntheticMnist.write(tmp.resolve("stage-data"), 48, 16, 6);
+        RunConfig cfg = new RunConfig();
+        cfg.model = "pde";
+        cfg.channels = 2;
+        cfg.batchSize = 16;
+        cfg.epochs = 1;
+        cfg.validate();
+        CountingRunner rt = new CountingRunner(runner);
+        try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
+            CudaBackend be = new CudaBackend(pool, DType.F32);
+            java.io.PrintStream quiet = new java.io.PrintStream(java.io.OutputStream.nullOutputStream());
+            new dev.pdecnn.train.Trainer(cfg, dev.pdecnn.data.DataSets.load("mnist", data, quiet), tmp.resolve("stage-run"),
+                    quiet, false, be).run(null);
+            assertEquals(3, rt.stagedCopies, "48 training images in batches of 16, each staged");
+            be.releaseDevice();
+            assertEquals(0, pool.inUse());
+        }
     }
 
     private static String firstWeight(Network net) {

@@ -3,9 +3,6 @@ package dev.pdecnn.gpu;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.CudaSession;
 import dev.pdecnn.backend.cuda.DeviceMemory;
-import dev.pdecnn.backend.cuda.DevicePtr;
-import dev.pdecnn.backend.cuda.Dim3;
-import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
@@ -24,59 +21,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * How much of the pool device-resident training needs at the study's sizes, without running a kernel: a runner
- * that hands out addresses and ignores copies and launches lets {@link CudaBackend} make every allocation of
+ * that hands out addresses and ignores copies and launches ({@link DeviceMemoryTest.FakeRunner}) lets {@link CudaBackend} make every allocation of
  * training steps and of a test batch of 256 (the Trainer's evaluation batch, whose buffers stay cached): the
  * full-width CIFAR-10 models at batch 128 must fit the default GPU pool ({@value CudaSession#GPU_DEFAULT_POOL_MIB}
  * MiB), the MNIST models at the default batch of 32 the emulated device's default pool
  * ({@value CudaSession#EMULATED_DEFAULT_POOL_MIB} MiB); the second step must take no block from the pool.
  */
 class PoolFootprintTest {
-    /** A device that stores nothing: fake addresses, copies and launches ignored (host arrays stay zero). */
-    static final class AddressOnlyRunner implements KernelRunner {
-        private long next = 1L << 40;
-
-        @Override
-        public String description() {
-            return "address-only device";
-        }
-
-        @Override
-        public DevicePtr alloc(long bytes) {
-            DevicePtr p = new DevicePtr(next, bytes);
-            next += (bytes + 4095) / 4096 * 4096 + 4096;
-            return p;
-        }
-
-        @Override
-        public void free(DevicePtr p) {
-        }
-
-        @Override
-        public void toDevice(Object hostArray, DevicePtr dst) {
-        }
-
-        @Override
-        public void toHost(DevicePtr src, Object hostArray) {
-        }
-
-        @Override
-        public void zero(DevicePtr p, long bytes) {
-        }
-
-        @Override
-        public void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
-        }
-
-        @Override
-        public int maxSharedBytesPerBlock() {
-            return 48 * 1024;
-        }
-
-        @Override
-        public void close() {
-        }
-    }
-
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"cifar10/row1_resnet32.yaml", "cifar10/row2_resnet32_global.yaml",
             "cifar10/row4_basic_basic.yaml", "cifar10/row6_init_basic.yaml", "mnist_residual_c8.yaml",
@@ -88,7 +39,7 @@ class PoolFootprintTest {
         boolean cifar = file.startsWith("cifar10/");
         int batch = cifar ? 128 : cfg.batchSize;
         long capacity = (cifar ? CudaSession.GPU_DEFAULT_POOL_MIB : CudaSession.EMULATED_DEFAULT_POOL_MIB) << 20;
-        try (DeviceMemory pool = DeviceMemory.pool(new AddressOnlyRunner(), capacity)) {
+        try (DeviceMemory pool = DeviceMemory.pool(new DeviceMemoryTest.FakeRunner(), capacity)) {
             CudaBackend be = new CudaBackend(pool, DType.F32);
             Network net = Models.build(cfg, be);
             Map<String, Tensor> vel = Steps.velocities();

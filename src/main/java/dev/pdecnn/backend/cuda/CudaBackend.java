@@ -8,6 +8,7 @@ import dev.pdecnn.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * The {@link Backend} on CUDA kernels ({@code src/main/cuda}), through a {@link KernelRunner}: a GPU via
@@ -40,6 +41,9 @@ import java.util.List;
  * step no step takes a block from the pool (tested over 100 steps). A failure names its context: an
  * out-of-memory error the operation, the tensor (by its role and shape) and the bytes requested and free; a
  * kernel failure the kernel, its launch configuration and the shapes of the operation's tensors.
+ *
+ * <p>{@link #stage} starts the next batch's upload from a page-locked buffer on the runner's copy stream while
+ * the current step runs (the Trainer stages every training batch); the first operation that reads it waits.
  *
  * <p>One thread runs the operations and reads the tensors (the Trainer's); launches are synchronous.
  *
@@ -170,6 +174,22 @@ public final class CudaBackend implements Backend {
         dt.releaseAll();
     }
 
+    /**
+     * Starts uploading {@code batch} — a host tensor the next step reads, typically the next training batch —
+     * through a page-locked staging buffer on the runner's copy stream, so the copy overlaps the current step on
+     * a GPU (the emulation copies at once). The first operation that reads it waits for the copy; it is then a
+     * step tensor of that step. Returns false, doing nothing, when the tensor cannot be staged (it already has a
+     * device copy, is a reshape view, or has no host array) or device memory is short; the operation that reads
+     * it then uploads it as usual.
+     */
+    public boolean stage(Tensor batch) {
+        checkType(batch);
+        return dt.stage(batch, () -> {
+            String shape = java.util.Arrays.toString(batch.shape());
+            return "tensor batch " + shape + " of stage(batch " + shape + ") " + dtype;
+        });
+    }
+
     /** Device bytes held by tensors: parameters, gradients, velocities, statistics, the current step's activations. */
     public long residentBytes() {
         return dt.residentBytes();
@@ -241,7 +261,7 @@ public final class CudaBackend implements Backend {
 
         /** Scratch for this operation only (from the step cache on a pool). */
         DevicePtr alloc(long bytes, String what) {
-            DevicePtr p = dt.take(Math.max(bytes, 1), what + " of " + describe());
+            DevicePtr p = dt.take(Math.max(bytes, 1), () -> what + " of " + describe());
             owned.add(p);
             return p;
         }
@@ -271,7 +291,7 @@ public final class CudaBackend implements Backend {
                 return DevicePtr.NULL;
             }
             checkType(t);
-            String what = tensorLabel(t) + " of " + describe();
+            Supplier<String> what = () -> tensorLabel(t) + " of " + describe();
             if (t.aliased()) {
                 // a reshape view shares the host array: copy in and out per operation, never resident
                 dt.evict(t);

@@ -4,6 +4,7 @@ import dev.pdecnn.tensor.Tensor;
 
 import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * Where the tensors of one {@link CudaBackend} live on the device: each tensor an operation touches gets a
@@ -39,6 +41,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * pool, a step tensor's buffer still waits for its step's end (so what a step needs does not depend on when the
  * collector runs).
  *
+ * <p><b>Staged uploads</b> ({@link #stage}): the next batch is copied into a page-locked staging buffer and
+ * uploaded on the runner's copy stream while the current step runs; it is a step tensor of the step whose first
+ * operation reads it (that operation waits for the copy).
+ *
  * <p>Not thread-safe: one thread runs the operations and reads the tensors, as the Trainer does.
  */
 final class DeviceTensors {
@@ -56,6 +62,8 @@ final class DeviceTensors {
         boolean released;
         /** Released while only the device held the values: they are gone. */
         boolean lost;
+        /** Uploaded by {@link #stage}, not yet read by an operation; {@code pending}: its copy may be in flight. */
+        boolean staged, pending;
 
         Resident(DeviceTensors owner, Tensor t, DevicePtr ptr, boolean persistent) {
             super(t, DEAD);
@@ -80,6 +88,9 @@ final class DeviceTensors {
     private final Map<Long, ArrayDeque<DevicePtr>> cache = new HashMap<>();
     private final List<Resident> step = new ArrayList<>();
     private final Set<Resident> persistent = new LinkedHashSet<>();
+    private final List<Resident> staged = new ArrayList<>();
+    private ByteBuffer staging;
+    private boolean inFlight;
     long uploads, downloads;
 
     DeviceTensors(DeviceMemory mem) {
@@ -94,8 +105,11 @@ final class DeviceTensors {
                 * DeviceMemory.ALIGN);
     }
 
-    /** A buffer of {@code bytes} bytes: from the cache when one of that size is there, else from the memory. */
-    DevicePtr take(long bytes, String what) {
+    /**
+     * A buffer of {@code bytes} bytes: from the cache when one of that size is there, else from the memory.
+     * {@code what} names it in an out-of-memory message (built only when a block is taken from the memory).
+     */
+    DevicePtr take(long bytes, Supplier<String> what) {
         return take(bytes, what, true);
     }
 
@@ -103,19 +117,19 @@ final class DeviceTensors {
      * As above; {@code cached} false takes a fresh block (persistent tensors: they must not consume the buffers
      * the next step's activations and scratch will ask for, or that step would have to take new blocks).
      */
-    private DevicePtr take(long bytes, String what, boolean cached) {
+    private DevicePtr take(long bytes, Supplier<String> what, boolean cached) {
         long b = Math.max(bytes, 1);
         ArrayDeque<DevicePtr> q = cached ? cache.get(key(b)) : null;
         if (q != null && !q.isEmpty()) {
             return new DevicePtr(q.pop().address(), b);
         }
         try {
-            return mem.alloc(b, what);
+            return mem.alloc(b, what.get());
         } catch (DeviceOutOfMemoryException e) {
             if (!flushCache()) {
                 throw e;
             }
-            return mem.alloc(b, what);
+            return mem.alloc(b, what.get());
         }
     }
 
@@ -168,10 +182,18 @@ final class DeviceTensors {
      * The device buffer of {@code t}, created when it has none; {@code persistent} marks the parameter-like roles.
      * A device copy of another backend is first brought back to the host and dropped.
      */
-    Resident resident(Tensor t, boolean persistent, String what) {
+    Resident resident(Tensor t, boolean persistent, Supplier<String> what) {
         drainDead();
         Tensor.DeviceCopy dc = t.deviceCopy();
         if (dc instanceof Resident r && r.owner == this && !r.released) {
+            if (r.pending) {
+                awaitStaged();
+            }
+            if (r.staged) { // a staged batch joins the step that reads it
+                r.staged = false;
+                this.staged.remove(r);
+                step.add(r);
+            }
             if (persistent && !r.persistent) {
                 r.persistent = true; // promoted: endStep skips it from now on
                 this.persistent.add(r);
@@ -196,10 +218,10 @@ final class DeviceTensors {
     }
 
     /** The device buffer of an operation's input, uploaded when the host copy is newer. */
-    DevicePtr input(Tensor t, boolean persistent, String what) {
+    DevicePtr input(Tensor t, boolean persistent, Supplier<String> what) {
         Tensor.DeviceCopy dc = t.deviceCopy();
         if (dc instanceof Resident old && old.lost) {
-            throw new IllegalStateException(what + ": this tensor was an activation of a finished training step; its "
+            throw new IllegalStateException(what.get() + ": this tensor was an activation of a finished training step; its "
                     + "device buffer has been reused since and its values are gone");
         }
         Resident r = resident(t, persistent, what);
@@ -216,7 +238,7 @@ final class DeviceTensors {
     }
 
     /** The device buffer of an operation's output (no upload: the operation writes it, or reads its upload). */
-    DevicePtr output(Tensor t, boolean persistent, String what) {
+    DevicePtr output(Tensor t, boolean persistent, Supplier<String> what) {
         return resident(t, persistent, what).ptr;
     }
 
@@ -228,6 +250,9 @@ final class DeviceTensors {
     }
 
     private void hostAccess(Resident r, Tensor t, boolean write) {
+        if (r.pending) {
+            awaitStaged();
+        }
         if (r.lost) {
             throw new IllegalStateException(t + " was an activation of a finished training step on " + rt.description()
                     + ": its device buffer has been reused since; read activations before the next step starts");
@@ -239,6 +264,61 @@ final class DeviceTensors {
         t.allocateHost(); // host code wants the array, even of zeros that never had one
         if (write) {
             r.deviceValid = false;
+        }
+    }
+
+    /**
+     * Starts uploading {@code t} (a host tensor without a device copy, e.g. the next training batch) through the
+     * staging buffer on the runner's copy stream; returns false, doing nothing, for a tensor that cannot be staged
+     * (already on a device, a reshape view, no host array) or when device memory is short (the operation that
+     * reads it then uploads it, and reports an out-of-memory error with its own context).
+     */
+    boolean stage(Tensor t, Supplier<String> what) {
+        drainDead();
+        if (t.deviceCopy() != null || t.aliased() || !t.hostAllocated()) {
+            return false;
+        }
+        awaitStaged(); // the staging buffer is reused
+        long bytes = (long) t.size() * t.dtype().bytes;
+        DevicePtr dst;
+        try {
+            dst = take(bytes, what, true);
+        } catch (DeviceOutOfMemoryException e) {
+            return false;
+        }
+        if (staging == null || staging.capacity() < bytes) {
+            if (staging != null) {
+                rt.freeStaging(staging);
+            }
+            staging = rt.allocStaging(bytes);
+        }
+        staging.clear();
+        if (t.hostArray() instanceof float[] a) {
+            staging.asFloatBuffer().put(a);
+        } else {
+            staging.asDoubleBuffer().put((double[]) t.hostArray());
+        }
+        Resident r = new Resident(this, t, dst, false);
+        REGISTRY.add(r);
+        staged.add(r);
+        r.staged = true;
+        r.pending = true;
+        r.deviceValid = true;
+        t.deviceCopy(r);
+        rt.toDeviceAsync(staging, bytes, r.ptr);
+        inFlight = true;
+        uploads++;
+        return true;
+    }
+
+    /** Waits for the staged uploads in flight. */
+    void awaitStaged() {
+        if (inFlight) {
+            rt.awaitStaged();
+            inFlight = false;
+            for (Resident r : staged) {
+                r.pending = false;
+            }
         }
     }
 
@@ -290,6 +370,9 @@ final class DeviceTensors {
         }
         r.released = true;
         REGISTRY.remove(r);
+        if (r.staged) {
+            staged.remove(r);
+        }
         if (r.persistent) {
             persistent.remove(r);
             mem.free(r.ptr); // taken fresh from the memory, so it goes back there
@@ -326,6 +409,7 @@ final class DeviceTensors {
      * the device. The backend stays usable (the next operation uploads again).
      */
     void releaseAll() {
+        awaitStaged();
         List<Resident> all = new ArrayList<>();
         for (Resident r : REGISTRY) {
             if (r.owner == this && !r.released) {
@@ -346,7 +430,12 @@ final class DeviceTensors {
         }
         step.clear();
         persistent.clear();
+        staged.clear();
         flushCache();
+        if (staging != null) {
+            rt.freeStaging(staging);
+            staging = null;
+        }
     }
 
     /**
@@ -357,7 +446,7 @@ final class DeviceTensors {
     static void drainDead() {
         for (Object o; (o = DEAD.poll()) != null; ) {
             Resident r = (Resident) o;
-            if (r.released || (!r.persistent && r.owner.mem.pooled())) { // unreleased step tensors are in the step list
+            if (r.released || (!r.persistent && !r.staged && r.owner.mem.pooled())) { // unreleased: in the step list
                 continue;
             }
             try {

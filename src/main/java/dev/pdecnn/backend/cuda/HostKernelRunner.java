@@ -188,6 +188,29 @@ public final class HostKernelRunner implements KernelRunner {
     }
 
     @Override
+    public ByteBuffer allocStaging(long bytes) {
+        return ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    @Override
+    public void freeStaging(ByteBuffer staging) {
+        // a direct buffer: the collector frees it
+    }
+
+    /** Synchronous on the emulation: the copy has landed when this returns. */
+    @Override
+    public synchronized void toDeviceAsync(ByteBuffer staging, long bytes, DevicePtr dst) {
+        byte[] a = new byte[Math.toIntExact(bytes)];
+        staging.duplicate().position(0).get(a);
+        toDevice(a, dst);
+    }
+
+    @Override
+    public void awaitStaged() {
+        // every copy is synchronous here
+    }
+
+    @Override
     public synchronized void zero(DevicePtr p, long bytes) {
         checkRange(p, bytes);
         call(() -> {

@@ -3,8 +3,11 @@ package dev.pdecnn.backend.cuda;
 import java.lang.reflect.Array;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -21,6 +24,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Device pointers are handed out as {@link DevicePtr}s whose address is a handle (allocation id in the
  * high bits, byte offset in the low 40), mapped back to JCuda's {@code CUdeviceptr} on use.
+ *
+ * <p>Staged uploads ({@link #toDeviceAsync}): page-locked host buffers from cuMemAllocHost, copied with
+ * cuMemcpyHtoDAsync on one extra stream created CU_STREAM_NON_BLOCKING (so it does not serialise with the
+ * legacy default stream the kernels run on), waited for with cuStreamSynchronize. The calls are resolved on
+ * first use; if this JCuda lacks one of them, staging buffers are plain direct buffers and the copy is
+ * synchronous, as on the emulation. Not yet run on a GPU.
  */
 public final class JCudaKernelRunner implements KernelRunner {
     private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SHARED_OPTIN = 97;
@@ -38,6 +47,11 @@ public final class JCudaKernelRunner implements KernelRunner {
     private final Map<Long, Object> allocations = new HashMap<>();
     private final Map<String, Integer> sharedOptIn = new HashMap<>();
     private final AtomicLong ids = new AtomicLong();
+    /** Staging: the driver calls (null until first use, or when unavailable), the copy stream, buffer -> Pointer. */
+    private StagingApi stagingApi;
+    private boolean stagingResolved;
+    private Object copyStream;
+    private final Map<ByteBuffer, Object> pinned = new IdentityHashMap<>();
     private final KernelModules kernels = KernelModules.load();
 
     /** The JCuda classes and methods this runner uses, resolved once ({@link #api()}). */
@@ -117,6 +131,22 @@ public final class JCudaKernelRunner implements KernelRunner {
                 Array.set(arr, i, nativeObjects[i]);
             }
             return call(toNpo, null, arr);
+        }
+    }
+
+    /** The calls of staged uploads, kept apart from {@link Api} so that a JCuda without them still opens. */
+    static final class StagingApi {
+        static final int CU_STREAM_NON_BLOCKING = 1;
+        final Method memAllocHost, memFreeHost, getByteBuffer, streamCreate, streamDestroy, streamSynchronize, htodAsync;
+
+        StagingApi(Api a) throws ReflectiveOperationException {
+            memAllocHost = a.driver.getMethod("cuMemAllocHost", a.pointer, long.class);
+            memFreeHost = a.driver.getMethod("cuMemFreeHost", a.pointer);
+            getByteBuffer = a.pointer.getMethod("getByteBuffer", long.class, long.class);
+            streamCreate = a.driver.getMethod("cuStreamCreate", a.stream, int.class);
+            streamDestroy = a.driver.getMethod("cuStreamDestroy", a.stream);
+            streamSynchronize = a.driver.getMethod("cuStreamSynchronize", a.stream);
+            htodAsync = a.driver.getMethod("cuMemcpyHtoDAsync", a.devptr, a.pointer, long.class, a.stream);
         }
     }
 
@@ -303,6 +333,67 @@ public final class JCudaKernelRunner implements KernelRunner {
         api.call(api.dtoh, null, api.to(hostArray), devptr(src), KernelRunner.byteSize(hostArray));
     }
 
+    private StagingApi staging() {
+        if (!stagingResolved) {
+            stagingResolved = true;
+            try {
+                stagingApi = new StagingApi(api);
+            } catch (ReflectiveOperationException e) {
+                stagingApi = null; // synchronous copies from direct buffers instead
+            }
+        }
+        return stagingApi;
+    }
+
+    @Override
+    public synchronized ByteBuffer allocStaging(long bytes) {
+        StagingApi s = staging();
+        if (s == null) {
+            return ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        current();
+        Object p = api.newInstance(api.pointer);
+        api.call(s.memAllocHost, null, p, bytes);
+        ByteBuffer b = ((ByteBuffer) api.call(s.getByteBuffer, p, 0L, bytes)).order(ByteOrder.LITTLE_ENDIAN);
+        pinned.put(b, p);
+        return b;
+    }
+
+    @Override
+    public synchronized void freeStaging(ByteBuffer staging) {
+        Object p = pinned.remove(staging);
+        if (p != null) {
+            current();
+            api.call(stagingApi.memFreeHost, null, p);
+        }
+    }
+
+    @Override
+    public synchronized void toDeviceAsync(ByteBuffer staging, long bytes, DevicePtr dst) {
+        current();
+        Object p = pinned.get(staging);
+        if (p == null) { // not page-locked (no staging calls in this JCuda): a synchronous copy
+            byte[] a = new byte[Math.toIntExact(bytes)];
+            staging.duplicate().position(0).get(a);
+            toDevice(a, dst);
+            return;
+        }
+        if (copyStream == null) {
+            Object s = api.newInstance(api.stream);
+            api.call(stagingApi.streamCreate, null, s, StagingApi.CU_STREAM_NON_BLOCKING);
+            copyStream = s;
+        }
+        api.call(stagingApi.htodAsync, null, devptr(dst), p, bytes, copyStream);
+    }
+
+    @Override
+    public synchronized void awaitStaged() {
+        if (copyStream != null) {
+            current();
+            api.call(stagingApi.streamSynchronize, null, copyStream);
+        }
+    }
+
     @Override
     public synchronized void zero(DevicePtr p, long bytes) {
         current();
@@ -344,6 +435,15 @@ public final class JCudaKernelRunner implements KernelRunner {
     @Override
     public synchronized void close() {
         current();
+        if (copyStream != null) {
+            api.call(stagingApi.streamSynchronize, null, copyStream);
+            api.call(stagingApi.streamDestroy, null, copyStream);
+            copyStream = null;
+        }
+        for (Object p : pinned.values()) {
+            api.call(stagingApi.memFreeHost, null, p);
+        }
+        pinned.clear();
         for (Object p : allocations.values()) {
             api.call(api.memFree, null, p);
         }

@@ -1,8 +1,12 @@
 package dev.pdecnn.backend.cuda;
 
+import java.nio.ByteBuffer;
+
 /**
  * What the CUDA backend needs from a device: memory, copies and kernel launches by name, in the shape of
- * CUDA's driver API ({@code cuMemAlloc}, {@code cuMemcpyHtoD}, {@code cuLaunchKernel}). Two implementations:
+ * CUDA's driver API ({@code cuMemAlloc}, {@code cuMemcpyHtoD}, {@code cuLaunchKernel}), plus one copy stream
+ * for staged uploads from page-locked memory ({@code cuMemAllocHost}, {@code cuMemcpyHtoDAsync},
+ * {@code cuStreamSynchronize}). Two implementations:
  * {@link HostKernelRunner} runs the kernel sources compiled for the CPU (tests, no GPU needed);
  * {@link JCudaKernelRunner} loads the committed PTX through JCuda's driver API and runs on a GPU. The
  * backend computes grid, block and shared-memory sizes itself, so both run the same launches.
@@ -27,6 +31,26 @@ public interface KernelRunner extends AutoCloseable {
 
     /** Sets {@code bytes} bytes at {@code p} to zero. */
     void zero(DevicePtr p, long bytes);
+
+    /**
+     * Page-locked host memory of {@code bytes} bytes for {@link #toDeviceAsync} (cuMemAllocHost on a GPU, which the
+     * copy engine reads while the host goes on; a direct buffer on the emulation), little-endian.
+     */
+    ByteBuffer allocStaging(long bytes);
+
+    /** Frees a buffer of {@link #allocStaging}. */
+    void freeStaging(ByteBuffer staging);
+
+    /**
+     * Starts copying the first {@code bytes} bytes of a staging buffer of this runner to {@code dst} on the copy
+     * stream (a second, non-blocking stream on a GPU) and returns, so the copy overlaps what the device runs
+     * meanwhile. Neither the staging buffer nor {@code dst} may be used until {@link #awaitStaged()}, which waits
+     * for every copy started so far. The emulation copies at once.
+     */
+    void toDeviceAsync(ByteBuffer staging, long bytes, DevicePtr dst);
+
+    /** Waits until every {@link #toDeviceAsync} copy has landed. */
+    void awaitStaged();
 
     void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args);
 
