@@ -262,6 +262,25 @@ class DeviceResidentStepTest {
         }
     }
 
+    /** A tensor only one backend's device holds is read correctly by another backend (through the host). */
+    @Test
+    void anotherBackendReadsADeviceOnlyTensor() {
+        try (DeviceMemory ma = DeviceMemory.pool(runner, 1L << 20); DeviceMemory mb = DeviceMemory.pool(runner, 1L << 20)) {
+            CudaBackend a = new CudaBackend(ma, DType.F32), b = new CudaBackend(mb, DType.F32);
+            Tensor x = Steps.batch(Models.build(Steps.config("mnist_cnn_c1.yaml"), a), 1, DType.F32, 9);
+            Tensor y = a.zeros(x.shape()), z = b.zeros(x.shape());
+            a.relu(x, y); // y lives on a's device only
+            assertTrue(!y.hostAllocated());
+            b.relu(y, z);
+            for (int i = 0; i < x.size(); i++) {
+                assertEquals(Math.max(0f, (float) x.get(i)), z.get(i), "element " + i);
+            }
+            a.releaseDevice();
+            b.releaseDevice();
+            assertEquals(0, ma.inUse() + mb.inUse());
+        }
+    }
+
     private static String firstWeight(Network net) {
         for (Map.Entry<String, Param> e : net.namedParams().entrySet()) {
             if (e.getValue().trainable && e.getValue().value.rank() == 4) {

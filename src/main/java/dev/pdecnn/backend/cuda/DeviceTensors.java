@@ -200,13 +200,14 @@ final class DeviceTensors {
             }
             return r;
         }
-        if (dc != null && t.hostAllocated()) {
-            if (!(dc instanceof Resident r && r.released)) {
-                dc.hostAccess(t, true); // another backend's copy: the host becomes current, that copy stale
-                if (dc instanceof Resident r) {
-                    r.owner.drop(r);
-                }
+        if (dc instanceof Resident other) {
+            if (!other.released) {
+                other.owner.hostAccess(other, t, true); // another backend's copy: the host becomes current
+                other.owner.drop(other);
             }
+            t.deviceCopy(null);
+        } else if (dc != null && t.hostAllocated()) {
+            dc.hostAccess(t, true);
             t.deviceCopy(null);
         }
         Resident r = new Resident(this, t, take((long) t.size() * t.dtype().bytes, what, !persistent),
