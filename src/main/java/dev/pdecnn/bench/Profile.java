@@ -16,7 +16,8 @@ import java.util.TreeMap;
 /**
  * Per-operation wall-time profile of a backend (system property {@code bench.profile=true}): every backend
  * call is timed, convolutions per shape, and {@link Bench} prints the totals per timed step to stderr after
- * each benchmark. The calls are timed from the calling thread, so parallel operations count their wall time.
+ * each benchmark: wall time seen by the calling thread and the CPU time of all threads (the useful number on a
+ * machine shared with other jobs, where the wall time includes waits for a core).
  */
 final class Profile {
     private static final Map<String, long[]> TOTALS = new TreeMap<>();
@@ -26,13 +27,13 @@ final class Profile {
 
     static Backend wrap(Backend be) {
         InvocationHandler h = (proxy, m, args) -> {
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), c0 = cpuNanos();
             try {
                 return m.invoke(be, args);
             } catch (InvocationTargetException e) {
                 throw e.getCause();
             } finally {
-                long dt = System.nanoTime() - t0;
+                long dt = System.nanoTime() - t0, dc = cpuNanos() - c0;
                 String key = m.getName();
                 if (key.startsWith("conv2d")) {
                     Tensor x = (Tensor) args[0], w = (Tensor) args[1];
@@ -41,13 +42,29 @@ final class Profile {
                             w.dim(0), w.dim(1), w.dim(2), w.dim(3), s.stride(), s.groups());
                 }
                 synchronized (TOTALS) {
-                    long[] a = TOTALS.computeIfAbsent(key, k -> new long[2]);
+                    long[] a = TOTALS.computeIfAbsent(key, k -> new long[3]);
                     a[0] += dt;
                     a[1]++;
+                    a[2] += dc;
                 }
             }
         };
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, h);
+    }
+
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
+
+    /** CPU time of all live threads (the backend's worker threads included). */
+    private static long cpuNanos() {
+        long sum = 0;
+        for (long id : THREADS.getAllThreadIds()) {
+            long t = THREADS.getThreadCpuTime(id);
+            if (t > 0) {
+                sum += t;
+            }
+        }
+        return sum;
     }
 
     static void reset() {
@@ -63,16 +80,18 @@ final class Profile {
             }
             List<Map.Entry<String, long[]>> es = new ArrayList<>(TOTALS.entrySet());
             es.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
-            double total = 0;
+            double total = 0, totalCpu = 0;
             for (Map.Entry<String, long[]> e : es) {
                 total += e.getValue()[0];
+                totalCpu += e.getValue()[2];
             }
-            System.err.printf(Locale.ROOT, "profile of %s (ms per step; calls per step):%n", name);
+            System.err.printf(Locale.ROOT, "profile of %s (per step: wall ms, CPU ms of all threads, calls):%n", name);
             for (Map.Entry<String, long[]> e : es) {
-                System.err.printf(Locale.ROOT, "  %8.2f  %5.1f  %s%n", e.getValue()[0] / 1e6 / reps,
-                        e.getValue()[1] / (double) reps, e.getKey());
+                System.err.printf(Locale.ROOT, "  %8.2f %8.2f  %5.1f  %s%n", e.getValue()[0] / 1e6 / reps,
+                        e.getValue()[2] / 1e6 / reps, e.getValue()[1] / (double) reps, e.getKey());
             }
-            System.err.printf(Locale.ROOT, "  %8.2f         total in the backend%n", total / 1e6 / reps);
+            System.err.printf(Locale.ROOT, "  %8.2f %8.2f         total in the backend%n", total / 1e6 / reps,
+                    totalCpu / 1e6 / reps);
         }
     }
 }
