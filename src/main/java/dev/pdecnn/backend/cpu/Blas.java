@@ -49,7 +49,7 @@ public final class Blas {
             return true;
         } catch (Throwable t) {
             System.err.println("note: OpenBLAS could not be loaded (" + t
-                    + "); float32 convolutions use the Java GEMM (several times slower)");
+                    + "); float32 convolutions use the Java GEMM (slower)");
             return false;
         }
     }
