@@ -105,14 +105,14 @@ class Branch(nn.Module):
 def sobel_x(h):
     """3x3 Sobel derivative along dim 2 (rows), per channel, reflect padding."""
     c = h.shape[1]
-    k = torch.tensor([[-1., -2., -1.], [0., 0., 0.], [1., 2., 1.]], dtype=h.dtype)
+    k = torch.tensor([[-1., -2., -1.], [0., 0., 0.], [1., 2., 1.]], dtype=h.dtype, device=h.device)
     k = k.view(1, 1, 3, 3).repeat(c, 1, 1, 1)
     return F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), k, groups=c)
 
 
 def sobel_y(h):
     c = h.shape[1]
-    k = torch.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]], dtype=h.dtype)
+    k = torch.tensor([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]], dtype=h.dtype, device=h.device)
     k = k.view(1, 1, 3, 3).repeat(c, 1, 1, 1)
     return F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), k, groups=c)
 
@@ -298,12 +298,17 @@ def cmd_check(args):
 def cmd_bench(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    dev = torch.device(args.device)
+    gpu = dev.type == "cuda"
+    if gpu:
+        torch.backends.cudnn.benchmark = True   # PyTorch's fastest cuDNN algorithms for these shapes
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
     rows = []
     for name in args.models:
         if name == "global":
             cfg = load_config(None)
-            layer = GlobalLayer(16, cfg)
-            x = torch.randn(args.batch, 16, 32, 32)
+            layer = GlobalLayer(16, cfg).to(dev)
+            x = torch.randn(args.batch, 16, 32, 32, device=dev)
 
             def step():
                 layer.zero_grad()
@@ -311,10 +316,10 @@ def cmd_bench(args):
         else:
             cfg = load_config(args.config) if args.config else load_config(None)
             cfg["model"] = name
-            model = build(cfg)
+            model = build(cfg).to(dev)
             opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-            x = torch.randn(args.batch, 3, 32, 32)
-            y = torch.randint(0, 10, (args.batch,))
+            x = torch.randn(args.batch, 3, 32, 32, device=dev)
+            y = torch.randint(0, 10, (args.batch,), device=dev)
 
             def step():
                 opt.zero_grad()
@@ -322,16 +327,19 @@ def cmd_bench(args):
                 opt.step()
         for _ in range(args.warmup):
             step()
+        sync()
         times = []
         for _ in range(args.reps):
             t0 = time.perf_counter()
             step()
+            sync()
             times.append(1000 * (time.perf_counter() - t0))
         times.sort()
         med = times[len(times) // 2]
         rows.append((name, med, times[0], args.batch * 1000 / med))
-        print(f"{name:18s} batch {args.batch}: median {med:8.1f} ms  min {times[0]:8.1f} ms  "
-              f"{args.batch * 1000 / med:7.1f} img/s  (torch {torch.__version__}, {args.threads} threads)",
+        where = torch.cuda.get_device_name(dev) if gpu else f"{args.threads} threads"
+        print(f"{name:18s} batch {args.batch}: median {med:8.2f} ms  min {times[0]:8.2f} ms  "
+              f"{args.batch * 1000 / med:8.1f} img/s  (torch {torch.__version__}, {where})",
               flush=True)
     return 0
 
@@ -359,6 +367,7 @@ def main():
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--reps", type=int, default=10)
+    b.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N (eager PyTorch on a GPU)")
     p = sub.add_parser("params", help="parameter counts")
     p.add_argument("--config")
     args = ap.parse_args()

@@ -4,6 +4,7 @@ import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackendF32;
 import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
@@ -24,6 +25,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 
 /**
  * Wall-clock benchmarks of the CPU backends: one full SGD training step of a model (zeroGrad, forward,
@@ -133,8 +135,12 @@ public final class Bench {
 
     /** Times full training steps of the model {@code cfg} describes at the given batch size. */
     public static Result trainStep(RunConfig cfg, int batch, int warmup, int reps, DType dtype) {
+        return trainStep(cfg, batch, warmup, reps, backend(dtype));
+    }
+
+    /** {@link #trainStep(RunConfig, int, int, int, DType)} on the given backend (a CPU backend or a GPU's). */
+    public static Result trainStep(RunConfig cfg, int batch, int warmup, int reps, Backend be) {
         checkCounts(batch, warmup, reps);
-        Backend be = backend(dtype);
         Network net = Models.build(cfg, be);
         net.train(true);
         int[] chw = net.inputChw;
@@ -158,6 +164,7 @@ public final class Bench {
             for (Param p : params) {
                 be.sgdStep(p.value, p.grad, vel.get(p), 0.01, 0.9, 5e-4);
             }
+            finish(be);
         };
         return time(net.name, batch, warmup, reps, step);
     }
@@ -167,8 +174,12 @@ public final class Bench {
      * diffusivity, identity init) on an n x c x h x w map; the gradient fed back is random.
      */
     public static Result globalLayer(int n, int c, int h, int w, int k, int warmup, int reps, DType dtype) {
+        return globalLayer(n, c, h, w, k, warmup, reps, backend(dtype));
+    }
+
+    /** {@link #globalLayer(int, int, int, int, int, int, int, DType)} on the given backend. */
+    public static Result globalLayer(int n, int c, int h, int w, int k, int warmup, int reps, Backend be) {
         checkCounts(n, warmup, reps);
-        Backend be = backend(dtype);
         GlobalLayer layer = new GlobalLayer(be, c, GlobalSpec.defaults(k));
         SplittableRandom r = new SplittableRandom(7);
         for (Param p : layer.trainableParams()) {
@@ -185,8 +196,16 @@ public final class Bench {
             layer.zeroGrad();
             layer.forward(x);
             layer.backward(gy);
+            finish(be);
         };
         return time("global " + n + "x" + c + "x" + h + "x" + w + " K=" + k, n, warmup, reps, step);
+    }
+
+    /** A GPU queues its launches: the step's time is the time until they have run. */
+    private static void finish(Backend be) {
+        if (be instanceof CudaBackend gpu) {
+            gpu.synchronize();
+        }
     }
 
     private static void checkCounts(int batch, int warmup, int reps) {
@@ -256,12 +275,17 @@ public final class Bench {
                 r.peakHeapBytes() / (1024.0 * 1024.0));
     }
 
-    /** Runs one named benchmark in float32 (the product path). */
+    /** Runs one named benchmark in float32 (the product path) on a fresh CPU backend. */
     public static Result runOne(String name, int batch, int warmup, int reps) {
+        return runOne(name, batch, warmup, reps, () -> backend(DType.F32));
+    }
+
+    /** Runs one named benchmark on a backend from {@code backends} (each benchmark gets its own). */
+    public static Result runOne(String name, int batch, int warmup, int reps, Supplier<Backend> backends) {
         if (name.equalsIgnoreCase("global")) {
-            return globalLayer(batch, 16, 32, 32, 5, warmup, reps, DType.F32);
+            return globalLayer(batch, 16, 32, 32, 5, warmup, reps, backends.get());
         }
-        return trainStep(config(name), batch, warmup, reps, DType.F32);
+        return trainStep(config(name), batch, warmup, reps, backends.get());
     }
 
     /**
@@ -269,14 +293,24 @@ public final class Bench {
      * table to {@code out}, one row per benchmark as it completes. Returns 0 (the process exit code).
      */
     public static int run(List<String> models, int batch, int warmup, int reps, PrintStream out) {
+        return run(models, batch, warmup, reps, out, null, () -> backend(DType.F32));
+    }
+
+    /**
+     * {@link #run(List, int, int, int, PrintStream)} on backends from {@code backends}; {@code device} describes
+     * them in the heading (null: the CPU backend, described by its threads and GEMM).
+     */
+    public static int run(List<String> models, int batch, int warmup, int reps, PrintStream out, String device,
+                          Supplier<Backend> backends) {
         List<String> names = expand(models.isEmpty() ? List.of("all") : models);
         checkCounts(batch, warmup, reps);
-        out.println(String.format(Locale.ROOT, "float32, %d threads, convolutions: %s, warm-up %d, timed repetitions %d",
-                dev.pdecnn.backend.cpu.Parallel.threads(), dev.pdecnn.backend.cpu.Blas.describe(), warmup, reps));
+        String where = device != null ? device : String.format(Locale.ROOT, "%d threads, convolutions: %s",
+                dev.pdecnn.backend.cpu.Parallel.threads(), dev.pdecnn.backend.cpu.Blas.describe());
+        out.println(String.format(Locale.ROOT, "float32, %s, warm-up %d, timed repetitions %d", where, warmup, reps));
         out.println();
         out.println(header());
         for (String n : names) {
-            out.println(row(runOne(n, batch, warmup, reps)));
+            out.println(row(runOne(n, batch, warmup, reps, backends)));
             out.flush();
         }
         return 0;

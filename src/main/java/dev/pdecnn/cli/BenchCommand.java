@@ -31,8 +31,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--reps", defaultValue = "20", description = "Timed steps. Default: ${DEFAULT-VALUE}.")
     int reps;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "Where to time: cpu (the float32 CPU backend, "
+            + "all cores), a GPU number (0, 1, ...; every benchmark then runs on that GPU's backend, each step timed "
+            + "until its kernels have finished), auto or emulated. Default: ${DEFAULT-VALUE}.")
+    String device;
+
     @Override
     public Integer call() {
-        return Bench.run(Bench.expand(models), batch, warmup, reps, main.out);
+        List<String> names = Bench.expand(models);
+        if (device.strip().equalsIgnoreCase("cpu")) {
+            return Bench.run(names, batch, warmup, reps, main.out);
+        }
+        try (Devices.Opened opened = Devices.open(device, main.out)) {
+            String where = opened.session() == null ? null : opened.session().description();
+            return opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where, opened::backend));
+        }
     }
 }

@@ -3,7 +3,7 @@ package dev.pdecnn.gpu;
 import dev.pdecnn.backend.cpu.CpuBackendF64;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
-import dev.pdecnn.backend.cuda.HostKernelRunner;
+import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.cli.CliRunner;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
@@ -52,13 +52,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * </ul>
  */
 class DeviceResidentStepTest {
-    static HostKernelRunner runner;
+    static KernelRunner runner;
     @TempDir
     static Path tmp;
 
     @BeforeAll
     static void start() {
-        runner = Emulated.start();
+        runner = Emulated.device();
     }
 
     @AfterAll

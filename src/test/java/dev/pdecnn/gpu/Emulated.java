@@ -2,6 +2,8 @@ package dev.pdecnn.gpu;
 
 import dev.pdecnn.backend.cuda.HostBuild;
 import dev.pdecnn.backend.cuda.HostKernelRunner;
+import dev.pdecnn.backend.cuda.JCudaKernelRunner;
+import dev.pdecnn.backend.cuda.KernelRunner;
 import org.junit.jupiter.api.Assumptions;
 
 import java.nio.file.Path;
@@ -36,5 +38,23 @@ final class Emulated {
     /** A fresh driver process (48 KiB of shared memory per block, as every GPU grants without opting in). */
     static HostKernelRunner start() {
         return HostKernelRunner.start(executable());
+    }
+
+    /** Set by {@code -Dpdecnn.cuda.runner=jcuda}: the device-path tests run on GPU 0 instead of the emulation. */
+    static final boolean ON_GPU = "jcuda".equals(System.getProperty("pdecnn.cuda.runner"));
+
+    /**
+     * The device of the training-step tests: the emulation ({@link #start()}), or GPU 0 through JCuda with
+     * {@code -Dpdecnn.cuda.runner=jcuda} (skipped with the reason when no GPU can be opened).
+     */
+    static KernelRunner device() {
+        if (!ON_GPU) {
+            return start();
+        }
+        String why = JCudaKernelRunner.unavailableReason();
+        Assumptions.assumeTrue(why == null, () -> "no CUDA device: " + why);
+        JCudaKernelRunner r = JCudaKernelRunner.open(0);
+        System.out.println("[gpu] device: " + r.description());
+        return r;
     }
 }

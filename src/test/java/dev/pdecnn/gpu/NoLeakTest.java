@@ -2,7 +2,7 @@ package dev.pdecnn.gpu;
 
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
-import dev.pdecnn.backend.cuda.HostKernelRunner;
+import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
@@ -28,7 +28,7 @@ class NoLeakTest {
     @Test
     void hundredStepsLeakNothing() {
         RunConfig cfg = Steps.config("mnist_pde_pm_c1.yaml");
-        try (HostKernelRunner host = Emulated.start()) {
+        try (KernelRunner host = Emulated.device()) {
             CountingRunner rt = new CountingRunner(host);
             try (DeviceMemory pool = DeviceMemory.pool(rt, 16L << 20)) {
                 assertEquals(1, rt.live.size(), "the arena");

@@ -20,10 +20,16 @@ final class Steps {
     }
 
     /** A config file of configs/ with the tiny-network overrides the GPU-path tests use. */
+    /**
+     * {@code -Dpdecnn.steps.full=true}: the ResNets at their real widths and depth (for a run on a GPU, where the
+     * cost does not matter); by default widths 4,4,4,4 with one block per stage, to keep the emulation quick.
+     */
+    static final boolean FULL_SIZE = Boolean.getBoolean("pdecnn.steps.full");
+
     static RunConfig config(String file) {
         RunConfig cfg = new RunConfig();
         ConfigFiles.apply(Path.of("configs").resolve(file), cfg);
-        if (cfg.model.startsWith("resnet")) {
+        if (cfg.model.startsWith("resnet") && !FULL_SIZE) {
             cfg.widths = List.of(4, 4, 4, 4);
             cfg.blocks = 1;
         }

@@ -5,7 +5,7 @@ import dev.pdecnn.backend.cpu.CpuBackendF32;
 import dev.pdecnn.backend.cpu.CpuBackendF64;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
-import dev.pdecnn.backend.cuda.HostKernelRunner;
+import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
@@ -60,11 +60,11 @@ class TrainStepEquivalenceTest {
     static final double ACCURACY_FACTOR = 4;
     static final double LR = 0.1, MOMENTUM = 0.9, WD = 5e-4;
 
-    static HostKernelRunner runner;
+    static KernelRunner runner;
 
     @BeforeAll
     static void start() {
-        runner = Emulated.start();
+        runner = Emulated.device();
     }
 
     @AfterAll

@@ -146,6 +146,11 @@ public final class CudaBackend implements Backend {
     }
 
     /** Where this backend's device buffers come from, with its accounting. */
+    /** Waits for every queued launch and copy (timing; the GPU runner queues launches). */
+    public void synchronize() {
+        rt.synchronize();
+    }
+
     public DeviceMemory memory() {
         return mem;
     }

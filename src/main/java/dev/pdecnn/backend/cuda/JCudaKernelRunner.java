@@ -29,7 +29,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * cuMemcpyHtoDAsync on one extra stream created CU_STREAM_NON_BLOCKING (so it does not serialise with the
  * legacy default stream the kernels run on), waited for with cuStreamSynchronize. The calls are resolved on
  * first use; if this JCuda lacks one of them, staging buffers are plain direct buffers and the copy is
- * synchronous, as on the emulation. Not yet run on a GPU.
+ * synchronous, as on the emulation.
+ *
+ * <p>Launches are asynchronous: kernels, memsets and copies all go to the legacy default stream, so they run in
+ * issue order, and a copy to the host waits for the kernels before it; the host does not wait per launch. A
+ * kernel fault then surfaces at the next call that waits (usually the step's loss download) and names that call,
+ * not the kernel. {@code PDECNN_CUDA_SYNC=1} (or {@code -Dpdecnn.cuda.sync=true}) synchronises after every launch,
+ * so a failure names its kernel and shapes: use it to find a faulting kernel.
  */
 public final class JCudaKernelRunner implements KernelRunner {
     private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SHARED_OPTIN = 97;
@@ -53,6 +59,14 @@ public final class JCudaKernelRunner implements KernelRunner {
     private Object copyStream;
     private final Map<ByteBuffer, Object> pinned = new IdentityHashMap<>();
     private final KernelModules kernels = KernelModules.load();
+    private final boolean syncEachLaunch = syncEachLaunch();
+
+    /** Whether every launch is followed by a context synchronisation (see the class comment). */
+    static boolean syncEachLaunch() {
+        String env = System.getenv("PDECNN_CUDA_SYNC");
+        return Boolean.getBoolean("pdecnn.cuda.sync")
+                || env != null && !env.isEmpty() && !env.equals("0") && !env.equalsIgnoreCase("false");
+    }
 
     /** The JCuda classes and methods this runner uses, resolved once ({@link #api()}). */
     static final class Api {
@@ -378,6 +392,8 @@ public final class JCudaKernelRunner implements KernelRunner {
             toDevice(a, dst);
             return;
         }
+        // The copy stream does not wait for the default stream: no queued kernel may still read dst.
+        api.call(api.ctxSynchronize, null);
         if (copyStream == null) {
             Object s = api.newInstance(api.stream);
             api.call(stagingApi.streamCreate, null, s, StagingApi.CU_STREAM_NON_BLOCKING);
@@ -429,12 +445,25 @@ public final class JCudaKernelRunner implements KernelRunner {
         }
         api.call(api.launch, null, f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, null,
                 api.toPointers(params), null);
+        if (syncEachLaunch) {
+            api.call(api.ctxSynchronize, null);
+        }
+    }
+
+    @Override
+    public synchronized void synchronize() {
+        current();
         api.call(api.ctxSynchronize, null);
     }
 
     @Override
     public synchronized void close() {
         current();
+        try {
+            api.call(api.ctxSynchronize, null);
+        } catch (KernelException afterFault) {
+            // a faulted context: its error was reported where it surfaced; free what can be freed
+        }
         if (copyStream != null) {
             api.call(stagingApi.streamSynchronize, null, copyStream);
             api.call(stagingApi.streamDestroy, null, copyStream);

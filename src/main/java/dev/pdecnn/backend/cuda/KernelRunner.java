@@ -12,8 +12,8 @@ import java.nio.ByteBuffer;
  * backend computes grid, block and shared-memory sizes itself, so both run the same launches.
  *
  * <p>Kernel arguments, in the kernel's parameter order: {@link DevicePtr} (or {@code null} for a null
- * pointer), {@link Integer}, {@link Long}, {@link Float}, {@link Double}. Launches are synchronous as seen
- * from the caller: a copy to the host after a launch sees its results.
+ * pointer), {@link Integer}, {@link Long}, {@link Float}, {@link Double}. Launches may be asynchronous
+ * (the GPU runner queues them), but always in issue order: a copy to the host after a launch sees its results.
  */
 public interface KernelRunner extends AutoCloseable {
     /** Human-readable: which device, or which host build. */
@@ -53,6 +53,10 @@ public interface KernelRunner extends AutoCloseable {
     void awaitStaged();
 
     void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args);
+
+    /** Waits until every launch and copy issued so far has finished (a no-op where launches are synchronous). */
+    default void synchronize() {
+    }
 
     /**
      * The most dynamic shared memory one block may use. 48 KiB works on every CUDA GPU without opting in;
