@@ -1,10 +1,12 @@
-// Batch normalisation over (N, H, W) per channel, biased batch variance, PyTorch's running-statistics update
-// run = (1 - momentum) run + momentum batch. Statistics are reduced in double, deterministically:
+// Batch normalisation over (N, H, W) per channel, normalised with the biased batch variance var; PyTorch's
+// running-statistics update run = (1 - momentum) run + momentum batch, where runVar takes the unbiased
+// var m/(m-1) (m = N H W values per channel; var itself when m == 1, a batch PyTorch refuses in training).
+// Statistics are reduced in double, deterministically:
 //  bn_partial_sums:      grid (splits, C), 256 threads: block (s, c) sums d = x - x[0, c, 0] and d^2 over its
 //                        slice of the channel's N H W elements (the shift keeps E[d^2] - E[d]^2 exact
 //                        enough in double). Reads P T (P = N C H W), writes 2 C splits doubles.
 //  bn_train_finalize:    one thread per channel: adds the slices in order; mean, var, inv = 1/sqrt(var+eps);
-//                        writes saveMean, saveInvStd, updates runMean, runVar; scale = gamma inv,
+//                        writes saveMean, saveInvStd, updates runMean, runVar (var m/(m-1)); scale = gamma inv,
 //                        shift = beta - mean gamma inv into scaleShift (2 C T).
 //  bn_eval_finalize:     scale, shift from the running statistics.
 //  bn_apply:             y = x scale[c] + shift[c]. Reads P T, writes P T.
@@ -67,7 +69,9 @@ __device__ void bn_train_finalize_impl(BN_TFIN_PARAMS(T)) {
         saveMean[c] = (T)mean;
         saveInvStd[c] = (T)inv;
         runMean[c] = (T)((1 - momentum) * runMean[c] + momentum * mean);
-        runVar[c] = (T)((1 - momentum) * runVar[c] + momentum * var);
+        // unbiased running variance (PyTorch); count == 1 has none (PyTorch refuses it): biased var there
+        const double varUnbiased = count > 1 ? var * count / (count - 1) : var;
+        runVar[c] = (T)((1 - momentum) * runVar[c] + momentum * varUnbiased);
         scaleShift[2 * c] = (T)(gamma[c] * inv);
         scaleShift[2 * c + 1] = (T)(beta[c] - mean * gamma[c] * inv);
     }

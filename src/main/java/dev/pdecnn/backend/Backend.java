@@ -24,8 +24,10 @@ public interface Backend {
     void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s);
 
     /**
-     * Batch norm over (N, H, W) per channel with the biased batch variance; updates running statistics as
-     * run = (1 - momentum) * run + momentum * batch (PyTorch's convention; the study's 0.99 is 0.01 here).
+     * Batch norm over (N, H, W) per channel, normalised with the biased batch variance var; updates running
+     * statistics as run = (1 - momentum) * run + momentum * batch (PyTorch's convention; the study's 0.99 is 0.01
+     * here), where the running variance takes the unbiased batch variance var * m / (m - 1), m = N * H * W, as
+     * PyTorch does (for m = 1, a batch PyTorch refuses in training, the biased var).
      * Saves the batch mean and 1/sqrt(var + eps) for the backward pass.
      */
     void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double momentum,

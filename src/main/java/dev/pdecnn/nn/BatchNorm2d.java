@@ -5,7 +5,8 @@ import dev.pdecnn.tensor.Tensor;
 
 /**
  * Batch norm with learned scale and shift and running statistics (buffers {@code running_mean},
- * {@code running_var}). Defaults follow the study's framework: momentum 0.01 in PyTorch's convention
+ * {@code running_var}; training normalises with the biased batch variance, the running variance tracks the
+ * unbiased one, as PyTorch). Defaults follow the study's framework: momentum 0.01 in PyTorch's convention
  * (Keras' 0.99) and epsilon 1e-3.
  */
 public final class BatchNorm2d extends Module {

@@ -934,7 +934,10 @@ public final class CpuBackendF32 implements Backend {
             SM[ch] = (float) mu;
             SI[ch] = (float) inv;
             RM[ch] = (float) ((1 - momentum) * RM[ch] + momentum * mu);
-            RV[ch] = (float) ((1 - momentum) * RV[ch] + momentum * var);
+            // running variance: the unbiased estimate var m/(m-1), as PyTorch (the normalisation above uses the
+            // biased var); m == 1 has none, and PyTorch refuses such a batch in training: keep the biased var
+            double varUnbiased = m > 1 ? var * m / (m - 1) : var;
+            RV[ch] = (float) ((1 - momentum) * RV[ch] + momentum * varUnbiased);
             scale[ch] = (float) (G[ch] * inv);
             shift[ch] = (float) (B[ch] - mu * G[ch] * inv);
         }
