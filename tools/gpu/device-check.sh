@@ -10,7 +10,9 @@
 #   5. one epoch of resnet32_global and of resnet32 on the CIFAR-10 images, --device 0.
 # Every step has its own time limit and the whole script a deadline (DEADLINE seconds, default 540), so one
 # failing or slow step never costs the others. The log goes to $OUT/log.txt; the runs' metrics to $OUT.
-# Usage (device tool): bash tools/gpu/device-check.sh [steps...]   steps: env kernels steps bench torch train sync
+# Usage (device tool): bash tools/gpu/device-check.sh [steps...]
+#   steps: env kernels steps (step tests) resident (DeviceResidentStepTest, async and synced) full (full-size step
+#   equality) bench torch train sync (bench with a synchronisation after every launch)
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -42,11 +44,20 @@ run() {
 mkdir -p /tmp/jre /tmp/tc
 tar xJf $G/jre.tar.xz -C /tmp/jre && tar xf $G/test-classes.tar -C /tmp/tc || { say "cannot unpack .gpu"; exit 2; }
 JAVA=/tmp/jre/jre/bin/java
+# the image has fontconfig but no fonts: point it at the DejaVu fonts packed with the runtime (plots need a font)
+mkdir -p /tmp/fc-cache
+cat > /tmp/fonts.conf <<FC
+<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>/tmp/jre/jre/lib/fonts</dir><cachedir>/tmp/fc-cache</cachedir></fontconfig>
+FC
+export FONTCONFIG_FILE=/tmp/fonts.conf
 JAR=$G/trainer.jar
 CP=$JAR:/tmp/tc/test-classes
 # JUnit's console launcher; JVM options (-D...) go before it, selectors after
 JUNIT=(-jar $G/junit-console.jar execute --class-path "$CP" --disable-banner --details=summary --disable-ansi-colors)
 export PDECNN_GPU_POOL=${PDECNN_GPU_POOL:-16g}
+# a JVM crash report (native code) comes back with the log
+export JAVA_TOOL_OPTIONS="-XX:ErrorFile=$OUT/hs_err_%p.log"
 
 for step in $STEPS; do
   case $step in
@@ -64,6 +75,13 @@ for step in $STEPS; do
   bench)
     run bench-ours 100 "$JAVA" -jar $JAR bench --device 0 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 global
     run bench-ours-b32 60 "$JAVA" -jar $JAR bench --device 0 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+  resident)
+    TAIL=30 run resident-async 60 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-class dev.pdecnn.gpu.DeviceResidentStepTest
+    PDECNN_CUDA_SYNC=1 TAIL=30 run resident-synced 60 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \
+      --select-class dev.pdecnn.gpu.DeviceResidentStepTest ;;
+  full)
+    TAIL=30 run steps-full 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda -Dpdecnn.steps.full=true "${JUNIT[@]}" \
+      --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
   sync)
     PDECNN_CUDA_SYNC=1 run bench-ours-synced 60 "$JAVA" -jar $JAR bench --device 0 --batch 128 --warmup 5 --reps 20 resnet32_global resnet32 ;;
   torch)
@@ -71,13 +89,28 @@ for step in $STEPS; do
       --device cuda --batch 128 --warmup 10 --reps 30
     PYTHONUNBUFFERED=1 run bench-pytorch-b32 60 python3 tools/pytorch/reference.py bench resnet32_global resnet32 \
       --device cuda --batch 32 --warmup 10 --reps 30 ;;
+  train5)
+    # five epochs of each config in $TRAIN5 (default row 2), split by --stop-after 2 / --resume (checkpoint and
+    # resume through the GPU)
+    if [ -f $G/cifar10-jpeg.tar.gz ]; then
+      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $G/cifar10-jpeg.tar.gz -C /tmp/cifar10
+      for cfg in ${TRAIN5:-row2_resnet32_global}; do
+        TAIL=4 run "train5-$cfg-part1" 120 "$JAVA" -jar $JAR --config configs/cifar10/$cfg.yaml --epochs 5 \
+          --stop-after 2 --device 0 --data-dir /tmp/cifar10 --out /tmp/runs --name "${cfg}_5ep"
+        TAIL=8 run "train5-$cfg-resume" 150 "$JAVA" -jar $JAR --resume "/tmp/runs/${cfg}_5ep" --device 0 \
+          --data-dir /tmp/cifar10
+        for f in metrics.csv summary.json; do
+          [ -f "/tmp/runs/${cfg}_5ep/$f" ] && cp "/tmp/runs/${cfg}_5ep/$f" "$OUT/${cfg}_5ep-$f"
+        done
+      done
+    fi ;;
   train)
     if [ -f $G/cifar10-jpeg.tar.gz ]; then
-      mkdir -p /tmp/cifar10 && tar xzf $G/cifar10-jpeg.tar.gz -C /tmp/cifar10
+      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $G/cifar10-jpeg.tar.gz -C /tmp/cifar10
       for cfg in row2_resnet32_global row1_resnet32; do
         TAIL=8 run "train-$cfg" 150 "$JAVA" -jar $JAR --config configs/cifar10/$cfg.yaml --epochs 1 --device 0 \
           --data-dir /tmp/cifar10 --out /tmp/runs --name "$cfg"
-        for f in /tmp/runs/$cfg/metrics.csv /tmp/runs/$cfg/train.log /tmp/runs/$cfg/summary.json; do
+        for f in /tmp/runs/$cfg/metrics.csv /tmp/runs/$cfg/summary.json; do
           [ -f "$f" ] && cp "$f" "$OUT/$cfg-$(basename "$f")"
         done
       done

@@ -26,6 +26,15 @@ JRE=$(mktemp -d)
 jlink --add-modules java.base,java.desktop,java.net.http,java.sql,jdk.management,java.logging,jdk.unsupported,java.management,java.xml,java.compiler \
   --strip-debug --no-man-pages --no-header-files --compress=0 --strip-native-debug-symbols=exclude-debuginfo-files \
   --output "$JRE/jre"
+# Debian's JDK links the system image and font libraries, which the GPU image lacks: bundle them beside the JDK's
+# own (its libraries look in $ORIGIN), and DejaVu fonts in lib/fonts (Java's fallback when fontconfig has none).
+for l in libjpeg.so.62 liblcms2.so.2 libfreetype.so.6 libharfbuzz.so.0 libglib-2.0.so.0 libgraphite2.so.3 \
+         libpng16.so.16 libbrotlidec.so.1 libbrotlicommon.so.1 libz.so.1 libpcre2-8.so.0 libgif.so.7; do
+  f=$(ls /lib/x86_64-linux-gnu/$l /usr/lib/x86_64-linux-gnu/$l 2>/dev/null | head -1)
+  [ -n "$f" ] && cp -L "$f" "$JRE/jre/lib/" || echo "note: $l not found here"
+done
+mkdir -p "$JRE/jre/lib/fonts"
+cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf "$JRE/jre/lib/fonts/" 2>/dev/null || true
 tar cf - -C "$JRE" jre | xz -6 -T2 > "$G/jre.tar.xz"
 rm -rf "$JRE"
 

@@ -55,7 +55,7 @@ import java.util.zip.CheckedOutputStream;
  * {@link Dataset#evenSubset(int)} for quick runs on such a dataset.
  *
  * <p><b>Images.</b> Decoded with {@code javax.imageio} (PNG, baseline and progressive JPEG) on
- * {@value #THREADS} threads. All images must have one size. If every image is grayscale the dataset has
+ * one thread per core ({@link #THREADS}). All images must have one size. If every image is grayscale the dataset has
  * one channel; otherwise three (RGB; palette PNGs count as RGB) and a grayscale image among colour ones is
  * an error, since a mixed folder usually means stray files. Alpha is dropped. Sample values above 8 bits
  * (16-bit PNG) are scaled to 0..255.
@@ -77,14 +77,14 @@ public final class ImageFolder {
     public static final String CACHE_FOLDER = ".pde-cache";
     /** Cache file name; the version in the name changes whenever the format or decoding changes. */
     public static final String CACHE_FILE = "imagefolder-v1.bin";
-    /** Decoder threads. */
-    static final int THREADS = 2;
+    /** Decoder threads: every core (decoding is the whole cost of a first load; a GPU host has many). */
+    static final int THREADS = Math.max(1, Math.min(32, Runtime.getRuntime().availableProcessors()));
 
     private static final byte[] MAGIC = "PDEIMGF\n".getBytes(StandardCharsets.US_ASCII);
     private static final int FORMAT_VERSION = 1;
     /** Bytes before the checksummed body: magic, version, CRC-32C, body length. */
     private static final int PREAMBLE = 8 + 4 + 4 + 8;
-    /** Images decoded per work item; small enough to balance two threads, large enough to be cheap. */
+    /** Images decoded per work item; small enough to balance the threads, large enough to be cheap. */
     private static final int BLOCK = 64;
     private static final long PROGRESS_INTERVAL_MS = 10_000;
 

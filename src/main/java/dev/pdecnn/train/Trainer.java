@@ -333,6 +333,16 @@ public final class Trainer {
         }
         AtomicFiles.writeString(runDir.resolve("metrics.csv"), csv.toString());
         AtomicFiles.writeString(runDir.resolve("metrics.jsonl"), jsonl.toString());
-        Plots.trainingCurves(runDir.resolve("curves.png"), net.name, points);
+        try {
+            Plots.trainingCurves(runDir.resolve("curves.png"), net.name, points);
+        } catch (RuntimeException | InternalError | LinkageError e) { // e.g. a JRE without fonts: the numbers are written
+            if (!curvesFailed) {
+                curvesFailed = true;
+                out.println("note: curves.png not drawn (" + e + "); metrics.csv has the numbers");
+            }
+        }
     }
+
+    /** Set once drawing the curves failed, so the note is printed once. */
+    private boolean curvesFailed;
 }

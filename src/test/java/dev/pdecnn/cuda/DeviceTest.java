@@ -28,4 +28,28 @@ class DeviceTest {
             }
         }
     }
+
+    /**
+     * A tensor of a closed runner may be garbage-collected later, and its buffer returned: the closed runner must
+     * ignore that free and refuse other calls with an exception, never hand the destroyed context to the driver
+     * (which crashed the JVM on an H200 in cuCtxSetCurrent). A second runner opened meanwhile keeps working.
+     */
+    @Test
+    void aClosedRunnerIgnoresFreesAndRefusesCalls() {
+        Kernels.device();
+        dev.pdecnn.backend.cuda.JCudaKernelRunner first = dev.pdecnn.backend.cuda.JCudaKernelRunner.open(0);
+        dev.pdecnn.backend.cuda.DevicePtr p = first.alloc(1024);
+        first.close();
+        try (dev.pdecnn.backend.cuda.JCudaKernelRunner second = dev.pdecnn.backend.cuda.JCudaKernelRunner.open(0)) {
+            first.free(p);
+            first.close();
+            org.junit.jupiter.api.Assertions.assertThrows(dev.pdecnn.backend.cuda.KernelException.class,
+                    () -> first.alloc(16));
+            float[] back = new float[4];
+            dev.pdecnn.backend.cuda.DevicePtr q = second.alloc(16);
+            second.toDevice(new float[]{1, 2, 3, 4}, q);
+            second.toHost(q, back);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[]{1, 2, 3, 4}, back);
+        }
+    }
 }

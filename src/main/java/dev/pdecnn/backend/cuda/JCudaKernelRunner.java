@@ -271,9 +271,20 @@ public final class JCudaKernelRunner implements KernelRunner {
         return maxShared;
     }
 
+    /**
+     * Makes this runner's context current. After {@link #close()} the context handle is dangling and the driver
+     * would crash on it (seen on an H200: SIGSEGV in cuCtxSetCurrent when a tensor of a closed runner was
+     * garbage-collected and its buffer returned), so a closed runner refuses every call instead.
+     */
     private void current() {
+        if (closed) {
+            throw new KernelException(name + ": this GPU runner is closed");
+        }
         api.call(api.ctxSetCurrent, null, context);
     }
+
+    /** Set by {@link #close()}: the context is destroyed. */
+    private boolean closed;
 
     private Object function(String kernel) {
         Object f = functions.get(kernel);
@@ -325,7 +336,7 @@ public final class JCudaKernelRunner implements KernelRunner {
 
     @Override
     public synchronized void free(DevicePtr p) {
-        if (p == null || p.isNull()) {
+        if (p == null || p.isNull() || closed) { // closing freed every allocation
             return;
         }
         current();
@@ -458,6 +469,9 @@ public final class JCudaKernelRunner implements KernelRunner {
 
     @Override
     public synchronized void close() {
+        if (closed) {
+            return;
+        }
         current();
         try {
             api.call(api.ctxSynchronize, null);
@@ -477,6 +491,7 @@ public final class JCudaKernelRunner implements KernelRunner {
             api.call(api.memFree, null, p);
         }
         allocations.clear();
+        closed = true;
         api.call(api.ctxDestroy, null, context);
     }
 }
