@@ -134,7 +134,7 @@ class DeviceMemoryTest {
                 } else {
                     long want = 1 + r.nextInt(60_000);
                     try {
-                        live.add(m.alloc(want, "block " + i));
+                        live.add(m.alloc(want, "block " + i, r.nextInt(4) == 0)); // a quarter long-lived
                     } catch (DeviceOutOfMemoryException e) { // fragmented or full: no free block was large enough
                         assertTrue(m.largestFree() < want, e.getMessage());
                         oom++;
@@ -153,6 +153,37 @@ class DeviceMemoryTest {
             assertTrue(oom > 0, "the test should reach a full pool");
             live.forEach(m::free);
             assertEquals(Map.of(0L, 1L << 20), m.freeBlocksForTest());
+        }
+    }
+
+    /**
+     * The first training step allocates weights, velocities and activations interleaved. Long-lived blocks come
+     * from the top of the pool, so when the step's buffers are returned their space is one block again and a
+     * larger evaluation batch fits; with every block taken best fit, the same sequence leaves the free space in
+     * pieces no larger than one activation.
+     */
+    @Test
+    void longLivedBlocksGatherAtTheTopAndLeaveTheStepSpaceInOnePiece() {
+        for (boolean split : new boolean[]{true, false}) {
+            try (DeviceMemory m = DeviceMemory.pool(new FakeRunner(), 64L << 20)) {
+                List<DevicePtr> step = new ArrayList<>();
+                long longLivedBytes = 0;
+                for (int layer = 0; layer < 20; layer++) {
+                    step.add(m.alloc(2L << 20, "activation " + layer));
+                    m.alloc(4096 + 512L * layer, "weight " + layer, split);
+                    m.alloc(4096 + 512L * layer, "velocity " + layer, split);
+                    longLivedBytes += 2 * (4096 + 512L * layer);
+                }
+                step.forEach(m::free);
+                if (split) {
+                    assertEquals(m.freeBytes(), m.largestFree(), "the step's space is one block again");
+                    assertEquals((64L << 20) - longLivedBytes, m.largestFree());
+                    DevicePtr eval = m.alloc(40L << 20, "an evaluation batch's activation");
+                    assertTrue(eval.address() >= 0);
+                } else {
+                    assertTrue(m.largestFree() < m.freeBytes() / 2, "interleaved: the free space is in pieces");
+                }
+            }
         }
     }
 

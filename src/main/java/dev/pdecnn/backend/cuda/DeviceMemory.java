@@ -122,6 +122,17 @@ public final class DeviceMemory implements AutoCloseable {
 
     /** A block of at least {@code bytes} bytes; {@code what} names it in an out-of-memory message. */
     public synchronized DevicePtr alloc(long bytes, String what) {
+        return alloc(bytes, what, false);
+    }
+
+    /**
+     * As {@link #alloc(long, String)}; {@code longLived} (weights, gradients, velocities, batch-norm statistics:
+     * tensors that live for the whole run) takes the block from the end of the highest free block that fits, so
+     * long-lived blocks gather at the top of the pool. Step buffers come and go below them (best fit); without
+     * the split, weights allocated during the first step sit between that step's activations, and a larger batch
+     * later (evaluation) finds enough free bytes but no block large enough.
+     */
+    public synchronized DevicePtr alloc(long bytes, String what, boolean longLived) {
         if (closed) {
             throw new IllegalStateException("device memory closed");
         }
@@ -132,18 +143,36 @@ public final class DeviceMemory implements AutoCloseable {
         DevicePtr p;
         if (pooled) {
             Map.Entry<Long, Long> best = null;
-            for (Map.Entry<Long, Long> e : free.entrySet()) {
-                if (e.getValue() >= size && (best == null || e.getValue() < best.getValue())) {
-                    best = e;
+            if (longLived) {
+                for (Map.Entry<Long, Long> e : free.descendingMap().entrySet()) {
+                    if (e.getValue() >= size) {
+                        best = e;
+                        break;
+                    }
+                }
+            } else {
+                for (Map.Entry<Long, Long> e : free.entrySet()) {
+                    if (e.getValue() >= size && (best == null || e.getValue() < best.getValue())) {
+                        best = e;
+                    }
                 }
             }
             if (best == null) {
                 throw oom(what, bytes);
             }
-            long off = best.getKey(), rest = best.getValue() - size;
-            free.remove(off);
-            if (rest > 0) {
-                free.put(off + size, rest);
+            long start = best.getKey(), rest = best.getValue() - size;
+            free.remove(start);
+            long off;
+            if (longLived) { // the top end of the block
+                off = start + rest;
+                if (rest > 0) {
+                    free.put(start, rest);
+                }
+            } else {
+                off = start;
+                if (rest > 0) {
+                    free.put(off + size, rest);
+                }
             }
             live.put(off, size);
             p = new DevicePtr(arena.plus(off).address(), bytes);

@@ -124,12 +124,12 @@ final class DeviceTensors {
             return new DevicePtr(q.pop().address(), b);
         }
         try {
-            return mem.alloc(b, what.get());
+            return mem.alloc(b, what.get(), !cached);
         } catch (DeviceOutOfMemoryException e) {
             if (!flushCache()) {
                 throw e;
             }
-            return mem.alloc(b, what.get());
+            return mem.alloc(b, what.get(), !cached);
         }
     }
 
