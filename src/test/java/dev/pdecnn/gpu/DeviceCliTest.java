@@ -135,6 +135,21 @@ class DeviceCliTest {
         }
     }
 
+    /** `bench --device emulated` times steps on the GPU backend and reports the device pool it used. */
+    @Test
+    void benchRunsOnTheDevice() {
+        Emulated.executable();
+        CliRunner.Result r = CliRunner.run("bench", "--device", "emulated", "--batch", "2", "--warmup", "0", "--reps",
+                "2", "pde_const_c1", "global");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("float32, emulated device (host build of the CUDA kernels)"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("| mnist_pde_const_c1 | 2 | ")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("| global 2x16x32x32 K=5 | 2 | ")), r.out());
+        assertTrue(r.out().matches("(?s).*device memory \\(all benchmarks above, one pool\\): [0-9.]+ [KM]iB in use, "
+                + "peak [0-9.]+ [KM]iB of 256 MiB \\(pool\\).*"), r.out());
+        fails(2, "--device 'gpu0': expected cpu, auto, a GPU number", "bench", "--device", "gpu0", "global");
+    }
+
     @Test
     void outOfDeviceMemoryNamesTheTensorTheBytesAndTheFreeMemory() {
         Emulated.executable();
