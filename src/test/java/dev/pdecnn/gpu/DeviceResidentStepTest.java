@@ -3,7 +3,6 @@ package dev.pdecnn.gpu;
 import dev.pdecnn.backend.cpu.CpuBackendF64;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
-import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.cli.CliRunner;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
@@ -13,9 +12,8 @@ import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 import dev.pdecnn.train.Checkpoint;
 import dev.pdecnn.train.SyntheticMnist;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -52,21 +50,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * </ul>
  */
 class DeviceResidentStepTest {
-    static KernelRunner runner;
+    @RegisterExtension
+    static final Emulated.PerClass DEVICE = new Emulated.PerClass();
     @TempDir
     static Path tmp;
-
-    @BeforeAll
-    static void start() {
-        runner = Emulated.device();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (runner != null) {
-            runner.close();
-        }
-    }
 
     static List<String> configs() {
         return TrainStepEquivalenceTest.configs();
@@ -76,7 +63,7 @@ class DeviceResidentStepTest {
     @MethodSource("configs")
     void aStepCopiesOnlyTheBatchInAndTheLossOut(String file) {
         RunConfig cfg = Steps.config(file);
-        CountingRunner rt = new CountingRunner(runner);
+        CountingRunner rt = new CountingRunner(DEVICE.runner());
         int n = 2;
         try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
             CudaBackend be = new CudaBackend(pool, DType.F32);
@@ -131,7 +118,7 @@ class DeviceResidentStepTest {
     void residentStepsMatchTheCpuAndSeeHostEdits(String file) {
         RunConfig cfg = Steps.config(file);
         Network init = Models.build(cfg, new CpuBackendF64());
-        CountingRunner rt = new CountingRunner(runner);
+        CountingRunner rt = new CountingRunner(DEVICE.runner());
         CudaBackend gpuBe = new CudaBackend(DeviceMemory.pool(rt, 64L << 20), DType.F64);
         CpuBackendF64 cpuBe = new CpuBackendF64();
         Network gpu = Models.build(cfg, gpuBe), cpu = Models.build(cfg, cpuBe);
@@ -197,7 +184,7 @@ class DeviceResidentStepTest {
         int n = 2, steps = 4;
         int[] y = Steps.labels(n, 8);
         Map<String, float[]> plain = new java.util.HashMap<>();
-        try (DeviceMemory pool = DeviceMemory.pool(runner, 64L << 20)) {
+        try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 64L << 20)) {
             CudaBackend be = new CudaBackend(pool, DType.F32);
             Network net = Models.build(cfg, be);
             Steps.copyWeights(init, net);
@@ -207,7 +194,7 @@ class DeviceResidentStepTest {
             }
             net.namedParams().forEach((k, p) -> plain.put(k, p.value.f32().clone()));
         }
-        CountingRunner rt = new CountingRunner(runner);
+        CountingRunner rt = new CountingRunner(DEVICE.runner());
         try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
             CudaBackend be = new CudaBackend(pool, DType.F32);
             Network net = Models.build(cfg, be);
@@ -250,7 +237,7 @@ class DeviceResidentStepTest {
         cfg.batchSize = 16;
         cfg.epochs = 1;
         cfg.validate();
-        CountingRunner rt = new CountingRunner(runner);
+        CountingRunner rt = new CountingRunner(DEVICE.runner());
         try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
             CudaBackend be = new CudaBackend(pool, DType.F32);
             java.io.PrintStream quiet = new java.io.PrintStream(java.io.OutputStream.nullOutputStream());
@@ -265,7 +252,7 @@ class DeviceResidentStepTest {
     /** A tensor only one backend's device holds is read correctly by another backend (through the host). */
     @Test
     void anotherBackendReadsADeviceOnlyTensor() {
-        try (DeviceMemory ma = DeviceMemory.pool(runner, 1L << 20); DeviceMemory mb = DeviceMemory.pool(runner, 1L << 20)) {
+        try (DeviceMemory ma = DeviceMemory.pool(DEVICE.runner(), 1L << 20); DeviceMemory mb = DeviceMemory.pool(DEVICE.runner(), 1L << 20)) {
             CudaBackend a = new CudaBackend(ma, DType.F32), b = new CudaBackend(mb, DType.F32);
             Tensor x = Steps.batch(Models.build(Steps.config("mnist_cnn_c1.yaml"), a), 1, DType.F32, 9);
             Tensor y = a.zeros(x.shape()), z = b.zeros(x.shape());

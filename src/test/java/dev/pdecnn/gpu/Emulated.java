@@ -57,4 +57,31 @@ final class Emulated {
         System.out.println("[gpu] device: " + r.description());
         return r;
     }
+
+    /**
+     * One device per test class ({@code @RegisterExtension static final Emulated.PerClass DEVICE = ...}): opened
+     * before the first test ({@link #device()}: the emulation, or GPU 0 with -Dpdecnn.cuda.runner=jcuda), closed
+     * after the last.
+     */
+    static final class PerClass implements org.junit.jupiter.api.extension.BeforeAllCallback,
+            org.junit.jupiter.api.extension.AfterAllCallback {
+        private KernelRunner runner;
+
+        KernelRunner runner() {
+            return runner;
+        }
+
+        @Override
+        public void beforeAll(org.junit.jupiter.api.extension.ExtensionContext context) {
+            runner = device();
+        }
+
+        @Override
+        public void afterAll(org.junit.jupiter.api.extension.ExtensionContext context) {
+            if (runner != null) {
+                runner.close();
+                runner = null;
+            }
+        }
+    }
 }

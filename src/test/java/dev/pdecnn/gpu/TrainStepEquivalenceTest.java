@@ -5,16 +5,14 @@ import dev.pdecnn.backend.cpu.CpuBackendF32;
 import dev.pdecnn.backend.cpu.CpuBackendF64;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
-import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Param;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -65,19 +63,8 @@ class TrainStepEquivalenceTest {
     static final double ACCURACY_FACTOR = 4;
     static final double LR = 0.1, MOMENTUM = 0.9, WD = 5e-4;
 
-    static KernelRunner runner;
-
-    @BeforeAll
-    static void start() {
-        runner = Emulated.device();
-    }
-
-    @AfterAll
-    static void stop() {
-        if (runner != null) {
-            runner.close();
-        }
-    }
+    @RegisterExtension
+    static final Emulated.PerClass DEVICE = new Emulated.PerClass();
 
     static List<String> configs() {
         return List.of("mnist_cnn_c1.yaml", "mnist_cnn_c8.yaml", "mnist_residual_c1.yaml", "mnist_residual_c8.yaml",
@@ -109,12 +96,12 @@ class TrainStepEquivalenceTest {
 
         // float64: the same algorithm
         Stepped cpu64 = step(cfg, new CpuBackendF64(), init, DType.F64);
-        Stepped gpu64 = step(cfg, new CudaBackend(DeviceMemory.checked(runner, 256L << 20), DType.F64), init, DType.F64);
+        Stepped gpu64 = step(cfg, new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 256L << 20), DType.F64), init, DType.F64);
         double w64 = compare("f64", cpu64, gpu64, F64_TOL, F64_TOL, failures);
 
         // float32: the training path
         Stepped cpu32 = step(cfg, new CpuBackendF32(), init, DType.F32);
-        CudaBackend gpu = new CudaBackend(DeviceMemory.checked(runner, 256L << 20), DType.F32);
+        CudaBackend gpu = new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 256L << 20), DType.F32);
         Stepped gpu32 = step(cfg, gpu, init, DType.F32);
         double w32 = compare("f32", cpu32, gpu32, F32_LOSS_TOL, F32_TOL, failures);
 
@@ -168,10 +155,10 @@ class TrainStepEquivalenceTest {
     void poolAndCheckedMemoryGiveIdenticalSteps() {
         RunConfig cfg = Steps.config("cifar10/row2_resnet32_global.yaml");
         Network init = Models.build(cfg, new CpuBackendF32());
-        try (DeviceMemory pool = DeviceMemory.pool(runner, 64L << 20)) {
+        try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 64L << 20)) {
             CudaBackend pooled = new CudaBackend(pool, DType.F32);
             Stepped a = step(cfg, pooled, init, DType.F32);
-            Stepped b = step(cfg, new CudaBackend(DeviceMemory.checked(runner, 64L << 20), DType.F32), init, DType.F32);
+            Stepped b = step(cfg, new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 64L << 20), DType.F32), init, DType.F32);
             assertEquals(a.loss(), b.loss());
             Map<String, Param> pa = a.net().namedParams(), pb = b.net().namedParams();
             for (String k : pa.keySet()) {
