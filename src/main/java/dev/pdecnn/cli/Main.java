@@ -115,6 +115,11 @@ public final class Main implements Callable<Integer> {
                 err.println("error: " + u.getMessage());
                 return u.exitCode();
             }
+            String broken = runtimeFailure(ex);
+            if (broken != null) {
+                err.println("error: " + broken);
+                return 1;
+            }
             throw ex;
         });
         try {
@@ -123,6 +128,29 @@ public final class Main implements Callable<Integer> {
             err.println("error: out of memory; lower --batch-size or give Java more heap (java -Xmx8g -jar ...)");
             return 2;
         }
+    }
+
+    /**
+     * A one-line explanation when {@code ex} is the Java runtime failing rather than the trainer: a native library
+     * of the JRE that does not load (seen: a trimmed runtime without the system's libjpeg, so no JPEG decoding)
+     * or Java2D without any font. Null for anything else, which keeps its stack trace.
+     */
+    static String runtimeFailure(Throwable ex) {
+        Throwable root = ex;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String why = root.getClass().getSimpleName() + ": " + root.getMessage();
+        if (ex instanceof UnsatisfiedLinkError || root instanceof UnsatisfiedLinkError) {
+            return "the Java runtime could not load one of its native libraries (" + why + "); run the jar with a "
+                    + "complete Java 17 runtime (e.g. the openjdk-17-jre-headless package, which brings libjpeg)";
+        }
+        if ((ex instanceof InternalError || root instanceof RuntimeException) && String.valueOf(root.getMessage())
+                .toLowerCase(java.util.Locale.ROOT).contains("font")) {
+            return "the Java runtime has no usable font for the plots (" + why + "); install one (e.g. the "
+                    + "fonts-dejavu-core and fontconfig packages)";
+        }
+        return null;
     }
 
     @Override

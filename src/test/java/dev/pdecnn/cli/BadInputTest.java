@@ -114,4 +114,20 @@ class BadInputTest {
         dev.pdecnn.io.Safetensors.write(p, m, java.util.Map.of());
         return p;
     }
+
+    /**
+     * A broken Java runtime (seen on a GPU machine with a trimmed JRE: no libjpeg, no fonts) is explained in one
+     * line with what to install; other exceptions are left alone (null), keeping their stack trace.
+     */
+    @Test
+    void aBrokenJavaRuntimeIsExplained() {
+        String jpeg = Main.runtimeFailure(new UnsatisfiedLinkError(
+                "/tmp/jre/lib/libjavajpeg.so: libjpeg.so.62: cannot open shared object file"));
+        assertTrue(jpeg.contains("libjpeg.so.62") && jpeg.contains("complete Java 17 runtime"), jpeg);
+        String fonts = Main.runtimeFailure(new InternalError(new java.lang.reflect.InvocationTargetException(
+                new RuntimeException("Fontconfig head is null, check your fonts or fonts configuration"))));
+        assertTrue(fonts.contains("no usable font") && fonts.contains("Fontconfig head is null"), fonts);
+        assertEquals(null, Main.runtimeFailure(new IllegalStateException("a bug")));
+        assertEquals(null, Main.runtimeFailure(new RuntimeException(new java.io.IOException("disk full"))));
+    }
 }
