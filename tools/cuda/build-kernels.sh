@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compiles the CUDA kernels of src/main/cuda with nvcc into the committed files under
-# src/main/resources/kernels: one PTX module per source (compute_80, JIT-compiled by the driver for any newer
-# GPU) and one fatbin per source with SASS for sm_80 (A100) and sm_90 (H100/H200), plus MANIFEST (source
+# src/main/resources/kernels: one PTX module per source (compute_75, which the driver JIT-compiles for the GPU
+# at hand: Turing such as the T4 and every later GPU; nvcc 13 dropped Volta, so 7.5 is the oldest it writes)
+# and one fatbin per source with SASS for sm_80 (A100, and the 8.x GPUs) and sm_90 (H100/H200), plus MANIFEST (source
 # hash, nvcc version, flags, module list). nvcc's output is deterministic for a given nvcc version, and
 # neither file embeds a path, so regenerating an unchanged tree reproduces the committed bytes.
 #
@@ -17,7 +18,7 @@ SRC=src/main/cuda
 OUT=src/main/resources/kernels
 NVCC=${NVCC:-nvcc}
 MODE=${1:-}
-PTX_FLAGS="-ptx -arch=compute_80 -std=c++17 -O3"
+PTX_FLAGS="-ptx -arch=compute_75 -std=c++17 -O3"
 FATBIN_FLAGS="-fatbin -std=c++17 -O3 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 

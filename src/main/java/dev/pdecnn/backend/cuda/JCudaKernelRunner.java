@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * no device instead of failing.
  *
  * <p>Modules: each source's fatbin (SASS for sm_80 and sm_90) is loaded when the driver accepts it, otherwise
- * its PTX (compute_80), which the driver JIT-compiles for the GPU at hand. Launches above 48 KiB of dynamic
+ * its PTX (compute_75: Turing, e.g. a T4, and later), which the driver JIT-compiles for the GPU at hand. Launches above 48 KiB of dynamic
  * shared memory opt in per kernel (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) up to the device's
  * opt-in limit, which {@link #maxSharedBytesPerBlock()} reports.
  *
