@@ -12,7 +12,7 @@
 # failing or slow step never costs the others. The log goes to $OUT/log.txt; the runs' metrics to $OUT.
 # Usage (device tool): bash tools/gpu/device-check.sh [steps...]
 #   steps: env kernels steps (step tests) resident (DeviceResidentStepTest, async and synced) full (full-size step
-#   equality) bench torch train sync (bench with a synchronisation after every launch)
+#   equality) bench torch train train5 profile (per-op GPU time) sync (bench, a synchronisation after every launch)
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -82,6 +82,10 @@ for step in $STEPS; do
   full)
     TAIL=30 run steps-full 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda -Dpdecnn.steps.full=true "${JUNIT[@]}" \
       --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
+  profile)
+    # per-operation GPU time (each backend call followed by a synchronisation), for finding the slow kernels
+    TAIL=60 run profile 90 "$JAVA" -Dbench.profile=true -jar $JAR bench --device 0 --batch 128 --warmup 5 --reps 10 \
+      resnet32 resnet32_global ;;
   sync)
     PDECNN_CUDA_SYNC=1 run bench-ours-synced 60 "$JAVA" -jar $JAR bench --device 0 --batch 128 --warmup 5 --reps 20 resnet32_global resnet32 ;;
   torch)

@@ -70,6 +70,11 @@ public final class Bench {
         return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
     }
 
+    /** {@code be}, wrapped in the per-operation profile when {@code -Dbench.profile=true}. */
+    public static Backend profiledIfAsked(Backend be) {
+        return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
+    }
+
     /**
      * The run configuration of a benchmark name (see the class comment); throws {@link UserException} for an
      * unknown name.

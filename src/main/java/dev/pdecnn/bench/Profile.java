@@ -25,7 +25,12 @@ final class Profile {
     private Profile() {
     }
 
+    /**
+     * A GPU backend queues its launches, so each call is followed by a synchronisation: the time is then the
+     * operation's kernels plus one launch-and-wait round trip (tens of microseconds), not the enqueueing alone.
+     */
     static Backend wrap(Backend be) {
+        Runnable sync = be instanceof dev.pdecnn.backend.cuda.CudaBackend gpu ? gpu::synchronize : () -> { };
         InvocationHandler h = (proxy, m, args) -> {
             long t0 = System.nanoTime(), c0 = cpuNanos();
             try {
@@ -33,6 +38,7 @@ final class Profile {
             } catch (InvocationTargetException e) {
                 throw e.getCause();
             } finally {
+                sync.run();
                 long dt = System.nanoTime() - t0, dc = cpuNanos() - c0;
                 String key = m.getName();
                 if (key.startsWith("conv2d")) {

@@ -44,7 +44,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         try (Devices.Opened opened = Devices.open(device, main.out)) {
             String where = opened.session() == null ? null : opened.session().description();
-            int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where, opened::backend));
+            int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where,
+                    () -> Bench.profiledIfAsked(opened.backend())));
             if (opened.backend() instanceof dev.pdecnn.backend.cuda.CudaBackend gpu) {
                 main.out.println();
                 main.out.println("device memory (all benchmarks above, one pool): " + gpu.memory().summary());
