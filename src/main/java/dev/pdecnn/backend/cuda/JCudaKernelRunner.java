@@ -18,9 +18,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * no device instead of failing.
  *
  * <p>Modules: each source's fatbin (SASS for sm_80 and sm_90) is loaded when the driver accepts it, otherwise
- * its PTX (compute_75: Turing, e.g. a T4, and later), which the driver JIT-compiles for the GPU at hand. Launches above 48 KiB of dynamic
- * shared memory opt in per kernel (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) up to the device's
- * opt-in limit, which {@link #maxSharedBytesPerBlock()} reports.
+ * its PTX (compute_75: Turing, e.g. a T4, and later), which the driver JIT-compiles for the GPU at hand.
+ * Launches above 48 KiB of dynamic shared memory opt in per kernel (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
+ * up to the device's opt-in limit, which {@link #maxSharedBytesPerBlock()} reports.
  *
  * <p>Device pointers are handed out as {@link DevicePtr}s whose address is a handle (allocation id in the
  * high bits, byte offset in the low 40), mapped back to JCuda's {@code CUdeviceptr} on use.
