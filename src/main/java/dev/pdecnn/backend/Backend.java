@@ -18,6 +18,32 @@ public interface Backend {
         return Tensor.zeros(dtype(), shape);
     }
 
+    /**
+     * Whether a module may keep the tensors {@link #buffer} and {@link #bufferLike} return and pass them back on its
+     * next call: true on the CPU backends, which then hand the same tensor back, so a training step allocates and
+     * zeroes nothing for outputs and gradients after the first; false (the default) where fresh tensors are cheap or
+     * are recycled by the backend itself (the CUDA backend's step tensors), so modules hold no reference past a step.
+     */
+    default boolean reusesBuffers() {
+        return false;
+    }
+
+    /**
+     * A tensor of {@code shape} for an operation to <em>write</em> (an output or activation gradient: every element
+     * is written, see the conventions above). {@code previous} is what the same call site got last time, or null.
+     * The default returns {@link #zeros}; a backend that {@link #reusesBuffers() reuses buffers} returns
+     * {@code previous} itself when it has this shape, with stale contents, so the caller must be done with the
+     * previous result (as a module is once its step's backward pass has run).
+     */
+    default Tensor buffer(Tensor previous, int... shape) {
+        return zeros(shape);
+    }
+
+    /** As {@link #buffer} with the shape of {@code like}; the default returns {@code like.zerosLike()}. */
+    default Tensor bufferLike(Tensor previous, Tensor like) {
+        return like.zerosLike();
+    }
+
     /** y[n,co] = sum over the group's input channels and the kernel of w * x (cross-correlation), no bias. */
     void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s);
 

@@ -17,6 +17,7 @@ public final class BatchNorm2d extends Module {
     private final double momentum, eps;
     private final Tensor gamma, beta, runMean, runVar, saveMean, saveInv;
     private Tensor x;
+    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
 
     /** Running-statistics momentum (PyTorch convention) and epsilon, shared by every BN of a model. */
     public record Spec(double momentum, double eps) {
@@ -48,7 +49,7 @@ public final class BatchNorm2d extends Module {
 
     @Override
     public Tensor forward(Tensor in) {
-        Tensor y = in.zerosLike();
+        Tensor y = yBuf.like(be, in);
         if (training) {
             x = in;
             be.batchNormTrain(in, gamma, beta, runMean, runVar, momentum, eps, y, saveMean, saveInv);
@@ -63,7 +64,7 @@ public final class BatchNorm2d extends Module {
         if (x == null) {
             throw new IllegalStateException("batch norm backward needs a training-mode forward");
         }
-        Tensor gx = x.zerosLike();
+        Tensor gx = gxBuf.like(be, x);
         be.batchNormBackward(x, gy, gamma, saveMean, saveInv, gx, grad("weight"), grad("bias"));
         x = null;
         return gx;

@@ -16,6 +16,7 @@ public final class GlobalLayer extends Module {
     private final ReLU reluOut;
     private final PdeOp pde;
     private Tensor h, pmDx;
+    private final Buffer dxBuf = new Buffer(), dyBuf = new Buffer();
 
     public GlobalLayer(Backend be, int c, GlobalSpec spec) {
         this(be, c, spec, BatchNorm2d.Spec.DEFAULT);
@@ -79,8 +80,8 @@ public final class GlobalLayer extends Module {
                 dY = diffY.forward(h);
             }
             case PERONA_MALIK -> {
-                dX = h.zerosLike();
-                dY = h.zerosLike();
+                dX = dxBuf.like(be, h);
+                dY = dyBuf.like(be, h);
                 be.peronaMalik(h, spec.pmLambda(), dX, dY);
                 pmDx = dX;
             }

@@ -5,6 +5,7 @@ import dev.pdecnn.tensor.Tensor;
 
 public final class ReLU extends Module {
     private Tensor y;
+    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
 
     public ReLU(Backend be) {
         super(be);
@@ -12,14 +13,14 @@ public final class ReLU extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        y = x.zerosLike();
+        y = yBuf.like(be, x);
         be.relu(x, y);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor gy) {
-        Tensor gx = gy.zerosLike();
+        Tensor gx = gxBuf.like(be, gy);
         be.reluBackward(y, gy, gx);
         y = null;
         return gx;

@@ -122,6 +122,49 @@ public final class CpuBackendF64 implements Backend {
         return DType.F64;
     }
 
+    // ---------------------------------------------------------------- reused output and gradient buffers
+
+    /** For tests: fill every tensor {@link #buffer} hands out with NaN, so an element an operation leaves unwritten shows. */
+    private boolean poisonBuffers;
+
+    /**
+     * For tests: when on, every tensor from {@link #buffer} and {@link #bufferLike} is filled with NaN before it is
+     * returned (fresh or reused), so a result that depends on a buffer's old contents turns NaN. Returns this.
+     */
+    public CpuBackendF64 poisonBuffers(boolean on) {
+        poisonBuffers = on;
+        return this;
+    }
+
+    @Override
+    public boolean reusesBuffers() {
+        return true;
+    }
+
+    /** {@code previous} itself when it is a host tensor of this backend with this shape (contents stale), else zeros. */
+    @Override
+    public Tensor buffer(Tensor previous, int... shape) {
+        Tensor t = reusable(previous) && previous.hasShape(shape) ? previous : Tensor.zeros(DType.F64, shape);
+        return poisoned(t);
+    }
+
+    @Override
+    public Tensor bufferLike(Tensor previous, Tensor like) {
+        Tensor t = reusable(previous) && previous.sameShape(like) ? previous : Tensor.zeros(DType.F64, like.shape());
+        return poisoned(t);
+    }
+
+    private static boolean reusable(Tensor t) {
+        return t != null && t.dtype() == DType.F64 && t.deviceCopy() == null && !t.aliased();
+    }
+
+    private Tensor poisoned(Tensor t) {
+        if (poisonBuffers) {
+            t.fill(Double.NaN);
+        }
+        return t;
+    }
+
     // ---------------------------------------------------------------- GEMM on rows
 
     /**
