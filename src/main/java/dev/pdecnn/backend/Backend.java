@@ -64,6 +64,37 @@ public interface Backend {
     void batchNormBackward(Tensor x, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor gx,
                            Tensor gGamma, Tensor gBeta);
 
+    /**
+     * relu(batch norm) in training mode, y the activated output: {@link #batchNormTrain} then {@link #relu}. The
+     * default composes the two through a temporary (so a device backend runs its two kernels as before); the CPU
+     * backends write y in one pass.
+     */
+    default void batchNormReluTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
+                                    double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+        Tensor t = y.zerosLike();
+        batchNormTrain(x, gamma, beta, runMean, runVar, momentum, eps, t, saveMean, saveInvStd);
+        relu(t, y);
+    }
+
+    /** relu(batch norm) in evaluation mode: {@link #batchNormEval} then {@link #relu}. */
+    default void batchNormReluEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
+                                   Tensor y) {
+        Tensor t = y.zerosLike();
+        batchNormEval(x, gamma, beta, runMean, runVar, eps, t);
+        relu(t, y);
+    }
+
+    /**
+     * Gradients of {@link #batchNormReluTrain}, y its output: {@link #reluBackward} then {@link #batchNormBackward}
+     * (gx written, gGamma and gBeta accumulated).
+     */
+    default void batchNormReluBackward(Tensor x, Tensor y, Tensor gy, Tensor gamma, Tensor saveMean,
+                                       Tensor saveInvStd, Tensor gx, Tensor gGamma, Tensor gBeta) {
+        Tensor t = gy.zerosLike();
+        reluBackward(y, gy, t);
+        batchNormBackward(x, t, gamma, saveMean, saveInvStd, gx, gGamma, gBeta);
+    }
+
     void relu(Tensor x, Tensor y);
 
     /** gx = gy where the forward output y was positive, else 0. */

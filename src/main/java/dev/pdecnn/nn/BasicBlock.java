@@ -5,7 +5,7 @@ import dev.pdecnn.tensor.Tensor;
 
 /**
  * ResNet BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), the shortcut a strided 1x1 conv
- * with batch norm when the shape changes, else the identity.
+ * with batch norm when the shape changes, else the identity; bn1 carries its relu (fused).
  */
 public final class BasicBlock extends Module {
     private final Sequential main;
@@ -20,8 +20,7 @@ public final class BasicBlock extends Module {
         super(be);
         main = new Sequential(be)
                 .add("conv1", Conv2d.conv3x3(be, cin, cout, stride))
-                .add("bn1", new BatchNorm2d(be, cout, bn))
-                .add(new ReLU(be))
+                .add("bn1", BatchNorm2d.withRelu(be, cout, bn))
                 .add("conv2", Conv2d.conv3x3(be, cout, cout, 1))
                 .add("bn2", new BatchNorm2d(be, cout, bn));
         // Registering main's layers under this block's own names keeps PyTorch's layer1.0.conv1.weight.
