@@ -103,6 +103,15 @@ public interface Backend {
     /** y = a + b (y may alias a or b). */
     void add(Tensor a, Tensor b, Tensor y);
 
+    /**
+     * y = relu(a + b), a residual block's output; {@code a} may be overwritten (the default adds b into a, then
+     * writes relu(a) to y, the two operations a block ran before; the CPU backends make one pass and leave a).
+     */
+    default void addRelu(Tensor a, Tensor b, Tensor y) {
+        add(a, b, a);
+        relu(a, y);
+    }
+
     /** Non-overlapping k x k average pooling; H and W must be multiples of k. */
     void avgPool(Tensor x, int k, Tensor y);
 

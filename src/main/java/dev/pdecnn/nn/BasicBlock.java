@@ -42,8 +42,7 @@ public final class BasicBlock extends Module {
     @Override
     public Tensor forward(Tensor x) {
         Tensor y = main.forward(x);
-        be.add(y, shortcut == null ? x : shortcut.forward(x), y);
-        return out.forward(y);
+        return out.forwardSum(y, shortcut == null ? x : shortcut.forward(x));
     }
 
     @Override

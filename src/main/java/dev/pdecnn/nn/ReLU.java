@@ -18,6 +18,13 @@ public final class ReLU extends Module {
         return y;
     }
 
+    /** relu(a + b) (a may be overwritten, see {@link Backend#addRelu}); backward gives the gradient of the sum. */
+    public Tensor forwardSum(Tensor a, Tensor b) {
+        y = yBuf.like(be, a);
+        be.addRelu(a, b, y);
+        return y;
+    }
+
     @Override
     public Tensor backward(Tensor gy) {
         Tensor gx = gxBuf.like(be, gy);

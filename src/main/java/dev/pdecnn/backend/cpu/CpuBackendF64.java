@@ -1183,6 +1183,20 @@ public final class CpuBackendF64 implements Backend {
         });
     }
 
+    /** One pass: Y = max(A + B, 0); a is left as it is. */
+    @Override
+    public void addRelu(Tensor a, Tensor b, Tensor y) {
+        double[] A = a.f64(), B = b.f64(), Y = y.f64();
+        if (A.length != B.length || A.length != Y.length) {
+            throw new IllegalArgumentException("addRelu shapes " + a + " " + b + " " + y);
+        }
+        Parallel.forChunks(A.length, (ch, lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                Y[i] = Math.max(A[i] + B[i], 0);
+            }
+        });
+    }
+
     @Override
     public void avgPool(Tensor x, int k, Tensor y) {
         double[] X = x.f64(), Y = y.f64();

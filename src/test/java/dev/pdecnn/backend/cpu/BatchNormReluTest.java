@@ -85,5 +85,12 @@ class BatchNormReluTest {
         be.batchNormEval(x, gamma, beta, rm[0], rv[0], 1e-3, t);
         be.relu(t, e1);
         close(e0, e1, 0, "eval");
+        // relu(a + b), the residual block's output, in one pass against add then relu
+        Tensor s0 = Tensor.zeros(dt, n, c, h, w), s1 = Tensor.zeros(dt, n, c, h, w), aCopy = y0.copy();
+        be.addRelu(y0, gy, s0);
+        close(y0, aCopy, 0, "addRelu leaves a");
+        be.add(aCopy, gy, t);
+        be.relu(t, s1);
+        close(s0, s1, 0, "addRelu");
     }
 }
