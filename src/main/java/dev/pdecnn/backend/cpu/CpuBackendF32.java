@@ -136,9 +136,17 @@ public final class CpuBackendF32 implements Backend {
         return this;
     }
 
+    /**
+     * Whether modules reuse their output and gradient tensors ({@link #buffer}): on unless the system property
+     * {@code pde.reuseBuffers} is {@code false}. Reuse saves the allocation and zero fill of every activation and
+     * gradient per step, but keeps every module's gradient tensors allocated between steps (a larger live heap:
+     * about 1.4 GB instead of 0.2 to 1 GB for resnet32 at batch 128, see docs/benchmarks.md).
+     */
+    private final boolean reuse = !"false".equals(System.getProperty("pde.reuseBuffers"));
+
     @Override
     public boolean reusesBuffers() {
-        return true;
+        return reuse;
     }
 
     /** {@code previous} itself when it is a host tensor of this backend with this shape (contents stale), else zeros. */
@@ -154,8 +162,8 @@ public final class CpuBackendF32 implements Backend {
         return poisoned(t);
     }
 
-    private static boolean reusable(Tensor t) {
-        return t != null && t.dtype() == DType.F32 && t.deviceCopy() == null && !t.aliased();
+    private boolean reusable(Tensor t) {
+        return reuse && t != null && t.dtype() == DType.F32 && t.deviceCopy() == null && !t.aliased();
     }
 
     private Tensor poisoned(Tensor t) {
