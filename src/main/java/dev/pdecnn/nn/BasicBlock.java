@@ -18,11 +18,13 @@ public final class BasicBlock extends Module {
 
     public BasicBlock(Backend be, int cin, int cout, int stride, BatchNorm2d.Spec bn) {
         super(be);
-        main = new Sequential(be)
-                .add("conv1", Conv2d.conv3x3(be, cin, cout, stride))
-                .add("bn1", BatchNorm2d.withRelu(be, cout, bn))
-                .add("conv2", Conv2d.conv3x3(be, cout, cout, 1))
-                .add("bn2", new BatchNorm2d(be, cout, bn));
+        Conv2d conv1 = Conv2d.conv3x3(be, cin, cout, stride), conv2 = Conv2d.conv3x3(be, cout, cout, 1);
+        BatchNorm2d bn1 = BatchNorm2d.withRelu(be, cout, bn), bn2 = new BatchNorm2d(be, cout, bn);
+        main = new Sequential(be).add("conv1", conv1).add("bn1", bn1).add("conv2", conv2).add("bn2", bn2);
+        // Backward runs bn2, conv2, bn1, conv1, each consuming the previous one's input gradient: bn1's gradient is
+        // written after conv2 has read bn2's, conv1's after bn1 has read conv2's, so each pair shares one tensor
+        // (on a backend that reuses buffers; conv1's and conv2's have the same shape only without a shortcut).
+        bn1.shareInputGradient(bn2.inputGradient());
         // Registering main's layers under this block's own names keeps PyTorch's layer1.0.conv1.weight.
         for (var e : main.children().entrySet()) {
             if (!e.getKey().startsWith("_")) {
@@ -35,6 +37,7 @@ public final class BasicBlock extends Module {
                     .add("1", new BatchNorm2d(be, cout, bn)));
         } else {
             shortcut = null;
+            conv1.shareInputGradient(conv2.inputGradient());
         }
         out = new ReLU(be);
     }

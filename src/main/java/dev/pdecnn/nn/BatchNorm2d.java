@@ -19,7 +19,8 @@ public final class BatchNorm2d extends Module {
     private final double momentum, eps;
     private final Tensor gamma, beta, runMean, runVar, saveMean, saveInv;
     private Tensor x, y;
-    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
+    private final Buffer yBuf = new Buffer();
+    private Buffer gxBuf = new Buffer();
 
     /** Running-statistics momentum (PyTorch convention) and epsilon, shared by every BN of a model. */
     public record Spec(double momentum, double eps) {
@@ -76,6 +77,15 @@ public final class BatchNorm2d extends Module {
             be.batchNormEval(in, gamma, beta, runMean, runVar, eps, y);
         }
         return y;
+    }
+
+    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
+    Buffer inputGradient() {
+        return gxBuf;
+    }
+
+    void shareInputGradient(Buffer b) {
+        gxBuf = b;
     }
 
     @Override

@@ -10,7 +10,8 @@ public final class Conv2d extends Module {
     public final ConvSpec spec;
     private final Tensor w;
     private Tensor x;
-    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
+    private final Buffer yBuf = new Buffer();
+    private Buffer gxBuf = new Buffer();
 
     public Conv2d(Backend be, int cin, int cout, int k, int stride, int pad, int groups) {
         super(be);
@@ -51,6 +52,15 @@ public final class Conv2d extends Module {
         be.conv2dBackward(x, w, gy, gx, grad("weight"), spec);
         x = null;
         return gx;
+    }
+
+    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
+    Buffer inputGradient() {
+        return gxBuf;
+    }
+
+    void shareInputGradient(Buffer b) {
+        gxBuf = b;
     }
 
     @Override
