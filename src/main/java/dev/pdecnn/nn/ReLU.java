@@ -5,7 +5,8 @@ import dev.pdecnn.tensor.Tensor;
 
 public final class ReLU extends Module {
     private Tensor y;
-    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
+    private final Buffer yBuf = new Buffer();
+    private Buffer gxBuf = new Buffer();
 
     public ReLU(Backend be) {
         super(be);
@@ -23,6 +24,15 @@ public final class ReLU extends Module {
         y = yBuf.like(be, a);
         be.addRelu(a, b, y);
         return y;
+    }
+
+    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
+    Buffer inputGradient() {
+        return gxBuf;
+    }
+
+    void shareInputGradient(Buffer b) {
+        gxBuf = b;
     }
 
     @Override
