@@ -139,8 +139,8 @@ public final class CpuBackendF64 implements Backend {
     /**
      * Whether modules reuse their output and gradient tensors ({@link #buffer}): on unless the system property
      * {@code pde.reuseBuffers} is {@code false}. Reuse saves the allocation and zero fill of every activation and
-     * gradient per step, but keeps every module's gradient tensors allocated between steps (a larger live heap:
-     * about 1.4 GB instead of 0.2 to 1 GB for resnet32 at batch 128, see docs/benchmarks.md).
+     * gradient per step, but keeps the modules' tensors allocated between steps (a larger live heap: about 0.9 GB
+     * for resnet32 at batch 128, where fresh tensors let it drop to 0.2 to 0.5 GB after each GC; docs/benchmarks.md).
      */
     private final boolean reuse = !"false".equals(System.getProperty("pde.reuseBuffers"));
 
