@@ -18,6 +18,32 @@ public interface Backend {
         return Tensor.zeros(dtype(), shape);
     }
 
+    /**
+     * Whether a module may keep the tensors {@link #buffer} and {@link #bufferLike} return and pass them back on its
+     * next call: true on the CPU backends, which then hand the same tensor back, so a training step allocates and
+     * zeroes nothing for outputs and gradients after the first; false (the default) where fresh tensors are cheap or
+     * are recycled by the backend itself (the CUDA backend's step tensors), so modules hold no reference past a step.
+     */
+    default boolean reusesBuffers() {
+        return false;
+    }
+
+    /**
+     * A tensor of {@code shape} for an operation to <em>write</em> (an output or activation gradient: every element
+     * is written, see the conventions above). {@code previous} is what the same call site got last time, or null.
+     * The default returns {@link #zeros}; a backend that {@link #reusesBuffers() reuses buffers} returns
+     * {@code previous} itself when it has this shape, with stale contents, so the caller must be done with the
+     * previous result (as a module is once its step's backward pass has run).
+     */
+    default Tensor buffer(Tensor previous, int... shape) {
+        return zeros(shape);
+    }
+
+    /** As {@link #buffer} with the shape of {@code like}; the default returns {@code like.zerosLike()}. */
+    default Tensor bufferLike(Tensor previous, Tensor like) {
+        return like.zerosLike();
+    }
+
     /** y[n,co] = sum over the group's input channels and the kernel of w * x (cross-correlation), no bias. */
     void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s);
 
@@ -38,6 +64,37 @@ public interface Backend {
     void batchNormBackward(Tensor x, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor gx,
                            Tensor gGamma, Tensor gBeta);
 
+    /**
+     * relu(batch norm) in training mode, y the activated output: {@link #batchNormTrain} then {@link #relu}. The
+     * default composes the two through a temporary (so a device backend runs its two kernels as before); the CPU
+     * backends write y in one pass.
+     */
+    default void batchNormReluTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
+                                    double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+        Tensor t = y.zerosLike();
+        batchNormTrain(x, gamma, beta, runMean, runVar, momentum, eps, t, saveMean, saveInvStd);
+        relu(t, y);
+    }
+
+    /** relu(batch norm) in evaluation mode: {@link #batchNormEval} then {@link #relu}. */
+    default void batchNormReluEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
+                                   Tensor y) {
+        Tensor t = y.zerosLike();
+        batchNormEval(x, gamma, beta, runMean, runVar, eps, t);
+        relu(t, y);
+    }
+
+    /**
+     * Gradients of {@link #batchNormReluTrain}, y its output: {@link #reluBackward} then {@link #batchNormBackward}
+     * (gx written, gGamma and gBeta accumulated).
+     */
+    default void batchNormReluBackward(Tensor x, Tensor y, Tensor gy, Tensor gamma, Tensor saveMean,
+                                       Tensor saveInvStd, Tensor gx, Tensor gGamma, Tensor gBeta) {
+        Tensor t = gy.zerosLike();
+        reluBackward(y, gy, t);
+        batchNormBackward(x, t, gamma, saveMean, saveInvStd, gx, gGamma, gBeta);
+    }
+
     void relu(Tensor x, Tensor y);
 
     /** gx = gy where the forward output y was positive, else 0. */
@@ -45,6 +102,15 @@ public interface Backend {
 
     /** y = a + b (y may alias a or b). */
     void add(Tensor a, Tensor b, Tensor y);
+
+    /**
+     * y = relu(a + b), a residual block's output; {@code a} may be overwritten (the default adds b into a, then
+     * writes relu(a) to y, the two operations a block ran before; the CPU backends make one pass and leave a).
+     */
+    default void addRelu(Tensor a, Tensor b, Tensor y) {
+        add(a, b, a);
+        relu(a, y);
+    }
 
     /** Non-overlapping k x k average pooling; H and W must be multiples of k. */
     void avgPool(Tensor x, int k, Tensor y);

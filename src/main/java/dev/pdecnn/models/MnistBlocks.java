@@ -6,7 +6,6 @@ import dev.pdecnn.nn.BatchNorm2d;
 import dev.pdecnn.nn.Conv2d;
 import dev.pdecnn.nn.Module;
 import dev.pdecnn.nn.PdeOp;
-import dev.pdecnn.nn.ReLU;
 import dev.pdecnn.tensor.Tensor;
 
 /** The three C -> C feature blocks of the study's MNIST illustrative example (SPEC §2). */
@@ -23,19 +22,17 @@ public final class MnistBlocks {
     public static final class Cnn extends Module implements FeatureBlock {
         private final Conv2d conv;
         private final BatchNorm2d bn;
-        private final ReLU relu;
         private Tensor lastOutput;
 
         public Cnn(Backend be, int c, BatchNorm2d.Spec bnSpec) {
             super(be);
             conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
-            bn = child("bn", new BatchNorm2d(be, c, bnSpec));
-            relu = new ReLU(be);
+            bn = child("bn", BatchNorm2d.withRelu(be, c, bnSpec));
         }
 
         @Override
         public Tensor forward(Tensor f) {
-            return lastOutput = relu.forward(bn.forward(conv.forward(f)));
+            return lastOutput = bn.forward(conv.forward(f));
         }
 
         @Override
@@ -45,7 +42,7 @@ public final class MnistBlocks {
 
         @Override
         public Tensor backward(Tensor gy) {
-            return conv.backward(bn.backward(relu.backward(gy)));
+            return conv.backward(bn.backward(gy));
         }
 
         @Override
@@ -57,24 +54,21 @@ public final class MnistBlocks {
     /** out = relu(BN_out(f + conv3x3(relu(BN(f))))). */
     public static final class Residual extends Module implements FeatureBlock {
         private final BatchNorm2d bnPre, bnOut;
-        private final ReLU reluPre, reluOut;
         private final Conv2d conv;
         private Tensor lastOutput;
 
         public Residual(Backend be, int c, BatchNorm2d.Spec bn) {
             super(be);
-            bnPre = child("bn_pre", new BatchNorm2d(be, c, bn));
+            bnPre = child("bn_pre", BatchNorm2d.withRelu(be, c, bn));
             conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
-            bnOut = child("bn_out", new BatchNorm2d(be, c, bn));
-            reluPre = new ReLU(be);
-            reluOut = new ReLU(be);
+            bnOut = child("bn_out", BatchNorm2d.withRelu(be, c, bn));
         }
 
         @Override
         public Tensor forward(Tensor f) {
-            Tensor r = conv.forward(reluPre.forward(bnPre.forward(f)));
+            Tensor r = conv.forward(bnPre.forward(f));
             be.add(r, f, r);
-            return lastOutput = reluOut.forward(bnOut.forward(r));
+            return lastOutput = bnOut.forward(r);
         }
 
         @Override
@@ -84,8 +78,8 @@ public final class MnistBlocks {
 
         @Override
         public Tensor backward(Tensor gy) {
-            Tensor g = bnOut.backward(reluOut.backward(gy));
-            Tensor gf = bnPre.backward(reluPre.backward(conv.backward(g)));
+            Tensor g = bnOut.backward(gy);
+            Tensor gf = bnPre.backward(conv.backward(g));
             be.add(gf, g, gf);
             return gf;
         }
@@ -102,7 +96,6 @@ public final class MnistBlocks {
      */
     public static final class Pde extends Module implements FeatureBlock {
         private final BatchNorm2d bnPre, bnOut;
-        private final ReLU reluPre, reluOut;
         private final Conv2d conv;
         private final PdeOp pde;
         private final boolean peronaMalik;
@@ -113,11 +106,9 @@ public final class MnistBlocks {
         public Pde(Backend be, int c, PdeSpec spec, boolean peronaMalik, double dConst, double lambda,
                    BatchNorm2d.Spec bn) {
             super(be);
-            bnPre = child("bn_pre", new BatchNorm2d(be, c, bn));
+            bnPre = child("bn_pre", BatchNorm2d.withRelu(be, c, bn));
             conv = child("conv", Conv2d.conv3x3(be, c, c, 1));
-            bnOut = child("bn_out", new BatchNorm2d(be, c, bn));
-            reluPre = new ReLU(be);
-            reluOut = new ReLU(be);
+            bnOut = child("bn_out", BatchNorm2d.withRelu(be, c, bn));
             pde = new PdeOp(be, spec);
             this.peronaMalik = peronaMalik;
             this.dConst = dConst;
@@ -127,7 +118,7 @@ public final class MnistBlocks {
         @Override
         public Tensor forward(Tensor in) {
             f = in;
-            Tensor u = conv.forward(reluPre.forward(bnPre.forward(in)));
+            Tensor u = conv.forward(bnPre.forward(in));
             lastVelocity = u;
             Tensor dX = null, dY = null;
             if (peronaMalik) {
@@ -137,7 +128,7 @@ public final class MnistBlocks {
             }
             lastDiffusivity = dX;
             Tensor hK = pde.forward(in, in, u, u, dX, dY, dConst);
-            return lastOutput = reluOut.forward(bnOut.forward(hK));
+            return lastOutput = bnOut.forward(hK);
         }
 
         @Override
@@ -157,12 +148,12 @@ public final class MnistBlocks {
 
         @Override
         public Tensor backward(Tensor gy) {
-            PdeOp.Grads g = pde.backward(bnOut.backward(reluOut.backward(gy)));
+            PdeOp.Grads g = pde.backward(bnOut.backward(gy));
             Tensor gf = g.f();
             be.add(gf, g.h(), gf);
             Tensor gu = g.u();
             be.add(gu, g.v(), gu);
-            be.add(gf, bnPre.backward(reluPre.backward(conv.backward(gu))), gf);
+            be.add(gf, bnPre.backward(conv.backward(gu)), gf);
             if (peronaMalik) {
                 be.peronaMalikBackward(f, lambda, g.dX(), g.dY(), gf);
             }

@@ -12,7 +12,6 @@ import dev.pdecnn.nn.GlobalLayer;
 import dev.pdecnn.nn.GlobalSpec;
 import dev.pdecnn.nn.Module;
 import dev.pdecnn.nn.Param;
-import dev.pdecnn.nn.ReLU;
 import dev.pdecnn.nn.Sequential;
 import dev.pdecnn.tensor.Tensor;
 
@@ -44,8 +43,7 @@ public final class Models {
                     cfg.diffusivityConstant, cfg.pmLambda, bn(cfg));
         };
         Sequential body = new Sequential(be)
-                .add("bn0", bn(be, 1, cfg))
-                .add(new ReLU(be))
+                .add("bn0", BatchNorm2d.withRelu(be, 1, bn(cfg)))
                 .add("conv0", Conv2d.conv3x3(be, 1, c, 1))
                 .add("block", block)
                 .add(new AvgPool(be, 4))
@@ -60,14 +58,19 @@ public final class Models {
     private static Network resnet(RunConfig cfg, Backend be) {
         Sequential body = new Sequential(be)
                 .add("conv1", Conv2d.conv3x3(be, 3, cfg.widths.get(0), 1))
-                .add("bn1", bn(be, cfg.widths.get(0), cfg))
-                .add(new ReLU(be));
+                .add("bn1", BatchNorm2d.withRelu(be, cfg.widths.get(0), bn(cfg)));
         int cin = cfg.widths.get(0), hw = 32;
         for (int s = 0; s < cfg.widths.size(); s++) {
             int w = cfg.widths.get(s), stride = s == 0 ? 1 : 2;
             Sequential stage = new Sequential(be);
+            BasicBlock previous = null;
             for (int b = 0; b < cfg.blocks; b++) {
-                stage.add(Integer.toString(b), new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1, bn(cfg)));
+                BasicBlock block = new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1, bn(cfg));
+                if (previous != null) {
+                    block.shareGradientBuffers(previous); // one set of gradient tensors per stage on the CPU
+                }
+                stage.add(Integer.toString(b), block);
+                previous = block;
             }
             body.add("layer" + (s + 1), stage);
             hw /= stride;
@@ -93,10 +96,6 @@ public final class Models {
 
     private static PdeSpec pde(RunConfig cfg) {
         return new PdeSpec(cfg.steps, cfg.dt, cfg.dx, cfg.dy);
-    }
-
-    private static BatchNorm2d bn(Backend be, int c, RunConfig cfg) {
-        return new BatchNorm2d(be, c, bn(cfg));
     }
 
     private static BatchNorm2d.Spec bn(RunConfig cfg) {

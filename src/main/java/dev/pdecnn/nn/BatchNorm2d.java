@@ -14,9 +14,13 @@ public final class BatchNorm2d extends Module {
     public static final double DEFAULT_EPS = 1e-3;
 
     public final int c;
+    /** Whether a relu follows the normalisation (fused: one pass over the output on the CPU backends). */
+    public final boolean relu;
     private final double momentum, eps;
     private final Tensor gamma, beta, runMean, runVar, saveMean, saveInv;
-    private Tensor x;
+    private Tensor x, y;
+    private final Buffer yBuf = new Buffer();
+    private Buffer gxBuf = new Buffer();
 
     /** Running-statistics momentum (PyTorch convention) and epsilon, shared by every BN of a model. */
     public record Spec(double momentum, double eps) {
@@ -32,8 +36,18 @@ public final class BatchNorm2d extends Module {
     }
 
     public BatchNorm2d(Backend be, int c, double momentum, double eps) {
+        this(be, c, momentum, eps, false);
+    }
+
+    /** relu(batch norm(x)) as one module: parameter names and values are those of the batch norm alone. */
+    public static BatchNorm2d withRelu(Backend be, int c, Spec spec) {
+        return new BatchNorm2d(be, c, spec.momentum(), spec.eps(), true);
+    }
+
+    private BatchNorm2d(Backend be, int c, double momentum, double eps, boolean relu) {
         super(be);
         this.c = c;
+        this.relu = relu;
         this.momentum = momentum;
         this.eps = eps;
         gamma = param("weight", c);
@@ -48,14 +62,30 @@ public final class BatchNorm2d extends Module {
 
     @Override
     public Tensor forward(Tensor in) {
-        Tensor y = in.zerosLike();
+        Tensor y = yBuf.like(be, in);
         if (training) {
             x = in;
-            be.batchNormTrain(in, gamma, beta, runMean, runVar, momentum, eps, y, saveMean, saveInv);
+            if (relu) {
+                this.y = y;
+                be.batchNormReluTrain(in, gamma, beta, runMean, runVar, momentum, eps, y, saveMean, saveInv);
+            } else {
+                be.batchNormTrain(in, gamma, beta, runMean, runVar, momentum, eps, y, saveMean, saveInv);
+            }
+        } else if (relu) {
+            be.batchNormReluEval(in, gamma, beta, runMean, runVar, eps, y);
         } else {
             be.batchNormEval(in, gamma, beta, runMean, runVar, eps, y);
         }
         return y;
+    }
+
+    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
+    Buffer inputGradient() {
+        return gxBuf;
+    }
+
+    void shareInputGradient(Buffer b) {
+        gxBuf = b;
     }
 
     @Override
@@ -63,9 +93,13 @@ public final class BatchNorm2d extends Module {
         if (x == null) {
             throw new IllegalStateException("batch norm backward needs a training-mode forward");
         }
-        Tensor gx = x.zerosLike();
-        be.batchNormBackward(x, gy, gamma, saveMean, saveInv, gx, grad("weight"), grad("bias"));
-        x = null;
+        Tensor gx = gxBuf.like(be, x);
+        if (relu) {
+            be.batchNormReluBackward(x, y, gy, gamma, saveMean, saveInv, gx, grad("weight"), grad("bias"));
+        } else {
+            be.batchNormBackward(x, gy, gamma, saveMean, saveInv, gx, grad("weight"), grad("bias"));
+        }
+        x = y = null;
         return gx;
     }
 }

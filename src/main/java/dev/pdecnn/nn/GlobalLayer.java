@@ -13,9 +13,9 @@ public final class GlobalLayer extends Module {
     private final Module init;
     private final Sequential velU, velV, diffX, diffY;
     private final BatchNorm2d bnOut;
-    private final ReLU reluOut;
     private final PdeOp pde;
     private Tensor h, pmDx;
+    private final Buffer dxBuf = new Buffer(), dyBuf = new Buffer();
 
     public GlobalLayer(Backend be, int c, GlobalSpec spec) {
         this(be, c, spec, BatchNorm2d.Spec.DEFAULT);
@@ -37,8 +37,7 @@ public final class GlobalLayer extends Module {
         } else {
             diffX = diffY = null;
         }
-        bnOut = child("bn_out", new BatchNorm2d(be, c, bn));
-        reluOut = new ReLU(be);
+        bnOut = child("bn_out", BatchNorm2d.withRelu(be, c, bn));
         pde = new PdeOp(be, spec.pde());
     }
 
@@ -49,7 +48,7 @@ public final class GlobalLayer extends Module {
         if (!(net instanceof Identity)) {
             s.add("net", net);
         }
-        return s.add("bn", new BatchNorm2d(be, c, bn)).add(new ReLU(be));
+        return s.add("bn", BatchNorm2d.withRelu(be, c, bn));
     }
 
     public static Module subNet(Backend be, GlobalSpec.SubNet kind, int c, BatchNorm2d.Spec bn) {
@@ -79,8 +78,8 @@ public final class GlobalLayer extends Module {
                 dY = diffY.forward(h);
             }
             case PERONA_MALIK -> {
-                dX = h.zerosLike();
-                dY = h.zerosLike();
+                dX = dxBuf.like(be, h);
+                dY = dyBuf.like(be, h);
                 be.peronaMalik(h, spec.pmLambda(), dX, dY);
                 pmDx = dX;
             }
@@ -88,12 +87,12 @@ public final class GlobalLayer extends Module {
             case ZERO -> dConst = 0;
         }
         Tensor out = pde.forward(f, h, u, v, dX, dY, dConst);
-        return reluOut.forward(bnOut.forward(out));
+        return bnOut.forward(out);
     }
 
     @Override
     public Tensor backward(Tensor gy) {
-        PdeOp.Grads g = pde.backward(bnOut.backward(reluOut.backward(gy)));
+        PdeOp.Grads g = pde.backward(bnOut.backward(gy));
         Tensor gh = g.h();
         if (velU != null) {
             be.add(gh, velU.backward(g.u()), gh);

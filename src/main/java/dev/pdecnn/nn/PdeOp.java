@@ -18,6 +18,8 @@ public final class PdeOp {
     private final PdeSpec spec;
     private Tensor f, h, u, v, dX, dY;
     private double dConst;
+    private final Buffer outBuf = new Buffer(), gfBuf = new Buffer(), ghBuf = new Buffer(), guBuf = new Buffer(),
+            gvBuf = new Buffer(), gdxBuf = new Buffer(), gdyBuf = new Buffer();
 
     public PdeOp(Backend be, PdeSpec spec) {
         this.be = be;
@@ -36,15 +38,15 @@ public final class PdeOp {
         this.dX = dX;
         this.dY = dY;
         this.dConst = dConst;
-        Tensor out = f.zerosLike();
+        Tensor out = outBuf.like(be, f);
         be.pdeForward(f, h, u, v, dX, dY, dConst, spec, out);
         return out;
     }
 
     public Grads backward(Tensor gOut) {
-        Tensor gf = f.zerosLike(), gh = f.zerosLike();
-        Tensor gu = u == null ? null : f.zerosLike(), gv = v == null ? null : f.zerosLike();
-        Tensor gdx = dX == null ? null : f.zerosLike(), gdy = dY == null ? null : f.zerosLike();
+        Tensor gf = gfBuf.like(be, f), gh = ghBuf.like(be, f);
+        Tensor gu = u == null ? null : guBuf.like(be, f), gv = v == null ? null : gvBuf.like(be, f);
+        Tensor gdx = dX == null ? null : gdxBuf.like(be, f), gdy = dY == null ? null : gdyBuf.like(be, f);
         be.pdeBackward(f, h, u, v, dX, dY, dConst, spec, gOut, gf, gh, gu, gv, gdx, gdy);
         f = h = u = v = dX = dY = null;
         return new Grads(gf, gh, gu, gv, gdx, gdy);

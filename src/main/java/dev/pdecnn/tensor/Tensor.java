@@ -132,6 +132,10 @@ public final class Tensor {
         return n;
     }
 
+    public boolean hasShape(int... s) {
+        return Arrays.equals(shape, s);
+    }
+
     public boolean sameShape(Tensor o) {
         return Arrays.equals(shape, o.shape);
     }

@@ -121,6 +121,16 @@ class LayerGradientTest {
     }
 
     @Test
+    void batchNormWithRelu() {
+        for (long seed = 1; seed <= 2; seed++) {
+            BatchNorm2d m = BatchNorm2d.withRelu(be, 3, BatchNorm2d.Spec.DEFAULT);
+            randomize(m, seed);
+            GradCheck.check(m, GradCheck.random(new SplittableRandom(seed + 20), 4, 3, 3, 5), seed, 80);
+            assertEquals(List.of("weight", "bias", "running_mean", "running_var"), List.copyOf(m.namedParams().keySet()));
+        }
+    }
+
+    @Test
     void reluPoolDense() {
         SplittableRandom r = new SplittableRandom(5);
         GradCheck.check(new ReLU(be), GradCheck.random(r, 2, 3, 4, 5), 5, 100);
