@@ -9,12 +9,14 @@
 //                        writes saveMean, saveInvStd, updates runMean, runVar (var m/(m-1)); scale = gamma inv,
 //                        shift = beta - mean gamma inv into scaleShift (2 C T).
 //  bn_eval_finalize:     scale, shift from the running statistics.
-//  bn_apply:             y = x scale[c] + shift[c]. Reads P T, writes P T.
-//  bn_backward_partial:  grid (splits, C): sums gy and gy (x - mean). Reads 2P T.
+//  bn_apply:             y = x scale[c] + shift[c], or max(that, 0) with relu != 0 (BN + ReLU fused). Reads P T,
+//                        writes P T.
+//  bn_backward_partial:  grid (splits, C): sums gy and gy (x - mean). Reads 2P T. With the ReLU's output y
+//                        (BN + ReLU fused), gy is masked to y > 0 on the fly (3P T, no temporary).
 //  bn_backward_finalize: per channel: gGamma += sum(gy xhat), gBeta += sum(gy) (accumulated), and the
 //                        coefficients of gx = a gy + b x + c0 with a = gamma inv, b = -gamma inv^2 sum(gy xhat)/m,
 //                        c0 = gamma inv (-sum(gy) + sum(gy xhat) inv mean) / m.
-//  bn_backward_apply:    gx = a gy + b x + c0. Reads 2P T, writes P T.
+//  bn_backward_apply:    gx = a gy + b x + c0 (gy masked as above when y is given). Reads 2P T (3P), writes P T.
 // Training forward: 2 passes over x (3P T moved); backward: 2 passes (5P T).
 #include "common.cuh"
 
@@ -93,20 +95,24 @@ __device__ void bn_eval_finalize_impl(BN_EFIN_PARAMS(T)) {
 }
 PDECNN_KERNELS(bn_eval_finalize, BN_EFIN_PARAMS, (gamma, beta, runMean, runVar, C, eps, scaleShift))
 
+// relu != 0 fuses the following ReLU (y = max(., 0), exactly the relu kernel's value): one pass, no temporary.
 #define BN_APPLY_PARAMS(T) \
-    const T *__restrict__ x, const T *__restrict__ scaleShift, T *__restrict__ y, int N, int C, int HW
+    const T *__restrict__ x, const T *__restrict__ scaleShift, T *__restrict__ y, int N, int C, int HW, int relu
 template <typename T>
 __device__ void bn_apply_impl(BN_APPLY_PARAMS(T)) {
     PDECNN_FOR(i, N * C * HW) {
         const int c = (i / HW) % C;
-        y[i] = x[i] * scaleShift[2 * c] + scaleShift[2 * c + 1];
+        const T v = x[i] * scaleShift[2 * c] + scaleShift[2 * c + 1];
+        y[i] = relu != 0 && !(v > 0) ? (T)0 : v;
     }
 }
-PDECNN_KERNELS(bn_apply, BN_APPLY_PARAMS, (x, scaleShift, y, N, C, HW))
+PDECNN_KERNELS(bn_apply, BN_APPLY_PARAMS, (x, scaleShift, y, N, C, HW, relu))
 
+// y non-null: the BN fed a ReLU whose output is y, and gy is the ReLU's output gradient; the ReLU backward
+// (gy where y > 0, else 0) is applied on the fly here and in bn_backward_apply (reads n T more, no temporary).
 #define BN_BPART_PARAMS(T)                                                                                 \
-    const T *__restrict__ x, const T *__restrict__ gy, const T *__restrict__ saveMean, int N, int C, int HW, \
-        int splits, double *__restrict__ partial
+    const T *__restrict__ x, const T *__restrict__ gy, const T *__restrict__ y, const T *__restrict__ saveMean, \
+        int N, int C, int HW, int splits, double *__restrict__ partial
 template <typename T>
 __device__ void bn_backward_partial_impl(BN_BPART_PARAMS(T)) {
     __shared__ double scratch[1024];
@@ -118,7 +124,7 @@ __device__ void bn_backward_partial_impl(BN_BPART_PARAMS(T)) {
     for (int e = lo + threadIdx.x; e < hi; e += blockDim.x) {
         const int img = e / HW, q = e - (e / HW) * HW;
         const size_t i = ((size_t)img * C + c) * HW + q;
-        const double g = gy[i];
+        const double g = y == nullptr || y[i] > 0 ? gy[i] : (T)0;
         sg += g;
         sgx += g * (x[i] - mean);
     }
@@ -129,7 +135,7 @@ __device__ void bn_backward_partial_impl(BN_BPART_PARAMS(T)) {
         partial[((size_t)c * splits + s) * 2 + 1] = sgx;
     }
 }
-PDECNN_KERNELS(bn_backward_partial, BN_BPART_PARAMS, (x, gy, saveMean, N, C, HW, splits, partial))
+PDECNN_KERNELS(bn_backward_partial, BN_BPART_PARAMS, (x, gy, y, saveMean, N, C, HW, splits, partial))
 
 #define BN_BFIN_PARAMS(T)                                                                                  \
     const double *__restrict__ partial, int splits, int C, double count, const T *__restrict__ gamma,      \
@@ -157,13 +163,14 @@ PDECNN_KERNELS(bn_backward_finalize, BN_BFIN_PARAMS,
                (partial, splits, C, count, gamma, saveMean, saveInvStd, gGamma, gBeta, coef))
 
 #define BN_BAPPLY_PARAMS(T)                                                                             \
-    const T *__restrict__ x, const T *__restrict__ gy, const T *__restrict__ coef, T *__restrict__ gx, \
-        int N, int C, int HW
+    const T *__restrict__ x, const T *__restrict__ gy, const T *__restrict__ y, const T *__restrict__ coef, \
+        T *__restrict__ gx, int N, int C, int HW
 template <typename T>
 __device__ void bn_backward_apply_impl(BN_BAPPLY_PARAMS(T)) {
     PDECNN_FOR(i, N * C * HW) {
         const int c = (i / HW) % C;
-        gx[i] = coef[3 * c] * gy[i] + coef[3 * c + 1] * x[i] + coef[3 * c + 2];
+        const T g = y == nullptr || y[i] > 0 ? gy[i] : (T)0;
+        gx[i] = coef[3 * c] * g + coef[3 * c + 1] * x[i] + coef[3 * c + 2];
     }
 }
-PDECNN_KERNELS(bn_backward_apply, BN_BAPPLY_PARAMS, (x, gy, coef, gx, N, C, HW))
+PDECNN_KERNELS(bn_backward_apply, BN_BAPPLY_PARAMS, (x, gy, y, coef, gx, N, C, HW))

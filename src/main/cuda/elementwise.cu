@@ -3,6 +3,7 @@
 //  relu:               y = max(x, 0)                                   reads n T, writes n T
 //  relu_backward:      gx = gy where y > 0, else 0                     reads 2n T, writes n T
 //  add:                y = a + b (y may alias a or b)                  reads 2n T, writes n T
+//  add_relu:           y = max(a + b, 0), a residual block's output    reads 2n T, writes n T
 //  avg_pool:           y = mean of each non-overlapping k x k window  reads n T, writes n/k^2 T (n = input size)
 //  avg_pool_backward:  gx = gy(window) / k^2                           reads n/k^2 T (cached), writes n T
 //  sgd:                vel = m vel - lr (g + wd w); w += vel           reads 3n T, writes 2n T
@@ -37,6 +38,15 @@ __device__ void add_impl(ADD_PARAMS(T)) {
     }
 }
 PDECNN_KERNELS(add, ADD_PARAMS, (a, b, y, n))
+
+template <typename T>
+__device__ void add_relu_impl(ADD_PARAMS(T)) {
+    PDECNN_FOR(i, n) {
+        const T v = a[i] + b[i];
+        y[i] = v > 0 ? v : (T)0;
+    }
+}
+PDECNN_KERNELS(add_relu, ADD_PARAMS, (a, b, y, n))
 
 #define POOL_PARAMS(T) const T *__restrict__ x, T *__restrict__ y, int planes, int H, int W, int k
 /** One thread per output; the window sum in double, scaled by (T)(1 / k^2) as the CPU does. */

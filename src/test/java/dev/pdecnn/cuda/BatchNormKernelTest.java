@@ -9,6 +9,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 /**
  * Batch norm training, inference and backward against the double-precision CPU reference: outputs, saved
  * statistics, running statistics and the accumulated gamma/beta gradients. Shapes include a single pixel per
@@ -66,6 +69,70 @@ class BatchNormKernelTest {
             Tensor ggOnly = Check.of(gg, t).copy(), gbOnly = Check.of(gb, t).copy();
             be.batchNormBackward(Check.of(x, t), Check.of(gy, t), Check.of(gamma, t), smIn, siIn, null, ggOnly, gbOnly);
             Check.scaled(at + "gGamma without gx", ggRef, ggOnly, tol);
+        }
+    }
+
+    /**
+     * The fused BN + ReLU kernels (bn_apply with its ReLU, the ReLU backward masked inside the BN backward) against
+     * the CPU reference's fused operations, and bit for bit against the GPU's own unfused composition (batch norm,
+     * then relu / relu backward, then batch norm backward): the fusion changes the passes, not a single value.
+     * Inputs are centred so that about half the outputs are clipped; one shape has a single pixel per channel.
+     */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void fusedWithRelu(DType t) {
+        CudaBackend be = Kernels.backend(t);
+        SplittableRandom r = new SplittableRandom(23);
+        for (int[] sh : new int[][]{{3, 5, 1, 1}, {2, 3, 5, 7}, {8, 4, 32, 32}}) {
+            int c = sh[1];
+            Tensor[] x = Check.pair(r, sh), gy = Check.pair(r, sh);
+            Tensor[] gamma = Check.pair(r, 0.5, 1, false, c), beta = Check.pair(r, c);
+            Tensor[] rm = Check.pair(r, c), rv = Check.pair(r, 0.5, 0.5, true, c);
+            double tol = Check.tol(t);
+            String at = java.util.Arrays.toString(sh) + " ";
+
+            Tensor y = Tensor.zeros(DType.F64, sh), sm = Tensor.zeros(DType.F64, c), si = Tensor.zeros(DType.F64, c);
+            cpu.batchNormReluTrain(x[1], gamma[1], beta[1], rm[1].copy(), rv[1].copy(), 0.01, 1e-3, y, sm, si);
+            Tensor yG = Tensor.zeros(t, sh), smG = Tensor.zeros(t, c), siG = Tensor.zeros(t, c);
+            be.batchNormReluTrain(Check.of(x, t), Check.of(gamma, t), Check.of(beta, t), Check.of(rm, t).copy(),
+                    Check.of(rv, t).copy(), 0.01, 1e-3, yG, smG, siG);
+            Check.scaled(at + "fused train y", y, yG, tol);
+            Tensor tU = Tensor.zeros(t, sh), yU = Tensor.zeros(t, sh);
+            be.batchNormTrain(Check.of(x, t), Check.of(gamma, t), Check.of(beta, t), Check.of(rm, t).copy(),
+                    Check.of(rv, t).copy(), 0.01, 1e-3, tU, Tensor.zeros(t, c), Tensor.zeros(t, c));
+            be.relu(tU, yU);
+            assertArrayEquals(yU.to(DType.F64).f64(), yG.to(DType.F64).f64(), at + "fused = unfused, train");
+            long clipped = java.util.Arrays.stream(yG.to(DType.F64).f64()).filter(v -> v == 0).count();
+            assertTrue(clipped > 0 && clipped < yG.size(), at + "some clipped");
+
+            Tensor ye = Tensor.zeros(DType.F64, sh), yeG = Tensor.zeros(t, sh), teU = Tensor.zeros(t, sh),
+                    yeU = Tensor.zeros(t, sh);
+            cpu.batchNormReluEval(x[1], gamma[1], beta[1], rm[1], rv[1], 1e-3, ye);
+            be.batchNormReluEval(Check.of(x, t), Check.of(gamma, t), Check.of(beta, t), Check.of(rm, t),
+                    Check.of(rv, t), 1e-3, yeG);
+            Check.scaled(at + "fused eval y", ye, yeG, tol);
+            be.batchNormEval(Check.of(x, t), Check.of(gamma, t), Check.of(beta, t), Check.of(rm, t), Check.of(rv, t),
+                    1e-3, teU);
+            be.relu(teU, yeU);
+            assertArrayEquals(yeU.to(DType.F64).f64(), yeG.to(DType.F64).f64(), at + "fused = unfused, eval");
+
+            // backward: the ReLU output of the GPU's own forward on both sides, so the masks agree exactly
+            Tensor gx = Tensor.zeros(DType.F64, sh), gg = Tensor.zeros(DType.F64, c), gb = Tensor.zeros(DType.F64, c);
+            Tensor smIn = t == DType.F32 ? smG : sm, siIn = t == DType.F32 ? siG : si;
+            cpu.batchNormReluBackward(x[1], yG.to(DType.F64), gy[1], gamma[1], smIn.to(DType.F64), siIn.to(DType.F64),
+                    gx, gg, gb);
+            Tensor gxG = Tensor.zeros(t, sh), ggG = Tensor.zeros(t, c), gbG = Tensor.zeros(t, c);
+            be.batchNormReluBackward(Check.of(x, t), yG, Check.of(gy, t), Check.of(gamma, t), smIn.to(t), siIn.to(t),
+                    gxG, ggG, gbG);
+            Check.scaled(at + "fused gx", gx, gxG, tol);
+            Check.scaled(at + "fused gGamma", gg, ggG, tol);
+            Check.scaled(at + "fused gBeta", gb, gbG, tol);
+            Tensor gm = Tensor.zeros(t, sh), gxU = Tensor.zeros(t, sh), ggU = Tensor.zeros(t, c), gbU = Tensor.zeros(t, c);
+            be.reluBackward(yG, Check.of(gy, t), gm);
+            be.batchNormBackward(Check.of(x, t), gm, Check.of(gamma, t), smIn.to(t), siIn.to(t), gxU, ggU, gbU);
+            assertArrayEquals(gxU.to(DType.F64).f64(), gxG.to(DType.F64).f64(), at + "fused = unfused, gx");
+            assertArrayEquals(ggU.to(DType.F64).f64(), ggG.to(DType.F64).f64(), at + "fused = unfused, gGamma");
+            assertArrayEquals(gbU.to(DType.F64).f64(), gbG.to(DType.F64).f64(), at + "fused = unfused, gBeta");
         }
     }
 }

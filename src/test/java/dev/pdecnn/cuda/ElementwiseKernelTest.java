@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -38,6 +39,15 @@ class ElementwiseKernelTest {
             cpu.add(x[1], b[1], refA);
             be.add(Check.of(x, t), Check.of(b, t), gotA);
             Check.elementwise("add", refA, gotA, Check.tol(t));
+            // the fused residual output, and bit for bit the GPU's own add then relu; a is left as it was
+            Tensor refR = Tensor.zeros(DType.F64, sh), gotR = Tensor.zeros(t, sh), gotU = Tensor.zeros(t, sh);
+            Tensor a = Check.of(x, t).copy();
+            cpu.addRelu(x[1], b[1], refR);
+            be.addRelu(a, Check.of(b, t), gotR);
+            Check.elementwise("add + relu", refR, gotR, Check.tol(t));
+            be.relu(gotA, gotU);
+            assertArrayEquals(gotU.to(DType.F64).f64(), gotR.to(DType.F64).f64(), "fused = add then relu");
+            assertArrayEquals(Check.of(x, t).to(DType.F64).f64(), a.to(DType.F64).f64(), "a unchanged");
         }
     }
 

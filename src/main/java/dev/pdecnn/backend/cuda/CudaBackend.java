@@ -494,9 +494,23 @@ public final class CudaBackend implements Backend {
     @Override
     public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double momentum,
                                double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+        batchNormTrain("batchNormTrain", false, x, gamma, beta, runMean, runVar, momentum, eps, y, saveMean, saveInvStd);
+    }
+
+    /** relu(batch norm) in one pass (bn_apply with its ReLU on): no temporary, one launch fewer. */
+    @Override
+    public void batchNormReluTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
+                                   double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+        batchNormTrain("batchNormReluTrain", true, x, gamma, beta, runMean, runVar, momentum, eps, y, saveMean,
+                saveInvStd);
+    }
+
+    private void batchNormTrain(String name, boolean relu, Tensor x, Tensor gamma, Tensor beta, Tensor runMean,
+                                Tensor runVar, double momentum, double eps, Tensor y, Tensor saveMean,
+                                Tensor saveInvStd) {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         int splits = bnSplits(c, (long) n * hw);
-        try (Scope sc = op("batchNormTrain", "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
+        try (Scope sc = op(name, "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
                 "running_var", runVar, "y", y, "save_mean", saveMean, "save_invstd", saveInvStd)) {
             DevicePtr X = sc.in(x), G = sc.param(gamma), B = sc.param(beta), RM = sc.param(runMean), RV = sc.param(runVar);
             DevicePtr Y = sc.out(y), SM = sc.paramOut(saveMean), SI = sc.paramOut(saveInvStd);
@@ -504,7 +518,7 @@ public final class CudaBackend implements Backend {
             launch("bn_partial_sums", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, n, c, hw, splits, part);
             launch("bn_train_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, X, c, hw,
                     (double) n * hw, G, B, RM, RV, momentum, eps, SM, SI, ss);
-            launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw);
+            launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw, relu ? 1 : 0);
             sc.back(Y, y);
             sc.back(SM, saveMean);
             sc.back(SI, saveInvStd);
@@ -516,13 +530,24 @@ public final class CudaBackend implements Backend {
     @Override
     public void batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
                               Tensor y) {
+        batchNormEval("batchNormEval", false, x, gamma, beta, runMean, runVar, eps, y);
+    }
+
+    @Override
+    public void batchNormReluEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
+                                  Tensor y) {
+        batchNormEval("batchNormReluEval", true, x, gamma, beta, runMean, runVar, eps, y);
+    }
+
+    private void batchNormEval(String name, boolean relu, Tensor x, Tensor gamma, Tensor beta, Tensor runMean,
+                               Tensor runVar, double eps, Tensor y) {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
-        try (Scope sc = op("batchNormEval", "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
+        try (Scope sc = op(name, "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
                 "running_var", runVar, "y", y)) {
             DevicePtr X = sc.in(x), G = sc.param(gamma), B = sc.param(beta), RM = sc.param(runMean), RV = sc.param(runVar);
             DevicePtr Y = sc.out(y), ss = sc.elems(2L * c, "scale/shift");
             launch("bn_eval_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, G, B, RM, RV, c, eps, ss);
-            launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw);
+            launch1d("bn_apply", x.size(), X, ss, Y, n, c, hw, relu ? 1 : 0);
             sc.back(Y, y);
         }
     }
@@ -530,19 +555,37 @@ public final class CudaBackend implements Backend {
     @Override
     public void batchNormBackward(Tensor x, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor gx,
                                   Tensor gGamma, Tensor gBeta) {
+        batchNormBackward("batchNormBackward", x, null, gy, gamma, saveMean, saveInvStd, gx, gGamma, gBeta);
+    }
+
+    /** The ReLU backward (gy where y > 0) is applied inside the two BN backward passes: no temporary. */
+    @Override
+    public void batchNormReluBackward(Tensor x, Tensor y, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+                                      Tensor gx, Tensor gGamma, Tensor gBeta) {
+        batchNormBackward("batchNormReluBackward", x, y, gy, gamma, saveMean, saveInvStd, gx, gGamma, gBeta);
+    }
+
+    /** {@code y} null: plain batch norm; else the output of the fused ReLU, masking gy. */
+    private void batchNormBackward(String name, Tensor x, Tensor y, Tensor gy, Tensor gamma, Tensor saveMean,
+                                   Tensor saveInvStd, Tensor gx, Tensor gGamma, Tensor gBeta) {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         int splits = bnSplits(c, (long) n * hw);
-        try (Scope sc = op("batchNormBackward", "x", x, "gy", gy, "gamma", gamma, "save_mean", saveMean,
-                "save_invstd", saveInvStd, "gx", gx, "ggamma", gGamma, "gbeta", gBeta)) {
+        try (Scope sc = y == null
+                ? op(name, "x", x, "gy", gy, "gamma", gamma, "save_mean", saveMean, "save_invstd", saveInvStd, "gx", gx,
+                "ggamma", gGamma, "gbeta", gBeta)
+                : op(name, "x", x, "y", y, "gy", gy, "gamma", gamma, "save_mean", saveMean, "save_invstd", saveInvStd,
+                "gx", gx, "ggamma", gGamma, "gbeta", gBeta)) {
             DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.param(gamma), SM = sc.param(saveMean), SI = sc.param(saveInvStd);
+            DevicePtr Y = y == null ? DevicePtr.NULL : sc.in(y);
             DevicePtr GG = sc.param(gGamma), GB = sc.param(gBeta);
             DevicePtr part = sc.alloc(16L * c * splits, "partial sums"), coef = sc.elems(3L * c, "coefficients");
-            launch("bn_backward_partial", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, GY, SM, n, c, hw, splits, part);
+            launch("bn_backward_partial", Dim3.of(splits, c, 1), Dim3.of(THREADS), 0, X, GY, Y, SM, n, c, hw, splits,
+                    part);
             launch("bn_backward_finalize", Dim3.of(ceilDiv(c, THREADS)), Dim3.of(THREADS), 0, part, splits, c,
                     (double) n * hw, G, SM, SI, GG, GB, coef);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
-                launch1d("bn_backward_apply", x.size(), X, GY, coef, GX, n, c, hw);
+                launch1d("bn_backward_apply", x.size(), X, GY, Y, coef, GX, n, c, hw);
                 sc.back(GX, gx);
             }
             sc.back(GG, gGamma);
@@ -578,6 +621,19 @@ public final class CudaBackend implements Backend {
         try (Scope sc = op("add", "a", a, "b", b, "y", y)) {
             DevicePtr A = sc.in(a), B = sc.in(b), Y = sc.out(y);
             launch1d("add", a.size(), A, B, Y, a.size());
+            sc.back(Y, y);
+        }
+    }
+
+    /** relu(a + b) in one pass (add_relu); a is left as it is. */
+    @Override
+    public void addRelu(Tensor a, Tensor b, Tensor y) {
+        if (a.size() != b.size() || a.size() != y.size()) {
+            throw new IllegalArgumentException("addRelu shapes " + a + " " + b + " " + y);
+        }
+        try (Scope sc = op("addRelu", "a", a, "b", b, "y", y)) {
+            DevicePtr A = sc.in(a), B = sc.in(b), Y = sc.out(y);
+            launch1d("add_relu", a.size(), A, B, Y, a.size());
             sc.back(Y, y);
         }
     }
