@@ -615,25 +615,23 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor y) {
-        if (a.size() != b.size() || a.size() != y.size()) {
-            throw new IllegalArgumentException("add shapes " + a + " " + b + " " + y);
-        }
-        try (Scope sc = op("add", "a", a, "b", b, "y", y)) {
-            DevicePtr A = sc.in(a), B = sc.in(b), Y = sc.out(y);
-            launch1d("add", a.size(), A, B, Y, a.size());
-            sc.back(Y, y);
-        }
+        binary("add", "add", a, b, y);
     }
 
     /** relu(a + b) in one pass (add_relu); a is left as it is. */
     @Override
     public void addRelu(Tensor a, Tensor b, Tensor y) {
+        binary("addRelu", "add_relu", a, b, y);
+    }
+
+    /** y = kernel(a, b) element-wise over equal sizes (y may alias a or b). */
+    private void binary(String name, String kernel, Tensor a, Tensor b, Tensor y) {
         if (a.size() != b.size() || a.size() != y.size()) {
-            throw new IllegalArgumentException("addRelu shapes " + a + " " + b + " " + y);
+            throw new IllegalArgumentException(name + " shapes " + a + " " + b + " " + y);
         }
-        try (Scope sc = op("addRelu", "a", a, "b", b, "y", y)) {
+        try (Scope sc = op(name, "a", a, "b", b, "y", y)) {
             DevicePtr A = sc.in(a), B = sc.in(b), Y = sc.out(y);
-            launch1d("add_relu", a.size(), A, B, Y, a.size());
+            launch1d(kernel, a.size(), A, B, Y, a.size());
             sc.back(Y, y);
         }
     }
