@@ -1181,9 +1181,7 @@ public final class CpuBackendF32 implements Backend {
     @Override
     public void add(Tensor a, Tensor b, Tensor y) {
         float[] A = a.f32(), B = b.f32(), Y = y.f32();
-        if (A.length != B.length || A.length != Y.length) {
-            throw new IllegalArgumentException("add shapes " + a + " " + b + " " + y);
-        }
+        sameSize("add", a, b, y);
         Parallel.forChunks(A.length, (ch, lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 Y[i] = A[i] + B[i];
@@ -1191,13 +1189,17 @@ public final class CpuBackendF32 implements Backend {
         });
     }
 
+    private static void sameSize(String op, Tensor a, Tensor b, Tensor y) {
+        if (a.size() != b.size() || a.size() != y.size()) {
+            throw new IllegalArgumentException(op + " shapes " + a + " " + b + " " + y);
+        }
+    }
+
     /** One pass: Y = max(A + B, 0); a is left as it is. */
     @Override
     public void addRelu(Tensor a, Tensor b, Tensor y) {
         float[] A = a.f32(), B = b.f32(), Y = y.f32();
-        if (A.length != B.length || A.length != Y.length) {
-            throw new IllegalArgumentException("addRelu shapes " + a + " " + b + " " + y);
-        }
+        sameSize("addRelu", a, b, y);
         Parallel.forChunks(A.length, (ch, lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 Y[i] = Math.max(A[i] + B[i], 0);
