@@ -17,6 +17,12 @@ import java.util.Arrays;
  * that get a host array only when host code first touches them, so activations that live on the device cost
  * no host memory. {@link #zerosLike()} of a tensor with a device copy is such a tensor; on the CPU path every
  * tensor has its array from the start.
+ *
+ * <p><b>Views</b> ({@link #view}): a tensor may be a window of {@link #size()} elements of another tensor's array
+ * starting at {@link #offset()} (the parameter store keeps every weight, gradient and momentum buffer of a network
+ * as such windows of one flat tensor per role). A view shares its base's array and its base's device copy: host
+ * access to a view is host access to the base. Kernels that read {@link #f32()}/{@link #f64()} directly index
+ * from {@link #offset()}; the accessors ({@link #get}, {@link #set}, {@link #fill}, ...) do so themselves.
  */
 public final class Tensor {
     /**
@@ -46,9 +52,23 @@ public final class Tensor {
         }
     };
 
+    /** The device copy of a view: host access to a view is host access to its base. */
+    private static final DeviceCopy VIA_BASE = new DeviceCopy() {
+        @Override
+        public void hostAccess(Tensor t, boolean write) {
+            DeviceCopy bd = t.base.dev;
+            if (bd != null) {
+                bd.hostAccess(t.base, write);
+            }
+        }
+    };
+
     private final int[] shape;
     private final DType dtype;
     private final int n;
+    /** The tensor whose array this view shares (null for a tensor that owns its array), and where it starts. */
+    private Tensor base;
+    private int offset;
     private float[] f;
     private double[] d;
     private DeviceCopy dev;
@@ -56,11 +76,15 @@ public final class Tensor {
     private boolean aliased;
 
     private Tensor(DType dtype, int[] shape, float[] f, double[] d) {
+        this(dtype, shape, f, d, f != null ? f.length : d != null ? d.length : checkedNumel(shape));
+    }
+
+    private Tensor(DType dtype, int[] shape, float[] f, double[] d, int n) {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.f = f;
         this.d = d;
-        this.n = f != null ? f.length : d != null ? d.length : checkedNumel(shape);
+        this.n = n;
     }
 
     private static int checkedNumel(int[] shape) {
@@ -83,6 +107,40 @@ public final class Tensor {
         Tensor t = new Tensor(dtype, shape, null, null);
         t.dev = UNALLOCATED;
         return t;
+    }
+
+    /**
+     * A view of {@code numel(shape)} elements of {@code base}'s array starting at element {@code offset}; it shares
+     * the base's array and device copy (see the class comment). {@code base} must own its array (not be a view).
+     */
+    public static Tensor view(Tensor base, int offset, int... shape) {
+        if (base.base != null) {
+            return view(base.base, base.offset + offset, shape);
+        }
+        if (!base.hostAllocated()) {
+            base.allocateHost();
+        }
+        long len = numel(shape);
+        if (offset < 0 || offset + len > base.n) {
+            throw new IllegalArgumentException("view [" + offset + ", " + (offset + len) + ") outside " + base);
+        }
+        Tensor v = new Tensor(base.dtype, shape, null, null, (int) len);
+        v.f = base.f;
+        v.d = base.d;
+        v.base = base;
+        v.offset = offset;
+        v.dev = VIA_BASE;
+        return v;
+    }
+
+    /** Where this tensor's elements start in {@link #f32()}/{@link #f64()}: 0 unless it is a {@link #view}. */
+    public int offset() {
+        return offset;
+    }
+
+    /** The tensor this one is a {@link #view} of, or null when it owns its array. */
+    public Tensor base() {
+        return base;
     }
 
     public static Tensor of(float[] data, int... shape) {
@@ -164,7 +222,7 @@ public final class Tensor {
         if (dev != null) {
             dev.hostAccess(this, false);
         }
-        return f != null ? f[i] : d[i];
+        return f != null ? f[offset + i] : d[offset + i];
     }
 
     public void set(int i, double v) {
@@ -172,27 +230,31 @@ public final class Tensor {
             dev.hostAccess(this, true);
         }
         if (f != null) {
-            f[i] = (float) v;
+            f[offset + i] = (float) v;
         } else {
-            d[i] = v;
+            d[offset + i] = v;
         }
     }
 
     /** Zeros of the same shape and dtype; without a host array yet when this tensor has a device copy. */
     public Tensor zerosLike() {
-        return dev != null ? unallocated(dtype, shape) : zeros(dtype, shape);
+        return (base != null ? base.dev : dev) != null ? unallocated(dtype, shape) : zeros(dtype, shape);
     }
 
     public Tensor copy() {
         if (dev != null) {
             dev.hostAccess(this, false);
         }
-        return f != null ? new Tensor(dtype, shape, f.clone(), null) : new Tensor(dtype, shape, null, d.clone());
+        return f != null ? new Tensor(dtype, shape, Arrays.copyOfRange(f, offset, offset + n), null)
+                : new Tensor(dtype, shape, null, Arrays.copyOfRange(d, offset, offset + n));
     }
 
     /** Same data viewed under another shape with the same element count (no copy). */
     public Tensor reshape(int... newShape) {
         check(size(), newShape);
+        if (base != null) {
+            return view(base, offset, newShape);
+        }
         if (dev != null) {
             dev.hostAccess(this, true); // the view may write the shared array
         }
@@ -223,9 +285,9 @@ public final class Tensor {
             dst.dev.hostAccess(dst, true);
         }
         if (f != null && dst.f != null) {
-            System.arraycopy(f, 0, dst.f, 0, f.length);
+            System.arraycopy(f, offset, dst.f, dst.offset, n);
         } else if (d != null && dst.d != null) {
-            System.arraycopy(d, 0, dst.d, 0, d.length);
+            System.arraycopy(d, offset, dst.d, dst.offset, n);
         } else {
             for (int i = 0, n = size(); i < n; i++) {
                 dst.set(i, get(i));
@@ -243,9 +305,9 @@ public final class Tensor {
             }
         }
         if (f != null) {
-            Arrays.fill(f, (float) v);
+            Arrays.fill(f, offset, offset + n, (float) v);
         } else {
-            Arrays.fill(d, v);
+            Arrays.fill(d, offset, offset + n, v);
         }
     }
 
@@ -284,6 +346,9 @@ public final class Tensor {
      * whose host array was never allocated leaves it the zeros it was.
      */
     public void deviceCopy(DeviceCopy c) {
+        if (base != null) {
+            throw new IllegalStateException("a view shares its base's device copy: attach it to the base");
+        }
         dev = c == null && f == null && d == null ? UNALLOCATED : c;
     }
 
@@ -308,7 +373,7 @@ public final class Tensor {
 
     /** Whether a {@link #reshape} view shares this tensor's host array. */
     public boolean aliased() {
-        return aliased;
+        return aliased || base != null;
     }
 
     /**
