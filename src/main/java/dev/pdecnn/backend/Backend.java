@@ -19,29 +19,25 @@ public interface Backend {
     }
 
     /**
-     * Whether a module may keep the tensors {@link #buffer} and {@link #bufferLike} return and pass them back on its
-     * next call: true on the CPU backends, which then hand the same tensor back, so a training step allocates and
-     * zeroes nothing for outputs and gradients after the first; false (the default) where fresh tensors are cheap or
-     * are recycled by the backend itself (the CUDA backend's step tensors), so modules hold no reference past a step.
+     * The arena a step's activations and activation gradients come from (see {@link StepArena}): a training or
+     * evaluation step runs inside {@code try (StepArena.Step s = be.arena().open())}.
      */
-    default boolean reusesBuffers() {
-        return false;
-    }
+    StepArena arena();
 
     /**
-     * A tensor of {@code shape} for an operation to <em>write</em> (an output or activation gradient: every element
-     * is written, see the conventions above). {@code previous} is what the same call site got last time, or null.
-     * The default returns {@link #zeros}; a backend that {@link #reusesBuffers() reuses buffers} returns
-     * {@code previous} itself when it has this shape, with stale contents, so the caller must be done with the
-     * previous result (as a module is once its step's backward pass has run).
+     * Starts moving {@code batch}, a host tensor the next step reads, to where the operations run, so the copy
+     * overlaps the current step (a GPU uploads it on a copy stream). Nothing to do on the host, the default.
      */
-    default Tensor buffer(Tensor previous, int... shape) {
-        return zeros(shape);
+    default void prefetch(Tensor batch) {
     }
 
-    /** As {@link #buffer} with the shape of {@code like}; the default returns {@code like.zerosLike()}. */
-    default Tensor bufferLike(Tensor previous, Tensor like) {
-        return like.zerosLike();
+    /** Waits until every operation issued so far has finished (a GPU queues them); the host runs them at once. */
+    default void synchronize() {
+    }
+
+    /** One line on the device memory this backend uses (a GPU's pool), or null for host memory. */
+    default String memorySummary() {
+        return null;
     }
 
     /** y[n,co] = sum over the group's input channels and the kernel of w * x (cross-correlation), no bias. */

@@ -4,10 +4,11 @@ import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackendF32;
 import dev.pdecnn.backend.cpu.CpuBackendF64;
-import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
+import dev.pdecnn.train.TrainStep;
 import dev.pdecnn.nn.GlobalLayer;
 import dev.pdecnn.nn.GlobalSpec;
 import dev.pdecnn.nn.Param;
@@ -155,21 +156,10 @@ public final class Bench {
         for (int i = 0; i < batch; i++) {
             labels[i] = r.nextInt(net.classes);
         }
-        List<Param> params = net.trainableParams();
-        Map<Param, Tensor> vel = new LinkedHashMap<>();
-        for (Param p : params) {
-            vel.put(p, p.value.zerosLike());
-        }
-        Tensor g = be.zeros(batch, net.classes);
+        TrainStep train = new TrainStep(net);
         Runnable step = () -> {
-            net.zeroGrad();
-            Tensor logits = net.forward(x);
-            be.softmaxCrossEntropy(logits, labels, g, null);
-            net.backward(g);
-            for (Param p : params) {
-                be.sgdStep(p.value, p.grad, vel.get(p), 0.01, 0.9, 5e-4);
-            }
-            finish(be);
+            train.train(x, labels, 0.01, 0.9, 5e-4, null);
+            be.synchronize(); // a GPU queues its launches: the step's time is the time until they have run
         };
         return time(net.name, batch, warmup, reps, step);
     }
@@ -195,22 +185,18 @@ public final class Bench {
             }
         }
         layer.train(true);
+        layer.paramStore(); // gradients in one flat tensor: zeroGrad is one fill, as in a network
         Tensor x = random(be, r, n, c, h, w);
         Tensor gy = random(be, r, n, c, h, w);
         Runnable step = () -> {
-            layer.zeroGrad();
-            layer.forward(x);
-            layer.backward(gy);
-            finish(be);
+            try (StepArena.Step s = be.arena().open()) {
+                layer.zeroGrad();
+                layer.forward(x);
+                layer.backward(gy);
+            }
+            be.synchronize();
         };
         return time("global " + n + "x" + c + "x" + h + "x" + w + " K=" + k, n, warmup, reps, step);
-    }
-
-    /** A GPU queues its launches: the step's time is the time until they have run. */
-    private static void finish(Backend be) {
-        if (be instanceof CudaBackend gpu) {
-            gpu.synchronize();
-        }
     }
 
     private static void checkCounts(int batch, int warmup, int reps) {

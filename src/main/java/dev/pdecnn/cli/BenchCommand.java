@@ -46,9 +46,10 @@ final class BenchCommand implements Callable<Integer> {
             String where = opened.session() == null ? null : opened.session().description();
             int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where,
                     () -> Bench.profiledIfAsked(opened.backend())));
-            if (opened.backend() instanceof dev.pdecnn.backend.cuda.CudaBackend gpu) {
+            String memory = opened.backend().memorySummary();
+            if (memory != null) {
                 main.out.println();
-                main.out.println("device memory (all benchmarks above, one pool): " + gpu.memory().summary());
+                main.out.println("device memory (all benchmarks above, one pool): " + memory);
             }
             return rc;
         }

@@ -125,13 +125,13 @@ public final class Safetensors {
     private static void writeData(OutputStream out, Tensor t) throws IOException {
         // Chunked so a large tensor costs a fixed 64 KiB buffer rather than a second copy of itself.
         ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-        int n = t.size();
+        int n = t.size(), off = t.offset(); // a view of the parameter store starts inside its array
         if (t.dtype() == DType.F32) {
             float[] a = t.f32();
             for (int i = 0; i < n; ) {
                 int m = Math.min(n - i, buf.capacity() / 4);
                 buf.clear();
-                buf.asFloatBuffer().put(a, i, m);
+                buf.asFloatBuffer().put(a, off + i, m);
                 out.write(buf.array(), 0, m * 4);
                 i += m;
             }
@@ -140,7 +140,7 @@ public final class Safetensors {
             for (int i = 0; i < n; ) {
                 int m = Math.min(n - i, buf.capacity() / 8);
                 buf.clear();
-                buf.asDoubleBuffer().put(a, i, m);
+                buf.asDoubleBuffer().put(a, off + i, m);
                 out.write(buf.array(), 0, m * 8);
                 i += m;
             }

@@ -63,14 +63,8 @@ public final class Models {
         for (int s = 0; s < cfg.widths.size(); s++) {
             int w = cfg.widths.get(s), stride = s == 0 ? 1 : 2;
             Sequential stage = new Sequential(be);
-            BasicBlock previous = null;
             for (int b = 0; b < cfg.blocks; b++) {
-                BasicBlock block = new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1, bn(cfg));
-                if (previous != null) {
-                    block.shareGradientBuffers(previous); // one set of gradient tensors per stage on the CPU
-                }
-                stage.add(Integer.toString(b), block);
-                previous = block;
+                stage.add(Integer.toString(b), new BasicBlock(be, b == 0 ? cin : w, w, b == 0 ? stride : 1, bn(cfg)));
             }
             body.add("layer" + (s + 1), stage);
             hw /= stride;

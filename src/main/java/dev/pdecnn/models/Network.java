@@ -26,6 +26,7 @@ public final class Network extends Module {
                 child(e.getKey(), e.getValue());
             }
         }
+        paramStore(); // every parameter into the flat store, before weight init and any device operation
     }
 
     @Override

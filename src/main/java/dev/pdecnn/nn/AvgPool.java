@@ -7,7 +7,6 @@ import dev.pdecnn.tensor.Tensor;
 public final class AvgPool extends Module {
     private final int k;
     private int[] inShape;
-    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
 
     public AvgPool(Backend be, int k) {
         super(be);
@@ -17,14 +16,14 @@ public final class AvgPool extends Module {
     @Override
     public Tensor forward(Tensor x) {
         inShape = x.shape();
-        Tensor y = yBuf.get(be, x.dim(0), x.dim(1), x.dim(2) / k, x.dim(3) / k);
+        Tensor y = be.arena().take(x.dim(0), x.dim(1), x.dim(2) / k, x.dim(3) / k);
         be.avgPool(x, k, y);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor gy) {
-        Tensor gx = gxBuf.get(be, inShape);
+        Tensor gx = be.arena().take(inShape);
         be.avgPoolBackward(gy, k, gx);
         return gx;
     }

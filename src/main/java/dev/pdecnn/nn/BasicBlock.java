@@ -41,37 +41,6 @@ public final class BasicBlock extends Module {
             shortcutBn = null;
         }
         out = new ReLU(be);
-        shareGradients(out.inputGradient(), bn2.inputGradient(), conv2.inputGradient());
-    }
-
-    /**
-     * Backward runs out, bn2, conv2, bn1, conv1, then the shortcut's bn and conv, each consuming the previous
-     * one's input gradient (out's is read until the final add): bn1's gradient is written after conv2 has read
-     * bn2's, conv1's after bn1 has read conv2's, the shortcut bn's after conv1 has read bn1's. So bn2, bn1 and
-     * the shortcut bn share one tensor, and conv2 and conv1 another when conv1's input has the output's shape (no
-     * shortcut). Only on a backend that reuses buffers does a shared slot hold anything.
-     */
-    private void shareGradients(Buffer gOut, Buffer gBn, Buffer gConv) {
-        out.shareInputGradient(gOut);
-        bn2.shareInputGradient(gBn);
-        bn1.shareInputGradient(gBn);
-        if (shortcutBn != null) {
-            shortcutBn.shareInputGradient(gBn);
-        }
-        conv2.shareInputGradient(gConv);
-        if (shortcut == null) {
-            conv1.shareInputGradient(gConv);
-        }
-    }
-
-    /**
-     * Shares the gradient tensors of {@code previous}, the block whose output this block takes (same output shape,
-     * next to it in a Sequential). Its backward has finished with them when this block's backward starts: its
-     * returned gradient (conv1's) is read by this block's out before this block writes conv2's, and nothing else of
-     * it is still live. A stage of ResNet blocks so holds three gradient tensors instead of three per block.
-     */
-    public void shareGradientBuffers(BasicBlock previous) {
-        shareGradients(previous.out.inputGradient(), previous.bn2.inputGradient(), previous.conv2.inputGradient());
     }
 
     @Override
@@ -84,7 +53,13 @@ public final class BasicBlock extends Module {
     public Tensor backward(Tensor gy) {
         Tensor g = out.backward(gy);
         Tensor gx = main.backward(g);
-        be.add(gx, shortcut == null ? g : shortcut.backward(g), gx);
+        Tensor gs = shortcut == null ? g : shortcut.backward(g);
+        be.add(gx, gs, gx);
+        // the sum's gradient and the shortcut's are consumed: the next request of their shape may reuse them
+        be.arena().release(g);
+        if (gs != g) {
+            be.arena().release(gs);
+        }
         return gx;
     }
 

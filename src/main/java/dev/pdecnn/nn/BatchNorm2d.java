@@ -19,8 +19,6 @@ public final class BatchNorm2d extends Module {
     private final double momentum, eps;
     private final Tensor gamma, beta, runMean, runVar, saveMean, saveInv;
     private Tensor x, y;
-    private final Buffer yBuf = new Buffer();
-    private Buffer gxBuf = new Buffer();
 
     /** Running-statistics momentum (PyTorch convention) and epsilon, shared by every BN of a model. */
     public record Spec(double momentum, double eps) {
@@ -62,7 +60,7 @@ public final class BatchNorm2d extends Module {
 
     @Override
     public Tensor forward(Tensor in) {
-        Tensor y = yBuf.like(be, in);
+        Tensor y = be.arena().like(in);
         if (training) {
             x = in;
             if (relu) {
@@ -79,21 +77,12 @@ public final class BatchNorm2d extends Module {
         return y;
     }
 
-    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
-    Buffer inputGradient() {
-        return gxBuf;
-    }
-
-    void shareInputGradient(Buffer b) {
-        gxBuf = b;
-    }
-
     @Override
     public Tensor backward(Tensor gy) {
         if (x == null) {
             throw new IllegalStateException("batch norm backward needs a training-mode forward");
         }
-        Tensor gx = gxBuf.like(be, x);
+        Tensor gx = be.arena().like(x);
         if (relu) {
             be.batchNormReluBackward(x, y, gy, gamma, saveMean, saveInv, gx, grad("weight"), grad("bias"));
         } else {

@@ -10,8 +10,6 @@ public final class Conv2d extends Module {
     public final ConvSpec spec;
     private final Tensor w;
     private Tensor x;
-    private final Buffer yBuf = new Buffer();
-    private Buffer gxBuf = new Buffer();
 
     public Conv2d(Backend be, int cin, int cout, int k, int stride, int pad, int groups) {
         super(be);
@@ -41,26 +39,17 @@ public final class Conv2d extends Module {
     @Override
     public Tensor forward(Tensor in) {
         x = in;
-        Tensor y = yBuf.get(be, in.dim(0), cout, spec.outSize(in.dim(2), k), spec.outSize(in.dim(3), k));
+        Tensor y = be.arena().take(in.dim(0), cout, spec.outSize(in.dim(2), k), spec.outSize(in.dim(3), k));
         be.conv2dForward(in, w, y, spec);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor gy) {
-        Tensor gx = gxBuf.like(be, x);
+        Tensor gx = be.arena().like(x);
         be.conv2dBackward(x, w, gy, gx, grad("weight"), spec);
         x = null;
         return gx;
-    }
-
-    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
-    Buffer inputGradient() {
-        return gxBuf;
-    }
-
-    void shareInputGradient(Buffer b) {
-        gxBuf = b;
     }
 
     @Override

@@ -8,7 +8,6 @@ public final class Dense extends Module {
     public final int in, out;
     private final Tensor w, b;
     private Tensor x;
-    private final Buffer yBuf = new Buffer(), gxBuf = new Buffer();
 
     public Dense(Backend be, int in, int out) {
         super(be);
@@ -21,14 +20,14 @@ public final class Dense extends Module {
     @Override
     public Tensor forward(Tensor input) {
         x = input;
-        Tensor y = yBuf.get(be, input.dim(0), out);
+        Tensor y = be.arena().take(input.dim(0), out);
         be.dense(input, w, b, y);
         return y;
     }
 
     @Override
     public Tensor backward(Tensor gy) {
-        Tensor gx = gxBuf.like(be, x);
+        Tensor gx = be.arena().like(x);
         be.denseBackward(x, w, gy, gx, grad("weight"), grad("bias"));
         x = null;
         return gx;

@@ -15,7 +15,6 @@ public final class GlobalLayer extends Module {
     private final BatchNorm2d bnOut;
     private final PdeOp pde;
     private Tensor h, pmDx;
-    private final Buffer dxBuf = new Buffer(), dyBuf = new Buffer();
 
     public GlobalLayer(Backend be, int c, GlobalSpec spec) {
         this(be, c, spec, BatchNorm2d.Spec.DEFAULT);
@@ -78,8 +77,8 @@ public final class GlobalLayer extends Module {
                 dY = diffY.forward(h);
             }
             case PERONA_MALIK -> {
-                dX = dxBuf.like(be, h);
-                dY = dyBuf.like(be, h);
+                dX = be.arena().like(h);
+                dY = be.arena().like(h);
                 be.peronaMalik(h, spec.pmLambda(), dX, dY);
                 pmDx = dX;
             }

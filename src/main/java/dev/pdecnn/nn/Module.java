@@ -20,6 +20,7 @@ public abstract class Module {
     private final Map<String, Param> params = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
     protected boolean training = true;
+    private ParamStore store;
 
     protected Module(Backend be) {
         this.be = be;
@@ -93,7 +94,24 @@ public abstract class Module {
         return out;
     }
 
+    /**
+     * The store that owns this module tree's parameters (see {@link ParamStore}), created at the first call: make
+     * that call before any operation ran on a device (a {@code Network} does it when it is built), since the store
+     * moves every parameter into its flat tensors.
+     */
+    public final ParamStore paramStore() {
+        if (store == null) {
+            store = new ParamStore(be, namedParams());
+        }
+        return store;
+    }
+
+    /** Zeros every gradient: one fill of the store's gradients when there is a store, else tensor by tensor. */
     public final void zeroGrad() {
+        if (store != null) {
+            store.zeroGrad();
+            return;
+        }
         for (Param p : namedParams().values()) {
             if (p.grad != null) {
                 p.grad.fill(0);

@@ -18,8 +18,6 @@ public final class PdeOp {
     private final PdeSpec spec;
     private Tensor f, h, u, v, dX, dY;
     private double dConst;
-    private final Buffer outBuf = new Buffer(), gfBuf = new Buffer(), ghBuf = new Buffer(), guBuf = new Buffer(),
-            gvBuf = new Buffer(), gdxBuf = new Buffer(), gdyBuf = new Buffer();
 
     public PdeOp(Backend be, PdeSpec spec) {
         this.be = be;
@@ -38,15 +36,15 @@ public final class PdeOp {
         this.dX = dX;
         this.dY = dY;
         this.dConst = dConst;
-        Tensor out = outBuf.like(be, f);
+        Tensor out = be.arena().like(f);
         be.pdeForward(f, h, u, v, dX, dY, dConst, spec, out);
         return out;
     }
 
     public Grads backward(Tensor gOut) {
-        Tensor gf = gfBuf.like(be, f), gh = ghBuf.like(be, f);
-        Tensor gu = u == null ? null : guBuf.like(be, f), gv = v == null ? null : gvBuf.like(be, f);
-        Tensor gdx = dX == null ? null : gdxBuf.like(be, f), gdy = dY == null ? null : gdyBuf.like(be, f);
+        Tensor gf = be.arena().like(f), gh = be.arena().like(f);
+        Tensor gu = u == null ? null : be.arena().like(f), gv = v == null ? null : be.arena().like(f);
+        Tensor gdx = dX == null ? null : be.arena().like(f), gdy = dY == null ? null : be.arena().like(f);
         be.pdeBackward(f, h, u, v, dX, dY, dConst, spec, gOut, gf, gh, gu, gv, gdx, gdy);
         f = h = u = v = dX = dY = null;
         return new Grads(gf, gh, gu, gv, gdx, gdy);

@@ -5,8 +5,6 @@ import dev.pdecnn.tensor.Tensor;
 
 public final class ReLU extends Module {
     private Tensor y;
-    private final Buffer yBuf = new Buffer();
-    private Buffer gxBuf = new Buffer();
 
     public ReLU(Backend be) {
         super(be);
@@ -14,30 +12,21 @@ public final class ReLU extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        y = yBuf.like(be, x);
+        y = be.arena().like(x);
         be.relu(x, y);
         return y;
     }
 
     /** relu(a + b) (a may be overwritten, see {@link Backend#addRelu}); backward gives the gradient of the sum. */
     public Tensor forwardSum(Tensor a, Tensor b) {
-        y = yBuf.like(be, a);
+        y = be.arena().like(a);
         be.addRelu(a, b, y);
         return y;
     }
 
-    /** The slot of the input gradient, to share with a module whose input gradient is never live with this one's. */
-    Buffer inputGradient() {
-        return gxBuf;
-    }
-
-    void shareInputGradient(Buffer b) {
-        gxBuf = b;
-    }
-
     @Override
     public Tensor backward(Tensor gy) {
-        Tensor gx = gxBuf.like(be, gy);
+        Tensor gx = be.arena().like(gy);
         be.reluBackward(y, gy, gx);
         y = null;
         return gx;

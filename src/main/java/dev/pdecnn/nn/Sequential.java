@@ -34,10 +34,18 @@ public final class Sequential extends Module {
 
     @Override
     public Tensor backward(Tensor gy) {
+        Tensor g = gy;
         for (int i = layers.size() - 1; i >= 0; i--) {
-            gy = layers.get(i).backward(gy);
+            Tensor next = layers.get(i).backward(g);
+            // a gradient between two layers is dead once the earlier layer has consumed it (its producer finished
+            // with it before); giving it back lets the backward pass hold a few gradients at a time, not one per
+            // layer. This module's own input gradient belongs to its caller.
+            if (g != gy && g != next) {
+                be.arena().release(g);
+            }
+            g = next;
         }
-        return gy;
+        return g;
     }
 
     @Override

@@ -60,6 +60,8 @@ public final class Tensor {
             if (bd != null) {
                 bd.hostAccess(t.base, write);
             }
+            t.f = t.base.f; // the base may have got its host array just now
+            t.d = t.base.d;
         }
     };
 
@@ -117,9 +119,6 @@ public final class Tensor {
         if (base.base != null) {
             return view(base.base, base.offset + offset, shape);
         }
-        if (!base.hostAllocated()) {
-            base.allocateHost();
-        }
         long len = numel(shape);
         if (offset < 0 || offset + len > base.n) {
             throw new IllegalArgumentException("view [" + offset + ", " + (offset + len) + ") outside " + base);
@@ -131,6 +130,27 @@ public final class Tensor {
         v.offset = offset;
         v.dev = VIA_BASE;
         return v;
+    }
+
+    /**
+     * Turns this tensor into a view of {@code base}'s window at {@code offset}, copying its values there first.
+     * For the parameter store, which adopts the tensors modules registered (their fields keep pointing at the same
+     * objects). This tensor must own its array and have no device copy; {@code base} must own its array.
+     */
+    public void moveInto(Tensor base, int offset) {
+        boolean untouched = dev == UNALLOCATED; // zeros a device backend made, never touched: nothing to copy
+        if (this.base != null || (dev != null && !untouched) || base.base != null || base.dtype != dtype) {
+            throw new IllegalStateException("cannot move " + this + " into " + base);
+        }
+        Tensor window = view(base, offset, shape);
+        if (!untouched) {
+            copyInto(window);
+        }
+        f = window.f;
+        d = window.d;
+        this.base = base;
+        this.offset = offset;
+        dev = VIA_BASE;
     }
 
     /** Where this tensor's elements start in {@link #f32()}/{@link #f64()}: 0 unless it is a {@link #view}. */

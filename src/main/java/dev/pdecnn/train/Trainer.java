@@ -3,7 +3,6 @@ package dev.pdecnn.train;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackendF32;
-import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.Dataset;
@@ -42,8 +41,8 @@ public final class Trainer {
     private final boolean tty;
     private final Backend be;
     private final Network net;
-    private final Map<String, Tensor> velocities = new LinkedHashMap<>();
-    private final List<Param> trainable = new ArrayList<>();
+    private final TrainStep step;
+    private final Map<String, Tensor> velocities;
 
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty) {
         this(cfg, data, runDir, out, tty, new CpuBackendF32());
@@ -58,12 +57,8 @@ public final class Trainer {
         this.out = out;
         this.tty = tty;
         this.net = Models.build(cfg, be);
-        for (Map.Entry<String, Param> e : net.namedParams().entrySet()) {
-            if (e.getValue().trainable) {
-                velocities.put(e.getKey(), e.getValue().value.zerosLike());
-                trainable.add(e.getValue());
-            }
-        }
+        this.step = new TrainStep(net);
+        this.velocities = step.store().velocities();
         int[] chw = net.inputChw;
         Dataset t = data.train();
         if (t.c() != chw[0] || t.h() != chw[1] || t.w() != chw[2]) {
@@ -142,21 +137,12 @@ public final class Trainer {
                     Tensor x = nx;
                     nb = it.hasNext() ? it.next() : null; // on a GPU the next batch uploads while this step runs
                     nx = nb == null ? null : staged(nb);
-                    net.zeroGrad();
-                    Tensor logits = net.forward(x);
-                    Tensor g = logits.zerosLike();
-                    double loss = be.softmaxCrossEntropy(logits, b.y(), g, pred);
+                    lr = cosine(cfg.lr, st.step, totalSteps);
+                    double loss = step.train(x, b.y(), lr, cfg.momentum, cfg.weightDecay, pred);
                     if (!Double.isFinite(loss)) {
                         throw new UserException(String.format(Locale.ROOT, "training diverged: loss is %s at epoch %d, "
                                         + "step %d (lr %.3g); the last good checkpoint is kept in %s; lower --lr and "
                                         + "--resume or restart", loss, epoch, st.step, lr, runDir), 3);
-                    }
-                    net.backward(g);
-                    lr = cosine(cfg.lr, st.step, totalSteps);
-                    int pi = 0;
-                    for (Tensor vel : velocities.values()) {
-                        Param p = trainable.get(pi++);
-                        be.sgdStep(p.value, p.grad, vel, lr, cfg.momentum, cfg.weightDecay);
                     }
                     st.step++;
                     lossSum += loss * b.n();
@@ -209,12 +195,10 @@ public final class Trainer {
         return r;
     }
 
-    /** The batch as a tensor; on a GPU backend its upload starts now (CudaBackend.stage). */
+    /** The batch as a tensor; on a GPU backend its upload starts now ({@link Backend#prefetch}). */
     private Tensor staged(DataLoader.Batch b) {
         Tensor x = Tensor.of(b.x(), b.n(), b.c(), b.h(), b.w());
-        if (be instanceof CudaBackend gpu) {
-            gpu.stage(x);
-        }
+        be.prefetch(x);
         return x;
     }
 
@@ -241,8 +225,8 @@ public final class Trainer {
      * the accuracy (by their argmax; wrong when not finite).
      */
     public static double[] evaluate(Network net, Backend be, DataLoader test) {
-        net.train(false);
         EvalSums sums = new EvalSums();
+        TrainStep step = new TrainStep(net);
         try (DataLoader.EpochIterator it = test.epoch(0)) {
             while (it.hasNext()) {
                 DataLoader.Batch b = it.next();
@@ -250,10 +234,11 @@ public final class Trainer {
                 if (be.dtype() != x.dtype()) {
                     x = x.to(be.dtype());
                 }
-                sums.add(be, net.forward(x), b.y());
+                step.eval(x, logits -> {
+                    sums.add(be, logits, b.y());
+                    return null;
+                });
             }
-        } finally {
-            net.train(true);
         }
         return new double[]{sums.loss(), sums.accuracy(), sums.diverged};
     }

@@ -7,6 +7,7 @@ import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Param;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
+import dev.pdecnn.train.TrainStep;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -71,24 +72,15 @@ final class Steps {
     }
 
     /**
-     * One SGD step exactly as the Trainer takes it: zero gradients, forward, softmax cross-entropy, backward,
-     * then the momentum update of every trainable tensor (velocities in {@code vel}, created at zero). Returns
-     * the loss.
+     * One SGD step exactly as the Trainer takes it ({@link TrainStep#train}): zero gradients, forward, softmax
+     * cross-entropy, backward, then the momentum update of the network's parameter store. {@code vel} gets the
+     * store's momentum buffers by name (for comparisons). Returns the loss.
      */
     static double sgdStep(Network net, Backend be, Tensor x, int[] y, Map<String, Tensor> vel, double lr,
                           double momentum, double wd) {
-        net.zeroGrad();
-        Tensor logits = net.forward(x);
-        Tensor g = logits.zerosLike();
-        double loss = be.softmaxCrossEntropy(logits, y, g, new int[y.length]);
-        net.backward(g);
-        for (Map.Entry<String, Param> e : net.namedParams().entrySet()) {
-            Param p = e.getValue();
-            if (p.trainable) {
-                Tensor v = vel.computeIfAbsent(e.getKey(), k -> p.value.zerosLike());
-                be.sgdStep(p.value, p.grad, v, lr, momentum, wd);
-            }
-        }
+        TrainStep step = new TrainStep(net);
+        double loss = step.train(x, y, lr, momentum, wd, new int[y.length]);
+        vel.putAll(step.store().velocities());
         return loss;
     }
 

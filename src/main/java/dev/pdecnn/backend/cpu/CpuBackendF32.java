@@ -3,6 +3,7 @@ package dev.pdecnn.backend.cpu;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
@@ -122,55 +123,20 @@ public final class CpuBackendF32 implements Backend {
         return DType.F32;
     }
 
-    // ---------------------------------------------------------------- reused output and gradient buffers
+    // ---------------------------------------------------------------- step memory
 
-    /** For tests: fill every tensor {@link #buffer} hands out with NaN, so an element an operation leaves unwritten shows. */
-    private boolean poisonBuffers;
+    private final StepArena arena = StepArena.pooled(DType.F32);
 
-    /**
-     * For tests: when on, every tensor from {@link #buffer} and {@link #bufferLike} is filled with NaN before it is
-     * returned (fresh or reused), so a result that depends on a buffer's old contents turns NaN. Returns this.
-     */
+    /** A pooled arena: every step gets the same arrays back (see {@link StepArena}). */
+    @Override
+    public StepArena arena() {
+        return arena;
+    }
+
+    /** For tests: see {@link StepArena#poison}. Returns this. */
     public CpuBackendF32 poisonBuffers(boolean on) {
-        poisonBuffers = on;
+        arena.poison(on);
         return this;
-    }
-
-    /**
-     * Whether modules reuse their output and gradient tensors ({@link #buffer}): on unless the system property
-     * {@code pde.reuseBuffers} is {@code false}. Reuse saves the allocation and zero fill of every activation and
-     * gradient per step, but keeps the modules' tensors allocated between steps (a larger live heap: about 0.9 GB
-     * for resnet32 at batch 128, where fresh tensors let it drop to 0.2 to 0.5 GB after each GC; docs/benchmarks.md).
-     */
-    private final boolean reuse = !"false".equals(System.getProperty("pde.reuseBuffers"));
-
-    @Override
-    public boolean reusesBuffers() {
-        return reuse;
-    }
-
-    /** {@code previous} itself when it is a host tensor of this backend with this shape (contents stale), else zeros. */
-    @Override
-    public Tensor buffer(Tensor previous, int... shape) {
-        Tensor t = reusable(previous) && previous.hasShape(shape) ? previous : Tensor.zeros(DType.F32, shape);
-        return poisoned(t);
-    }
-
-    @Override
-    public Tensor bufferLike(Tensor previous, Tensor like) {
-        Tensor t = reusable(previous) && previous.sameShape(like) ? previous : Tensor.zeros(DType.F32, like.shape());
-        return poisoned(t);
-    }
-
-    private boolean reusable(Tensor t) {
-        return reuse && t != null && t.dtype() == DType.F32 && t.deviceCopy() == null && !t.aliased();
-    }
-
-    private Tensor poisoned(Tensor t) {
-        if (poisonBuffers) {
-            t.fill(Double.NaN);
-        }
-        return t;
     }
 
     // ---------------------------------------------------------------- GEMM on rows
@@ -731,12 +697,12 @@ public final class CpuBackendF32 implements Backend {
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s) {
         Geom g = geom(x, w, s, true);
         checkConv(x, w, y, s, g.ho, g.wo);
-        convRows(x.f32(), w.f32(), y.f32(), g);
+        convRows(x.f32(), in(w), y.f32(), g);
     }
 
     @Override
     public void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s) {
-        float[] X = x.f32(), Wt = w.f32(), GY = gy.f32();
+        float[] X = x.f32(), Wt = in(w), GY = gy.f32();
         Geom g = geom(x, w, s, true);
         checkConv(x, w, gy, s, g.ho, g.wo);
         if (gx != null) {
@@ -757,7 +723,7 @@ public final class CpuBackendF32 implements Backend {
                 parts = depthwise3x3(g) ? depthwiseWeightGrad(X, GY, g)
                         : g.kg >= TRANSPOSED_MIN_K ? weightGradT(X, GY, geom(x, w, s, false)) : weightGradE(X, GY, g);
             }
-            float[] GW = gw.f32();
+            float[] GW = in(gw);
             for (int i = 0; i < GW.length; i++) {
                 double acc = 0;
                 for (float[] part : parts) {
@@ -765,6 +731,7 @@ public final class CpuBackendF32 implements Backend {
                 }
                 GW[i] += (float) acc;
             }
+            out(gw, GW);
         }
     }
 
@@ -968,8 +935,8 @@ public final class CpuBackendF32 implements Backend {
     private static void bnTrainStats(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                                      double momentum, double eps, Tensor saveMean, Tensor saveInvStd,
                                      float[] scale, float[] shift) {
-        float[] X = x.f32(), G = gamma.f32(), B = beta.f32();
-        float[] RM = runMean.f32(), RV = runVar.f32(), SM = saveMean.f32(), SI = saveInvStd.f32();
+        float[] X = x.f32(), G = in(gamma), B = in(beta);
+        float[] RM = in(runMean), RV = in(runVar), SM = saveMean.f32(), SI = saveInvStd.f32();
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         double m = 1.0 * n * hw;
         int groups = Math.min(n, BN_GROUPS);
@@ -1018,6 +985,8 @@ public final class CpuBackendF32 implements Backend {
             scale[ch] = (float) (G[ch] * inv);
             shift[ch] = (float) (B[ch] - mu * G[ch] * inv);
         }
+        out(runMean, RM);
+        out(runVar, RV);
     }
 
     /** Y = X * scale[ch] + shift[ch] on every plane. */
@@ -1062,7 +1031,7 @@ public final class CpuBackendF32 implements Backend {
 
     private static void batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                                       double eps, Tensor y, boolean relu) {
-        float[] X = x.f32(), Y = y.f32(), G = gamma.f32(), B = beta.f32(), RM = runMean.f32(), RV = runVar.f32();
+        float[] X = x.f32(), Y = y.f32(), G = in(gamma), B = in(beta), RM = in(runMean), RV = in(runVar);
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         float[] scale = new float[c], shift = new float[c];
         for (int ch = 0; ch < c; ch++) {
@@ -1095,9 +1064,9 @@ public final class CpuBackendF32 implements Backend {
     @Override
     public void batchNormBackward(Tensor x, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
                                   Tensor gx, Tensor gGamma, Tensor gBeta) {
-        float[] X = x.f32(), GY = gy.f32(), G = gamma.f32(), SM = saveMean.f32(), SI = saveInvStd.f32();
+        float[] X = x.f32(), GY = gy.f32(), G = in(gamma), SM = saveMean.f32(), SI = saveInvStd.f32();
         float[] GX = gx == null ? null : gx.f32();
-        float[] GG = gGamma.f32(), GB = gBeta.f32();
+        float[] GG = in(gGamma), GB = in(gBeta);
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c), planes = n * c;
         double m = 1.0 * n * hw;
         int groups = Math.min(n, BN_GROUPS);
@@ -1139,6 +1108,8 @@ public final class CpuBackendF32 implements Backend {
             cb[ch] = (float) (-k * sgxhat * inv);
             cc[ch] = (float) (k * (-sg + sgxhat * inv * mean));
         }
+        out(gGamma, GG);
+        out(gBeta, GB);
         if (GX == null) {
             return;
         }
@@ -1251,7 +1222,7 @@ public final class CpuBackendF32 implements Backend {
 
     @Override
     public void dense(Tensor x, Tensor w, Tensor b, Tensor y) {
-        float[] X = x.f32(), W = w.f32(), B = b == null ? null : b.f32(), Y = y.f32();
+        float[] X = x.f32(), W = in(w), B = b == null ? null : in(b), Y = y.f32();
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
         if (w.dim(1) != in || y.size() != n * out) {
             throw new IllegalArgumentException("dense shapes x=" + x + " w=" + w + " y=" + y);
@@ -1274,7 +1245,7 @@ public final class CpuBackendF32 implements Backend {
 
     @Override
     public void denseBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, Tensor gb) {
-        float[] X = x.f32(), W = w.f32(), GY = gy.f32();
+        float[] X = x.f32(), W = in(w), GY = gy.f32();
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
         if (gx != null) {
             float[] GX = gx.f32();
@@ -1290,7 +1261,7 @@ public final class CpuBackendF32 implements Backend {
             });
         }
         if (gw != null) {
-            float[] GW = gw.f32();
+            float[] GW = in(gw);
             Parallel.forEach(out, o -> {
                 var acc = Parallel.partials(in);
                 for (int i = 0; i < n; i++) {
@@ -1304,9 +1275,10 @@ public final class CpuBackendF32 implements Backend {
                     GW[o * in + j] += (float) acc[j];
                 }
             });
+            out(gw, GW);
         }
         if (gb != null) {
-            float[] GB = gb.f32();
+            float[] GB = in(gb);
             for (int o = 0; o < out; o++) {
                 double s = 0;
                 for (int i = 0; i < n; i++) {
@@ -1314,6 +1286,7 @@ public final class CpuBackendF32 implements Backend {
                 }
                 GB[o] += (float) s;
             }
+            out(gb, GB);
         }
     }
 
@@ -2064,21 +2037,44 @@ public final class CpuBackendF32 implements Backend {
         }
     }
 
+    // ---------------------------------------------------------------- views
+
+    /**
+     * The elements of a parameter-like tensor (weights, their gradients, BN statistics, velocities), which may be a
+     * {@link Tensor#view} into the parameter store: its array itself when the tensor owns all of it, else a copy
+     * of its window, to be written back with {@link #out}. Parameters are small next to activations, so the copy
+     * costs little; activations are never views.
+     */
+    private static float[] in(Tensor t) {
+        float[] a = t.f32();
+        return t.offset() == 0 && a.length == t.size() ? a : Arrays.copyOfRange(a, t.offset(), t.offset() + t.size());
+    }
+
+    /** Writes a window {@link #in} copied back into its tensor (nothing when it was the tensor's own array). */
+    private static void out(Tensor t, float[] a) {
+        float[] b = t.f32();
+        if (a != b) {
+            System.arraycopy(a, 0, b, t.offset(), a.length);
+        }
+    }
+
     // ---------------------------------------------------------------- optimizer
 
     @Override
     public void sgdStep(Tensor w, Tensor g, Tensor vel, double lr, double momentum, double wd) {
-        float[] W = w.f32(), G = g.f32(), VV = vel.f32();
+        float[] W = in(w), G = in(g), VV = in(vel);
         float lrr = (float) lr, mom = (float) momentum, wdd = (float) wd;
         for (int i = 0; i < W.length; i++) {
             VV[i] = mom * VV[i] - lrr * (G[i] + wdd * W[i]);
             W[i] += VV[i];
         }
+        out(w, W);
+        out(vel, VV);
     }
 
     @Override
     public double sumSquares(Tensor w) {
-        float[] W = w.f32();
+        float[] W = in(w);
         double s = 0;
         for (float x : W) {
             double xd = x;

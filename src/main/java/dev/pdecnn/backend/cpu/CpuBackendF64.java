@@ -3,6 +3,7 @@ package dev.pdecnn.backend.cpu;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
@@ -122,55 +123,20 @@ public final class CpuBackendF64 implements Backend {
         return DType.F64;
     }
 
-    // ---------------------------------------------------------------- reused output and gradient buffers
+    // ---------------------------------------------------------------- step memory
 
-    /** For tests: fill every tensor {@link #buffer} hands out with NaN, so an element an operation leaves unwritten shows. */
-    private boolean poisonBuffers;
+    private final StepArena arena = StepArena.pooled(DType.F64);
 
-    /**
-     * For tests: when on, every tensor from {@link #buffer} and {@link #bufferLike} is filled with NaN before it is
-     * returned (fresh or reused), so a result that depends on a buffer's old contents turns NaN. Returns this.
-     */
+    /** A pooled arena: every step gets the same arrays back (see {@link StepArena}). */
+    @Override
+    public StepArena arena() {
+        return arena;
+    }
+
+    /** For tests: see {@link StepArena#poison}. Returns this. */
     public CpuBackendF64 poisonBuffers(boolean on) {
-        poisonBuffers = on;
+        arena.poison(on);
         return this;
-    }
-
-    /**
-     * Whether modules reuse their output and gradient tensors ({@link #buffer}): on unless the system property
-     * {@code pde.reuseBuffers} is {@code false}. Reuse saves the allocation and zero fill of every activation and
-     * gradient per step, but keeps the modules' tensors allocated between steps (a larger live heap: about 0.9 GB
-     * for resnet32 at batch 128, where fresh tensors let it drop to 0.2 to 0.5 GB after each GC; docs/benchmarks.md).
-     */
-    private final boolean reuse = !"false".equals(System.getProperty("pde.reuseBuffers"));
-
-    @Override
-    public boolean reusesBuffers() {
-        return reuse;
-    }
-
-    /** {@code previous} itself when it is a host tensor of this backend with this shape (contents stale), else zeros. */
-    @Override
-    public Tensor buffer(Tensor previous, int... shape) {
-        Tensor t = reusable(previous) && previous.hasShape(shape) ? previous : Tensor.zeros(DType.F64, shape);
-        return poisoned(t);
-    }
-
-    @Override
-    public Tensor bufferLike(Tensor previous, Tensor like) {
-        Tensor t = reusable(previous) && previous.sameShape(like) ? previous : Tensor.zeros(DType.F64, like.shape());
-        return poisoned(t);
-    }
-
-    private boolean reusable(Tensor t) {
-        return reuse && t != null && t.dtype() == DType.F64 && t.deviceCopy() == null && !t.aliased();
-    }
-
-    private Tensor poisoned(Tensor t) {
-        if (poisonBuffers) {
-            t.fill(Double.NaN);
-        }
-        return t;
     }
 
     // ---------------------------------------------------------------- GEMM on rows
@@ -731,12 +697,12 @@ public final class CpuBackendF64 implements Backend {
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s) {
         Geom g = geom(x, w, s, true);
         checkConv(x, w, y, s, g.ho, g.wo);
-        convRows(x.f64(), w.f64(), y.f64(), g);
+        convRows(x.f64(), in(w), y.f64(), g);
     }
 
     @Override
     public void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s) {
-        double[] X = x.f64(), Wt = w.f64(), GY = gy.f64();
+        double[] X = x.f64(), Wt = in(w), GY = gy.f64();
         Geom g = geom(x, w, s, true);
         checkConv(x, w, gy, s, g.ho, g.wo);
         if (gx != null) {
@@ -757,7 +723,7 @@ public final class CpuBackendF64 implements Backend {
                 parts = depthwise3x3(g) ? depthwiseWeightGrad(X, GY, g)
                         : g.kg >= TRANSPOSED_MIN_K ? weightGradT(X, GY, geom(x, w, s, false)) : weightGradE(X, GY, g);
             }
-            double[] GW = gw.f64();
+            double[] GW = in(gw);
             for (int i = 0; i < GW.length; i++) {
                 double acc = 0;
                 for (double[] part : parts) {
@@ -765,6 +731,7 @@ public final class CpuBackendF64 implements Backend {
                 }
                 GW[i] += (double) acc;
             }
+            out(gw, GW);
         }
     }
 
@@ -968,8 +935,8 @@ public final class CpuBackendF64 implements Backend {
     private static void bnTrainStats(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                                      double momentum, double eps, Tensor saveMean, Tensor saveInvStd,
                                      double[] scale, double[] shift) {
-        double[] X = x.f64(), G = gamma.f64(), B = beta.f64();
-        double[] RM = runMean.f64(), RV = runVar.f64(), SM = saveMean.f64(), SI = saveInvStd.f64();
+        double[] X = x.f64(), G = in(gamma), B = in(beta);
+        double[] RM = in(runMean), RV = in(runVar), SM = saveMean.f64(), SI = saveInvStd.f64();
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         double m = 1.0 * n * hw;
         int groups = Math.min(n, BN_GROUPS);
@@ -1018,6 +985,8 @@ public final class CpuBackendF64 implements Backend {
             scale[ch] = (double) (G[ch] * inv);
             shift[ch] = (double) (B[ch] - mu * G[ch] * inv);
         }
+        out(runMean, RM);
+        out(runVar, RV);
     }
 
     /** Y = X * scale[ch] + shift[ch] on every plane. */
@@ -1062,7 +1031,7 @@ public final class CpuBackendF64 implements Backend {
 
     private static void batchNormEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                                       double eps, Tensor y, boolean relu) {
-        double[] X = x.f64(), Y = y.f64(), G = gamma.f64(), B = beta.f64(), RM = runMean.f64(), RV = runVar.f64();
+        double[] X = x.f64(), Y = y.f64(), G = in(gamma), B = in(beta), RM = in(runMean), RV = in(runVar);
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         double[] scale = new double[c], shift = new double[c];
         for (int ch = 0; ch < c; ch++) {
@@ -1095,9 +1064,9 @@ public final class CpuBackendF64 implements Backend {
     @Override
     public void batchNormBackward(Tensor x, Tensor gy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
                                   Tensor gx, Tensor gGamma, Tensor gBeta) {
-        double[] X = x.f64(), GY = gy.f64(), G = gamma.f64(), SM = saveMean.f64(), SI = saveInvStd.f64();
+        double[] X = x.f64(), GY = gy.f64(), G = in(gamma), SM = saveMean.f64(), SI = saveInvStd.f64();
         double[] GX = gx == null ? null : gx.f64();
-        double[] GG = gGamma.f64(), GB = gBeta.f64();
+        double[] GG = in(gGamma), GB = in(gBeta);
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c), planes = n * c;
         double m = 1.0 * n * hw;
         int groups = Math.min(n, BN_GROUPS);
@@ -1139,6 +1108,8 @@ public final class CpuBackendF64 implements Backend {
             cb[ch] = (double) (-k * sgxhat * inv);
             cc[ch] = (double) (k * (-sg + sgxhat * inv * mean));
         }
+        out(gGamma, GG);
+        out(gBeta, GB);
         if (GX == null) {
             return;
         }
@@ -1251,7 +1222,7 @@ public final class CpuBackendF64 implements Backend {
 
     @Override
     public void dense(Tensor x, Tensor w, Tensor b, Tensor y) {
-        double[] X = x.f64(), W = w.f64(), B = b == null ? null : b.f64(), Y = y.f64();
+        double[] X = x.f64(), W = in(w), B = b == null ? null : in(b), Y = y.f64();
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
         if (w.dim(1) != in || y.size() != n * out) {
             throw new IllegalArgumentException("dense shapes x=" + x + " w=" + w + " y=" + y);
@@ -1274,7 +1245,7 @@ public final class CpuBackendF64 implements Backend {
 
     @Override
     public void denseBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, Tensor gb) {
-        double[] X = x.f64(), W = w.f64(), GY = gy.f64();
+        double[] X = x.f64(), W = in(w), GY = gy.f64();
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
         if (gx != null) {
             double[] GX = gx.f64();
@@ -1290,7 +1261,7 @@ public final class CpuBackendF64 implements Backend {
             });
         }
         if (gw != null) {
-            double[] GW = gw.f64();
+            double[] GW = in(gw);
             Parallel.forEach(out, o -> {
                 var acc = Parallel.partials(in);
                 for (int i = 0; i < n; i++) {
@@ -1304,9 +1275,10 @@ public final class CpuBackendF64 implements Backend {
                     GW[o * in + j] += (double) acc[j];
                 }
             });
+            out(gw, GW);
         }
         if (gb != null) {
-            double[] GB = gb.f64();
+            double[] GB = in(gb);
             for (int o = 0; o < out; o++) {
                 double s = 0;
                 for (int i = 0; i < n; i++) {
@@ -1314,6 +1286,7 @@ public final class CpuBackendF64 implements Backend {
                 }
                 GB[o] += (double) s;
             }
+            out(gb, GB);
         }
     }
 
@@ -2064,21 +2037,44 @@ public final class CpuBackendF64 implements Backend {
         }
     }
 
+    // ---------------------------------------------------------------- views
+
+    /**
+     * The elements of a parameter-like tensor (weights, their gradients, BN statistics, velocities), which may be a
+     * {@link Tensor#view} into the parameter store: its array itself when the tensor owns all of it, else a copy
+     * of its window, to be written back with {@link #out}. Parameters are small next to activations, so the copy
+     * costs little; activations are never views.
+     */
+    private static double[] in(Tensor t) {
+        double[] a = t.f64();
+        return t.offset() == 0 && a.length == t.size() ? a : Arrays.copyOfRange(a, t.offset(), t.offset() + t.size());
+    }
+
+    /** Writes a window {@link #in} copied back into its tensor (nothing when it was the tensor's own array). */
+    private static void out(Tensor t, double[] a) {
+        double[] b = t.f64();
+        if (a != b) {
+            System.arraycopy(a, 0, b, t.offset(), a.length);
+        }
+    }
+
     // ---------------------------------------------------------------- optimizer
 
     @Override
     public void sgdStep(Tensor w, Tensor g, Tensor vel, double lr, double momentum, double wd) {
-        double[] W = w.f64(), G = g.f64(), VV = vel.f64();
+        double[] W = in(w), G = in(g), VV = in(vel);
         double/*r*/ lrr = (double) lr, mom = (double) momentum, wdd = (double) wd;
         for (int i = 0; i < W.length; i++) {
             VV[i] = mom * VV[i] - lrr * (G[i] + wdd * W[i]);
             W[i] += VV[i];
         }
+        out(w, W);
+        out(vel, VV);
     }
 
     @Override
     public double sumSquares(Tensor w) {
-        double[] W = w.f64();
+        double[] W = in(w);
         double s = 0;
         for (double/*r*/ x : W) {
             double xd = x;

@@ -3,6 +3,7 @@ package dev.pdecnn.backend.cuda;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
@@ -28,10 +29,10 @@ import java.util.function.Supplier;
  *
  * <p>Lifetimes follow the role a tensor plays in an operation: weights, gradients, velocities and batch-norm
  * statistics are <em>persistent</em> (on the device for the whole run; the SGD step runs there), everything else
- * is a <em>step</em> tensor whose buffer is reused by the next step. A step ends at the first operation after the
- * optimizer step ({@link #sgdStep}) or after an evaluation batch's loss (no gradient asked), or at
- * {@link #endStep()}; an activation of an ended step that only the device held can no longer be read (an
- * {@link IllegalStateException} says so). {@link #releaseDevice()} brings every device-only value back to the
+ * is a <em>step</em> tensor whose buffer is reused by the next step. A step ends when its {@link StepArena.Step}
+ * closes ({@link #endStep()}); an activation of an ended step that only the device held can no longer be read (an
+ * {@link IllegalStateException} says so). A view of the parameter store's flat tensors is an address inside its
+ * base's buffer, which stays on the device for the run. {@link #releaseDevice()} brings every device-only value back to the
  * host and returns all buffers (CudaSession does this on close). A {@link Tensor#reshape} view shares its host
  * array and is never kept resident: it is copied in and out per operation, as every tensor was before.
  *
@@ -91,7 +92,8 @@ public final class CudaBackend implements Backend {
     private final Options opt;
     private final DeviceTensors dt;
     /** Set when a training step (or an evaluation batch) is over: the next operation recycles its tensors. */
-    private boolean stepOver;
+    /** Step tensors are fresh unallocated tensors; closing a step returns their device buffers ({@link #endStep}). */
+    private final StepArena arena = StepArena.fresh(this::zeros, this::endStep);
     /** The operation running now (for error messages); operations do not nest across threads. */
     private Scope current;
 
@@ -147,6 +149,7 @@ public final class CudaBackend implements Backend {
 
     /** Where this backend's device buffers come from, with its accounting. */
     /** Waits for every queued launch and copy (timing; the GPU runner queues launches). */
+    @Override
     public void synchronize() {
         rt.synchronize();
     }
@@ -159,13 +162,27 @@ public final class CudaBackend implements Backend {
         return opt;
     }
 
+    @Override
+    public StepArena arena() {
+        return arena;
+    }
+
+    @Override
+    public String memorySummary() {
+        return mem.summary();
+    }
+
+    /** Starts the batch's upload ({@link #stage}). */
+    @Override
+    public void prefetch(Tensor batch) {
+        stage(batch);
+    }
+
     /**
-     * Ends a training step now: the buffers of its activations go back for the next step to reuse. The backend
-     * does this by itself at the first operation after the optimizer step ({@link #sgdStep}) or after an
-     * evaluation batch's loss ({@link #softmaxCrossEntropy} without a gradient), so the Trainer never calls it.
+     * Ends a step now: the buffers of its activations go back for the next step to reuse (in the same order, so
+     * at the same addresses). Closing a {@link StepArena.Step} of this backend calls it.
      */
     public void endStep() {
-        stepOver = false;
         dt.endStep();
     }
 
@@ -175,7 +192,6 @@ public final class CudaBackend implements Backend {
      * stays usable; its next operation uploads what it needs again.
      */
     public void releaseDevice() {
-        stepOver = false;
         dt.releaseAll();
     }
 
@@ -229,10 +245,6 @@ public final class CudaBackend implements Backend {
 
         /** {@code named}: name, tensor, name, tensor, ... (null tensors allowed). */
         Scope(String op, Object... named) {
-            if (stepOver && !op.equals("sgdStep") && !op.equals("sumSquares")) {
-                stepOver = false;
-                dt.endStep();
-            }
             this.op = op;
             this.named = named;
             this.outer = current;
@@ -297,6 +309,12 @@ public final class CudaBackend implements Backend {
             }
             checkType(t);
             Supplier<String> what = () -> tensorLabel(t) + " of " + describe();
+            if (t.base() != null) {
+                // a window of a parameter-store tensor: the flat base stays on the device for the run (read, since
+                // a write into the window keeps the rest), the view is an address inside it
+                DevicePtr b = dt.input(t.base(), true, what);
+                return new DevicePtr(b.address() + (long) t.offset() * dtype.bytes, (long) t.size() * dtype.bytes);
+            }
             if (t.aliased()) {
                 // a reshape view shares the host array: copy in and out per operation, never resident
                 dt.evict(t);
@@ -330,7 +348,9 @@ public final class CudaBackend implements Backend {
             if (t == null) {
                 return;
             }
-            if (t.aliased()) {
+            if (t.base() != null) {
+                dt.written(t.base());
+            } else if (t.aliased()) {
                 rt.toHost(p, t.hostArray());
             } else {
                 dt.written(t);
@@ -723,9 +743,6 @@ public final class CudaBackend implements Backend {
                 rt.toHost(P, p);
                 System.arraycopy(p, 0, predictions, 0, n);
             }
-            if (gLogits == null) {
-                stepOver = true; // an evaluation batch: no backward pass follows
-            }
             return total / n;
         }
     }
@@ -900,7 +917,6 @@ public final class CudaBackend implements Backend {
             sc.back(W, w);
             sc.back(VV, vel);
         }
-        stepOver = true;
     }
 
     @Override
