@@ -154,13 +154,20 @@ public final class RunFolder implements AutoCloseable {
     }
 
     private static String holder(Path lockFile) {
-        try {
-            String s = Files.readString(lockFile, StandardCharsets.UTF_8).strip();
-            if (!s.isEmpty() && s.length() < 300 && s.lines().count() == 1) {
-                return s;
+        // The holder writes its name just after taking the lock; give a run that started a moment ago that moment.
+        for (int attempt = 0; attempt < 25; attempt++) {
+            try {
+                String s = Files.readString(lockFile, StandardCharsets.UTF_8).strip();
+                if (!s.isEmpty() && s.length() < 300 && s.lines().count() == 1) {
+                    return s;
+                }
+                Thread.sleep(20);
+            } catch (IOException | RuntimeException e) {
+                break; // the holder stays unnamed; the refusal stands
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
             }
-        } catch (IOException | RuntimeException ignored) {
-            // fall through: the holder is unnamed, the refusal stands
         }
         return "holder not recorded in " + lockFile;
     }

@@ -48,7 +48,7 @@ public final class Trainer {
     private StopSignals stop = StopSignals.manual();
     private Map<String, Object> resumedFrom;
     private String resumeCommand;
-    /** What the run's last.safetensors holds ("epoch 3, batch 12/20, step 57"), once known; for messages. */
+    /** What the run's last.safetensors holds ("epoch 3, batch 12 (step 57)"), once known; for messages. */
     private String lastSaved;
 
     /**
@@ -246,6 +246,9 @@ public final class Trainer {
                     }
                     seen += b.n();
                     bar.update(++done, seen, lossSum / seen, (double) correct / seen);
+                    if (TEST_STEP_DELAY_MS > 0) {
+                        pauseForTests();
+                    }
                     // The last batch is left to the epoch's own checkpoint (and a stop then comes after it).
                     String signal = stop.requested();
                     if (done < it.size() && (signal != null
@@ -316,7 +319,21 @@ public final class Trainer {
         return r;
     }
 
-    /** "epoch 3, batch 12/20, step 57" for a mid-epoch state, "the end of epoch 3 (step 60)" otherwise. */
+    /**
+     * Test seam: milliseconds to sleep after each step (system property pdecnn.test.stepDelayMillis), so tests
+     * that signal a child process can hit it mid-epoch on any machine. Changes no number.
+     */
+    private static final long TEST_STEP_DELAY_MS = Long.getLong("pdecnn.test.stepDelayMillis", 0);
+
+    private static void pauseForTests() {
+        try {
+            Thread.sleep(TEST_STEP_DELAY_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** "epoch 3, batch 12 (step 57)" for a mid-epoch state, "the end of epoch 3 (step 60)" otherwise. */
     private String position(TrainState st) {
         return st.batchesDone > 0
                 ? String.format(Locale.ROOT, "epoch %d, batch %d (step %d)", st.epochsDone + 1, st.batchesDone, st.step)
