@@ -3,9 +3,11 @@ package dev.pdecnn.cli;
 import dev.pdecnn.UserException;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.Split;
-import dev.pdecnn.train.Checkpoint;
+import dev.pdecnn.train.CheckpointEvery;
 import dev.pdecnn.train.DataSources;
 import dev.pdecnn.train.Progress;
+import dev.pdecnn.train.RunFolder;
+import dev.pdecnn.train.StopSignals;
 import dev.pdecnn.train.Trainer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,7 +17,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -27,7 +28,11 @@ import java.util.concurrent.Callable;
         description = {"Trains PDE-condensed CNNs (Global layers, Kag & Saligrama CVPR 2022) and their baselines.",
                 "Without a subcommand it trains: java -jar trainer.jar --model pde --channels 8 --epochs 10",
                 "Exit codes: 0 success, 2 bad input (the message says what and where), 3 training diverged, "
-                        + "4 GPU failure (out of device memory, kernel failure)."},
+                        + "4 GPU failure (out of device memory, kernel failure), 130/143/138 stopped by "
+                        + "SIGINT/SIGTERM/SIGUSR1 after writing a checkpoint (the output says how to resume).",
+                "Stopping: the first SIGINT (Ctrl-C), SIGTERM or SIGUSR1 finishes the current step, writes "
+                        + "last.safetensors and exits; a second one exits at once.",
+                "A run folder is locked (RUN/.lock) while a process trains in it; a second process is refused."},
         subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class, ReportCommand.class,
                 DataCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
@@ -76,13 +81,23 @@ public final class Main implements Callable<Integer> {
             description = "Folder that receives run folders. Default: ${DEFAULT-VALUE}.")
     String outDir;
 
-    @Option(names = "--name", description = "Run folder name under --out. Default: <model>-<date>-<time>.")
+    @Option(names = "--name", description = "Run folder name under --out; refused if it holds a run. Default: "
+            + "<model>-<date>-<time>, with -2, -3, ... when taken.")
     String name;
 
-    @Option(names = "--resume", paramLabel = "RUN|CKPT", description = "Continue a run exactly where it stopped: "
-            + "a run folder (uses its last.safetensors) or a checkpoint file. Its saved config is used; options "
-            + "typed here override it (e.g. --epochs to train longer).")
+    @Option(names = "--resume", paramLabel = "RUN|CKPT", description = "Continue a run exactly where it stopped "
+            + "(at an epoch's end or mid-epoch): a run folder (uses its last.safetensors, or best.safetensors when "
+            + "last is missing) or a checkpoint file. Its saved config is used; options typed here override it "
+            + "(e.g. --epochs to train longer). The run's newest checkpoint continues in its own folder; an older "
+            + "one (e.g. best.safetensors), or --out/--name naming another folder, forks into a new run folder "
+            + "(printed; resumed_from in its config.json) and leaves the original untouched.")
     Path resume;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N|Nm", defaultValue = CheckpointEvery.DEFAULT,
+            description = "Also write last.safetensors mid-epoch: every N steps (e.g. 500) or every N minutes "
+                    + "(e.g. 5m, 0.5m); 0 = at epoch ends only. --resume continues a mid-epoch checkpoint "
+                    + "bit-exactly. Default: ${DEFAULT-VALUE}.")
+    String checkpointEvery;
 
     final PrintStream out;
     final PrintStream err;
@@ -92,12 +107,13 @@ public final class Main implements Callable<Integer> {
         this.err = err;
     }
 
-    @Option(names = "--stop-after", paramLabel = "EPOCH", description = "Stop after this epoch although the "
-            + "learning-rate schedule spans --epochs; --resume continues exactly (split a long run into sessions).")
+    @Option(names = "--stop-after", paramLabel = "EPOCH", description = "Stop after this epoch (1 or more) although "
+            + "the learning-rate schedule spans --epochs; --resume continues exactly (split a long run into sessions).")
     Integer stopAfter;
 
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
+        StopSignals.enableForProcess(); // a real process: training may take over Ctrl-C and SIGTERM
         System.exit(run(args, System.out, System.err));
     }
 
@@ -111,6 +127,10 @@ public final class Main implements Callable<Integer> {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, c, pr) -> {
+            if (ex instanceof Trainer.Stopped stopped) { // not an error: the trainer printed where it stopped
+                err.println(stopped.getMessage());
+                return stopped.exitCode();
+            }
             if (ex instanceof UserException u) {
                 err.println("error: " + u.getMessage());
                 return u.exitCode();
@@ -155,12 +175,15 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (stopAfter != null && stopAfter < 1) {
+            throw new UserException("--stop-after must be an epoch number of 1 or more, got " + stopAfter);
+        }
+        CheckpointEvery every = CheckpointEvery.parse(checkpointEvery);
         RunConfig cfg;
-        Path resumeFile = null;
+        ResumeTarget target = null;
         if (resume != null) {
-            resumeFile = Files.isDirectory(resume) ? Trainer.lastCheckpoint(resume) : resume;
-            Checkpoint.Loaded ck = Checkpoint.read(resumeFile);
-            cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + resumeFile);
+            target = ResumeTarget.open(resume, out);
+            cfg = RunConfig.fromMap(target.ck.state().config, "checkpoint " + target.file);
             RunConfig typed = ConfigOptions.resolve(spec, model.config);
             for (var o : spec.commandLine().getParseResult().matchedOptions()) {
                 String key = ConfigOptions.configKey(o);
@@ -169,30 +192,94 @@ public final class Main implements Callable<Integer> {
                 }
             }
             cfg.validate();
+            // before any folder is made or locked
+            String why = Trainer.nothingToDo(target.ck.state(), cfg.epochs, stopAfterOrMax());
+            if (why != null) {
+                throw new UserException(target.file + ": " + why);
+            }
         } else {
             cfg = ConfigOptions.resolve(spec, model.config);
         }
-        try (Devices.Opened opened = Devices.open(cfg.device, out)) {
-            return train(cfg, resumeFile, opened);
+        try (RunFolder folder = claimFolder(cfg, target);
+             Devices.Opened opened = Devices.open(cfg.device, out)) {
+            int stale = folder.removeStaleTemps();
+            if (stale > 0) {
+                out.printf("removed %d temporary file(s) that interrupted writes left in %s%n", stale, folder.dir());
+            }
+            Split split = DataSources.load(cfg, out);
+            Trainer trainer = new Trainer(cfg, split, folder.dir(), out, Progress.isTerminal(), opened.backend())
+                    .checkpointEvery(every)
+                    .resumeCommand(resumeCommand(folder.dir()));
+            if (target != null && !ResumeTarget.same(folder.dir(), target.sourceRun)) {
+                trainer.resumedFrom(target.origin());
+            }
+            Path resumeFile = target == null ? null : target.file;
+            try (StopSignals signals = StopSignals.install(err)) {
+                trainer.stopSignals(signals);
+                opened.guard(() -> trainer.run(resumeFile, stopAfterOrMax()));
+            }
+            return 0;
         }
     }
 
-    private Integer train(RunConfig cfg, Path resumeFile, Devices.Opened opened) {
-        Path runDir;
-        if (resumeFile != null) {
-            runDir = resumeFile.toAbsolutePath().getParent();
-        } else {
-            String runName = cfg.name != null ? cfg.name : dev.pdecnn.models.Models.name(cfg) + "-"
+    private int stopAfterOrMax() {
+        return stopAfter == null ? Integer.MAX_VALUE : stopAfter;
+    }
+
+    /**
+     * The run folder this process trains in, locked: a new one (default names made unique), the resumed run's own
+     * (when its newest checkpoint continues), or a fork (see {@link ResumeTarget}). For a fork {@code cfg}'s
+     * out and name are set to the fork's, so its config.json says where it is.
+     */
+    private RunFolder claimFolder(RunConfig cfg, ResumeTarget target) {
+        var pr = spec.commandLine().getParseResult();
+        if (target == null) {
+            if (cfg.name != null) {
+                return RunFolder.claimNew(Path.of(cfg.out).resolve(cfg.name), "--name or --out start a new one");
+            }
+            String base = dev.pdecnn.models.Models.name(cfg) + "-"
                     + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-            runDir = Path.of(cfg.out).resolve(runName);
-            if (Files.exists(Trainer.lastCheckpoint(runDir))) {
-                throw new UserException("run folder " + runDir + " already holds a run; --resume " + runDir
-                        + " continues it, --name or --out start a new one");
+            return RunFolder.createUnique(Path.of(cfg.out), base);
+        }
+        boolean typedOut = pr.hasMatchedOption("--out"), typedName = pr.hasMatchedOption("--name");
+        Path parent = typedOut ? Path.of(cfg.out) : target.sourceRun.getParent();
+        Path dest = typedOut || typedName ? parent.resolve(typedName ? cfg.name : target.sourceRun.getFileName()
+                .toString()) : null;
+        if (dest == null || ResumeTarget.same(dest, target.sourceRun)) {
+            RunFolder own = target.lockInPlace();
+            if (own != null) {
+                return own;
             }
         }
-        Split split = DataSources.load(cfg, out);
-        opened.guard(() -> new Trainer(cfg, split, runDir, out, Progress.isTerminal(), opened.backend())
-                .run(resumeFile, stopAfter == null ? Integer.MAX_VALUE : stopAfter));
-        return 0;
+        String reason = target.forkReason(dest);
+        RunFolder fork = typedName
+                ? RunFolder.claimNew(parent.resolve(cfg.name), "--name or --out pick another folder for the fork")
+                : RunFolder.createUnique(parent, target.forkBaseName());
+        cfg.out = parent.toString();
+        cfg.name = fork.dir().getFileName().toString();
+        out.println("forking into a new run folder " + fork.dir() + " (" + reason + "); " + target.sourceRun
+                + " is left as it was, and resumed_from in the new config.json records the origin");
+        return fork;
+    }
+
+    /** The command line that continues the run in {@code runDir}: this jar (or class path) with --resume. */
+    static String resumeCommand(Path runDir) {
+        String self = "java -jar trainer.jar";
+        try {
+            Path loc = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            Path cwd = Path.of("").toAbsolutePath();
+            if (loc.toString().endsWith(".jar")) {
+                self = "java -jar " + quote((loc.startsWith(cwd) ? cwd.relativize(loc) : loc).toString());
+            } else {
+                self = "java -cp " + quote(System.getProperty("java.class.path")) + " " + Main.class.getName();
+            }
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            // keep the generic form
+        }
+        return self + " --resume " + quote(runDir.toString());
+    }
+
+    private static String quote(String s) {
+        return s.matches("[A-Za-z0-9_./:=+,-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
     }
 }

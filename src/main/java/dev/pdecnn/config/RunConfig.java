@@ -54,6 +54,12 @@ public final class RunConfig {
     public String out = "runs";
     public String name = null;
 
+    /**
+     * Not a setting: the origin of a forked run, which the trainer adds to its config.json. Skipped when such a
+     * file is read back as a config (--config RUN/config.json), so a fork's config reproduces the fork.
+     */
+    public static final String RESUMED_FROM = "resumed_from";
+
     private record Key(String type, Function<RunConfig, Object> get, BiConsumer<RunConfig, Object> set, String help) {
     }
 
@@ -145,6 +151,9 @@ public final class RunConfig {
     /** Sets {@code key} from a parsed value (String, Number, Boolean or List), validating type and range. */
     public void set(String key, Object value, String source) {
         Key k = KEYS.get(key);
+        if (k == null && RESUMED_FROM.equals(key)) {
+            return;
+        }
         if (k == null) {
             throw new UserException(source + ": unknown key '" + key + "'; allowed keys: " + String.join(", ", KEYS.keySet()));
         }

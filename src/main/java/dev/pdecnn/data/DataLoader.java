@@ -174,7 +174,19 @@ public final class DataLoader {
      * try-with-resources) when stopping early; an abandoned iterator is also stopped once collected.
      */
     public EpochIterator epoch(int epoch) {
-        return new EpochIterator(this, epoch);
+        return epoch(epoch, 0);
+    }
+
+    /**
+     * As {@link #epoch(int)}, starting at batch {@code firstBatch}: the rest of an epoch that a mid-epoch
+     * checkpoint interrupted. Batches are pure functions of (seed, epoch, index), so the rest is exactly what
+     * the uninterrupted epoch would have delivered from there.
+     */
+    public EpochIterator epoch(int epoch, int firstBatch) {
+        if (firstBatch < 0 || firstBatch > batchesPerEpoch()) {
+            throw new IndexOutOfBoundsException("first batch " + firstBatch + " of " + batchesPerEpoch());
+        }
+        return new EpochIterator(this, epoch, firstBatch);
     }
 
     /** For tests: runs {@code hook} with the batch index on the prefetch thread before each batch. */
@@ -282,11 +294,12 @@ public final class DataLoader {
         private int delivered;
         private boolean closed;
 
-        private EpochIterator(DataLoader loader, int epoch) {
+        private EpochIterator(DataLoader loader, int epoch, int first) {
             this.total = loader.batchesPerEpoch();
-            this.producer = new Producer(loader, epoch, total);
+            this.delivered = first;
+            this.producer = new Producer(loader, epoch, first, total);
             this.cleanable = CLEANER.register(this, producer::stop);
-            if (total > 0) {
+            if (first < total) {
                 producer.thread.start();
             }
         }
@@ -334,16 +347,16 @@ public final class DataLoader {
         private record Failure(Throwable error) {
         }
 
-        Producer(DataLoader loader, int epoch, int total) {
-            thread = new Thread(() -> run(loader, epoch, total),
+        Producer(DataLoader loader, int epoch, int first, int total) {
+            thread = new Thread(() -> run(loader, epoch, first, total),
                     "data-prefetch-" + loader.data.name() + "-epoch-" + epoch);
             thread.setDaemon(true);
         }
 
-        private void run(DataLoader loader, int epoch, int total) {
+        private void run(DataLoader loader, int epoch, int first, int total) {
             try {
                 int[] order = loader.order(epoch);
-                for (int i = 0; i < total && !stopped; i++) {
+                for (int i = first; i < total && !stopped; i++) {
                     loader.beforeBuild.accept(i);
                     if (!offer(loader.build(order, epoch, i, true))) {
                         return;

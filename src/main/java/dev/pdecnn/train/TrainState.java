@@ -19,5 +19,17 @@ public final class TrainState {
     public double[] std;
     public Map<String, Object> config;
     public List<EpochStats> history = new ArrayList<>();
+    /**
+     * A mid-epoch checkpoint (a stop signal, --checkpoint-every): batches of epoch {@code epochsDone + 1} already
+     * trained, and that epoch's running train-loss and accuracy sums and seconds, so the resumed epoch's metrics
+     * row equals the uninterrupted one. 0 and zeros at an epoch's end.
+     */
+    public int batchesDone;
+    public double epochLossSum;
+    public long epochCorrect;
+    public long epochSeen;
+    public double epochSeconds;
+    /** Where a forked run came from: checkpoint, run folder, epoch, step, batch (null for a run started fresh). */
+    public Map<String, Object> resumedFrom;
     public String format = "pde-trainer-checkpoint-1";
 }

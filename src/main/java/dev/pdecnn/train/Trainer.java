@@ -43,6 +43,24 @@ public final class Trainer {
     private final Network net;
     private final TrainStep step;
     private final Map<String, Tensor> velocities;
+    private CheckpointEvery checkpointEvery = CheckpointEvery.parse(CheckpointEvery.DEFAULT);
+    private StopSignals stop = StopSignals.manual();
+    private Map<String, Object> resumedFrom;
+    private String resumeCommand;
+    /** What the run's last.safetensors holds ("epoch 3, batch 12 (step 57)"), once known; for messages. */
+    private String lastSaved;
+
+    /**
+     * Thrown after a stop signal, once the mid-epoch checkpoint is written and the resume command printed: the
+     * process exits with {@link #exitCode()} (128 + the signal number) and the message, which is not an error.
+     */
+    public static final class Stopped extends UserException {
+        private static final long serialVersionUID = 1L;
+
+        Stopped(String message, int exitCode) {
+            super(message, exitCode);
+        }
+    }
 
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty) {
         this(cfg, data, runDir, out, tty, new CpuBackendF32());
@@ -61,6 +79,11 @@ public final class Trainer {
         this.velocities = step.store().velocities();
         int[] chw = net.inputChw;
         Dataset t = data.train();
+        // Checked here, before anything is written: an empty split would train nothing and report NaN accuracies.
+        if (t.size() == 0 || data.test().size() == 0) {
+            throw new UserException("data set " + (t.size() == 0 ? t.name() : data.test().name()) + " has no "
+                    + (t.size() == 0 ? "training" : "test") + " images; nothing to train or evaluate on");
+        }
         if (t.c() != chw[0] || t.h() != chw[1] || t.w() != chw[2]) {
             throw new UserException("model '" + cfg.model + "' expects " + chw[0] + "x" + chw[1] + "x" + chw[2]
                     + " images but data set " + t.name() + " has " + t.c() + "x" + t.h() + "x" + t.w());
@@ -69,6 +92,45 @@ public final class Trainer {
 
     public Network network() {
         return net;
+    }
+
+    /** Mid-epoch checkpoints besides the epoch ends (default {@value CheckpointEvery#DEFAULT}). */
+    public Trainer checkpointEvery(CheckpointEvery every) {
+        this.checkpointEvery = every;
+        return this;
+    }
+
+    /** Where stop requests come from (the installed signal handlers); by default nothing stops the run. */
+    public Trainer stopSignals(StopSignals signals) {
+        this.stop = signals;
+        return this;
+    }
+
+    /** Marks this run as a fork of another run's checkpoint; recorded as resumed_from in config.json. */
+    public Trainer resumedFrom(Map<String, Object> origin) {
+        this.resumedFrom = origin;
+        return this;
+    }
+
+    /** The command that continues this run, printed when a signal stops it. */
+    public Trainer resumeCommand(String command) {
+        this.resumeCommand = command;
+        return this;
+    }
+
+    /**
+     * Why there is nothing to train, or null: the checkpoint has reached the last epoch, or --stop-after names an
+     * epoch already done. Checked by the CLI before it creates any folder, and here again.
+     */
+    public static String nothingToDo(TrainState st, int epochs, int stopAfter) {
+        if (st.epochsDone >= epochs) {
+            return "nothing to do: the run has trained all its " + epochs + " epochs (pass a larger --epochs to "
+                    + "train longer)";
+        }
+        if (st.epochsDone >= stopAfter) {
+            return "nothing to do: --stop-after " + stopAfter + " but the checkpoint is at epoch " + st.epochsDone;
+        }
+        return null;
     }
 
     public static Path lastCheckpoint(Path runDir) {
@@ -94,8 +156,14 @@ public final class Trainer {
             Checkpoint.Loaded ck = Checkpoint.read(resume);
             Checkpoint.restore(resume, ck, net, net.name, velocities);
             st = ck.state();
+            checkMidEpoch(resume, st, cfg);
             st.config = cfg.toMap();
-            out.printf(Locale.ROOT, "resumed %s at epoch %d (step %d) from %s%n", net.name, st.epochsDone, st.step, resume);
+            if (resumedFrom != null) {
+                st.resumedFrom = resumedFrom;
+            } else if (resume.toAbsolutePath().normalize().equals(lastCheckpoint(runDir).toAbsolutePath().normalize())) {
+                lastSaved = position(st);
+            }
+            out.printf(Locale.ROOT, "resumed %s at %s from %s%n", net.name, position(st), resume);
         } else {
             st = new TrainState();
             st.model = net.name;
@@ -108,28 +176,43 @@ public final class Trainer {
         } catch (java.io.IOException e) {
             throw new UserException("cannot create run folder " + runDir + ": " + e.getMessage());
         }
+        String why = nothingToDo(st, cfg.epochs, stopAfter);
+        if (why != null) {
+            throw new UserException(why);
+        }
+        Map<String, Object> config = cfg.toMap();
+        if (st.resumedFrom != null) {
+            config.put(RunConfig.RESUMED_FROM, st.resumedFrom);
+        }
         AtomicFiles.writeString(runDir.resolve("config.json"),
-                Checkpoint.gson().newBuilder().setPrettyPrinting().serializeNulls().create().toJson(cfg.toMap()) + "\n");
+                Checkpoint.gson().newBuilder().setPrettyPrinting().serializeNulls().create().toJson(config) + "\n");
         DataLoader train = new DataLoader(data.train(), cfg.batchSize, true, cfg.seed,
                 new DataLoader.Augment(cfg.padCrop, cfg.hflip), st.mean, st.std, false);
         DataLoader test = new DataLoader(data.test(), Math.max(cfg.batchSize, 256), false, cfg.seed,
                 DataLoader.Augment.NONE, st.mean, st.std, false);
         long totalSteps = (long) cfg.epochs * train.batchesPerEpoch();
-        if (st.epochsDone == 0) {
+        if (st.batchesDone < 0 || st.batchesDone >= train.batchesPerEpoch()) {
+            throw new UserException("checkpoint " + resume + " is at batch " + st.batchesDone + " of an epoch, but an "
+                    + "epoch has " + train.batchesPerEpoch() + " batches here; is it of another data set?");
+        }
+        long lastSave = System.nanoTime();
+        if (st.epochsDone == 0 && st.batchesDone == 0) {
             out.printf(Locale.ROOT, "training %s: %,d trainable parameters, %,d train / %,d test images, %d epochs of %d "
                             + "steps (batch %d), run folder %s%n", net.name, trainableCount(), data.train().size(),
                     data.test().size(), cfg.epochs, train.batchesPerEpoch(), cfg.batchSize, runDir);
         }
-        for (int epoch = st.epochsDone + 1; epoch <= Math.min(cfg.epochs, stopAfter); epoch++) {
-            long t0 = System.nanoTime();
-            double lossSum = 0;
-            long correct = 0, seen = 0;
+        int lastEpoch = Math.min(cfg.epochs, stopAfter);
+        for (int epoch = st.epochsDone + 1; epoch <= lastEpoch; epoch++) {
+            // A mid-epoch checkpoint carries the epoch's running sums and time, so its row comes out as if unbroken.
+            long t0 = System.nanoTime() - (long) (st.epochSeconds * 1e9);
+            double lossSum = st.epochLossSum;
+            long correct = st.epochCorrect, seen = st.epochSeen;
             double lr = 0;
             Progress bar = new Progress(out, tty, String.format(Locale.ROOT, "epoch %d/%d", epoch, cfg.epochs),
                     train.batchesPerEpoch());
             int[] pred = new int[cfg.batchSize];
-            int done = 0;
-            try (DataLoader.EpochIterator it = train.epoch(epoch - 1)) {
+            int done = st.batchesDone;
+            try (DataLoader.EpochIterator it = train.epoch(epoch - 1, done)) {
                 DataLoader.Batch nb = it.hasNext() ? it.next() : null;
                 Tensor nx = nb == null ? null : staged(nb);
                 while (nb != null) {
@@ -140,9 +223,7 @@ public final class Trainer {
                     lr = cosine(cfg.lr, st.step, totalSteps);
                     double loss = step.train(x, b.y(), lr, cfg.momentum, cfg.weightDecay, pred);
                     if (!Double.isFinite(loss)) {
-                        throw new UserException(String.format(Locale.ROOT, "training diverged: loss is %s at epoch %d, "
-                                        + "step %d (lr %.3g); the last good checkpoint is kept in %s; lower --lr and "
-                                        + "--resume or restart", loss, epoch, st.step, lr, runDir), 3);
+                        throw diverged(loss, epoch, st.step, lr, resume);
                     }
                     st.step++;
                     lossSum += loss * b.n();
@@ -151,8 +232,32 @@ public final class Trainer {
                     }
                     seen += b.n();
                     bar.update(++done, seen, lossSum / seen, (double) correct / seen);
+                    if (TEST_STEP_DELAY_MS > 0) {
+                        pauseForTests();
+                    }
+                    // The last batch is left to the epoch's own checkpoint (and a stop then comes after it).
+                    String signal = stop.requested();
+                    if (done < it.size() && (signal != null
+                            || checkpointEvery.due(st.step, System.nanoTime() - lastSave))) {
+                        st.batchesDone = done;
+                        st.epochLossSum = lossSum;
+                        st.epochCorrect = correct;
+                        st.epochSeen = seen;
+                        st.epochSeconds = (System.nanoTime() - t0) / 1e9;
+                        Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
+                        lastSaved = position(st);
+                        lastSave = System.nanoTime();
+                        if (signal != null) {
+                            throw stopped(signal, st);
+                        }
+                    }
                 }
             }
+            st.batchesDone = 0;
+            st.epochLossSum = 0;
+            st.epochCorrect = 0;
+            st.epochSeen = 0;
+            st.epochSeconds = 0;
             double trainSecs = (System.nanoTime() - t0) / 1e9;
             double[] ev = evaluate(net, be, test);
             double secs = (System.nanoTime() - t0) / 1e9;
@@ -168,10 +273,15 @@ public final class Trainer {
                 Checkpoint.save(bestCheckpoint(runDir), net, velocities, st);
             }
             Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
+            lastSaved = position(st);
+            lastSave = System.nanoTime();
             writeMetrics(st.history);
             out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s%s  lr %.2e  %.1f s%n",
                     epoch, cfg.epochs, s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
                     divergedNote(s.testDiverged()), best ? " (best)" : "", lr, secs);
+            if (stop.requested() != null && epoch < lastEpoch) {
+                throw stopped(stop.requested(), st); // signalled during the last step or the evaluation
+            }
         }
         EpochStats last = st.history.isEmpty() ? null : st.history.get(st.history.size() - 1);
         Result r = new Result(st.bestTestAcc, st.bestEpoch, last == null ? Double.NaN : last.testAcc(),
@@ -193,6 +303,77 @@ public final class Trainer {
                 net.name, 100 * r.bestTestAcc(), r.bestEpoch(), 100 * r.finalTestAcc(), r.epochs(),
                 Progress.clock(r.wallSeconds()), runDir);
         return r;
+    }
+
+    /**
+     * Test seam: milliseconds to sleep after each step (system property pdecnn.test.stepDelayMillis), so tests
+     * that signal a child process can hit it mid-epoch on any machine. Changes no number.
+     */
+    private static final long TEST_STEP_DELAY_MS = Long.getLong("pdecnn.test.stepDelayMillis", 0);
+
+    private static void pauseForTests() {
+        try {
+            Thread.sleep(TEST_STEP_DELAY_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** "epoch 3, batch 12 (step 57)" for a mid-epoch state, "the end of epoch 3 (step 60)" otherwise. */
+    private String position(TrainState st) {
+        return st.batchesDone > 0
+                ? String.format(Locale.ROOT, "epoch %d, batch %d (step %d)", st.epochsDone + 1, st.batchesDone, st.step)
+                : String.format(Locale.ROOT, "the end of epoch %d (step %d)", st.epochsDone, st.step);
+    }
+
+    /**
+     * A mid-epoch checkpoint continues at its batch index only with the data order it was cut from; a changed
+     * batch size, seed, data set or subset would silently skip or repeat images.
+     */
+    private static void checkMidEpoch(Path file, TrainState st, RunConfig cfg) {
+        if (st.batchesDone == 0) {
+            return;
+        }
+        Map<String, Object> now = cfg.toMap();
+        for (String key : new String[]{"batch_size", "seed", "dataset", "limit_train"}) {
+            Object a = st.config.get(key), b = now.get(key);
+            boolean same = a instanceof Number x && b instanceof Number y ? x.doubleValue() == y.doubleValue()
+                    : java.util.Objects.equals(a, b);
+            if (!same) {
+                throw new UserException("checkpoint " + file + " stopped inside an epoch (batch " + st.batchesDone
+                        + "), so it continues only with its own " + key + " (" + a + "), not " + b + "; drop that "
+                        + "option or resume from an epoch's end");
+            }
+        }
+    }
+
+    private UserException diverged(double loss, int epoch, long step, double lr, Path resume) {
+        Path last = lastCheckpoint(runDir);
+        String kept;
+        if (lastSaved != null) {
+            kept = "the last checkpoint, at " + lastSaved + ", is kept in " + last + "; lower --lr and --resume "
+                    + runDir + ", or restart";
+        } else if (Files.exists(last)) {
+            kept = "the checkpoint " + last + " is kept; lower --lr and --resume " + runDir + ", or restart";
+        } else if (resume != null) {
+            kept = "no checkpoint was written in " + runDir + " before it diverged; lower --lr and --resume " + resume
+                    + " again, or restart";
+        } else {
+            kept = "no checkpoint was written before it diverged; lower --lr and restart";
+        }
+        return new UserException(String.format(Locale.ROOT, "training diverged: loss is %s at epoch %d, step %d "
+                + "(lr %.3g); %s", loss, epoch, step, lr, kept), 3);
+    }
+
+    private Stopped stopped(String signal, TrainState st) {
+        if (tty) {
+            out.println();
+        }
+        String cmd = resumeCommand != null ? resumeCommand : "java -jar trainer.jar --resume " + runDir;
+        out.printf(Locale.ROOT, "stopped by %s at %s; checkpoint %s%n", signal, position(st), lastCheckpoint(runDir));
+        out.println("resume with: " + cmd);
+        out.flush();
+        return new Stopped("stopped by " + signal + "; resume with: " + cmd, stop.exitCode());
     }
 
     /** The batch as a tensor; on a GPU backend its upload starts now ({@link Backend#prefetch}). */
