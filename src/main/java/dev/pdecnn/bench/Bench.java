@@ -2,8 +2,8 @@ package dev.pdecnn.bench;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.cpu.CpuBackend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
@@ -66,7 +66,7 @@ public final class Bench {
     }
 
     public static Backend backend(DType dtype) {
-        Backend be = dtype == DType.F64 ? new CpuBackendF64() : new CpuBackendF32();
+        Backend be = dtype == DType.F64 ? new ReferenceBackend() : new CpuBackend();
         return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
     }
 

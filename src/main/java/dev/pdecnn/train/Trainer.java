@@ -2,7 +2,7 @@ package dev.pdecnn.train;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
@@ -46,7 +46,7 @@ public final class Trainer {
     private final List<Param> trainable = new ArrayList<>();
 
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty) {
-        this(cfg, data, runDir, out, tty, new CpuBackendF32());
+        this(cfg, data, runDir, out, tty, new CpuBackend());
     }
 
     /** As above, on {@code backend} (float32; a GPU backend from --device). */

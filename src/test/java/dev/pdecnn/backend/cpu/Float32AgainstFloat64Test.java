@@ -1,6 +1,7 @@
 package dev.pdecnn.backend.cpu;
 
 import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
 import dev.pdecnn.config.RunConfig;
@@ -40,8 +41,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class Float32AgainstFloat64Test {
     private static final double TOL = 1e-4;
-    private final Backend f32 = new CpuBackendF32();
-    private final Backend f64 = new CpuBackendF64();
+    private final Backend f32 = new CpuBackend();
+    private final Backend f64 = new ReferenceBackend();
 
     /** A pair of tensors holding the same values, one per precision. */
     private record Pair(Tensor a, Tensor b) {
