@@ -311,6 +311,19 @@ public final class ReferenceBackend implements Backend {
         write(y, Y);
     }
 
+    /** y = max(a + b, 0); unlike the interface's default, a is left as it is (as the other backends do). */
+    @Override
+    public void addRelu(Tensor a, Tensor b, Tensor y) {
+        if (a.size() != b.size() || a.size() != y.size()) {
+            throw new IllegalArgumentException("addRelu shapes " + a + " " + b + " " + y);
+        }
+        double[] A = read(a), B = read(b), Y = new double[A.length];
+        for (int i = 0; i < A.length; i++) {
+            Y[i] = Math.max(A[i] + B[i], 0);
+        }
+        write(y, Y);
+    }
+
     /** y[p][oi][oj] = mean of x[p][oi k + a][oj k + b] over a, b < k, per (n, c) plane p. */
     @Override
     public void avgPool(Tensor x, int k, Tensor y) {
