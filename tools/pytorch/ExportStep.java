@@ -1,4 +1,4 @@
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.io.Safetensors;
@@ -28,7 +28,7 @@ public class ExportStep {
         cfg.validate();
         int batch = args.length > 2 ? Integer.parseInt(args[2]) : 8;
         long seed = args.length > 3 ? Long.parseLong(args[3]) : 7;
-        var be = new CpuBackendF64();
+        var be = new ReferenceBackend();
         Network net = Models.build(cfg, be);
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         net.namedParams().forEach((k, p) -> out.put("param." + k, copy(p.value)));

@@ -4,8 +4,10 @@ import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
 /**
- * The operations one training step needs. Models are written once against this interface; the CPU
- * backends (F32 product path, F64 reference) implement it on host arrays, a GPU backend on device memory.
+ * The operations one training step needs. Models are written once against this interface; the CPU backends
+ * ({@code cpu.CpuBackend}, the fast float32 path, and {@code reference.ReferenceBackend}, the plain float64
+ * reference) implement it on host arrays, a GPU backend on device memory. Any tensor argument may be a view
+ * ({@link Tensor#offset()}): implementations index from its offset and touch nothing outside its window.
  *
  * <p>Conventions: all tensors NCHW. Outputs and activation gradients are <em>written</em> (previous contents
  * ignored); parameter gradients ({@code gw, gb, gGamma, gBeta}) are <em>accumulated</em> so a parameter

@@ -2,9 +2,9 @@ package dev.pdecnn.bench;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
 import dev.pdecnn.backend.StepArena;
+import dev.pdecnn.backend.cpu.CpuBackend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
@@ -67,7 +67,7 @@ public final class Bench {
     }
 
     public static Backend backend(DType dtype) {
-        Backend be = dtype == DType.F64 ? new CpuBackendF64() : new CpuBackendF32();
+        Backend be = dtype == DType.F64 ? new ReferenceBackend() : new CpuBackend();
         return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
     }
 

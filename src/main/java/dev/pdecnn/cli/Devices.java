@@ -2,7 +2,7 @@ package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.backend.cuda.CudaSession;
 import dev.pdecnn.backend.cuda.DeviceOutOfMemoryException;
 import dev.pdecnn.backend.cuda.Gpus;
@@ -87,7 +87,7 @@ public final class Devices {
         String d = device == null ? "cpu" : device.strip();
         switch (d) {
             case "cpu":
-                return new Opened(d, new CpuBackendF32(), null);
+                return new Opened(d, new CpuBackend(), null);
             case "auto": {
                 Gpus.Probe p = probe(d);
                 String why = p.reason() != null ? p.reason() : p.gpus().isEmpty() ? p.gpuList() : null;
@@ -99,7 +99,7 @@ public final class Devices {
                     }
                 }
                 out.println("note: --device auto: no usable GPU (" + why + "); training on the CPU");
-                return new Opened(d, new CpuBackendF32(), null);
+                return new Opened(d, new CpuBackend(), null);
             }
             case "emulated":
                 return session(d, out, CudaSession::emulated);

@@ -1,6 +1,6 @@
 package dev.pdecnn.cli;
 
-import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.Split;
@@ -40,7 +40,7 @@ final class EvalCommand implements Callable<Integer> {
     static Network load(Path file, Checkpoint.Loaded ck, CommandSpec spec) {
         RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         applyDataOptions(cfg, spec);
-        Network net = Models.build(cfg, new CpuBackendF32());
+        Network net = Models.build(cfg, new CpuBackend());
         Checkpoint.restore(file, ck, net, ck.state().model, null);
         return net;
     }

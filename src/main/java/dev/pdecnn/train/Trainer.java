@@ -2,7 +2,7 @@ package dev.pdecnn.train;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.Dataset;
@@ -63,7 +63,7 @@ public final class Trainer {
     }
 
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty) {
-        this(cfg, data, runDir, out, tty, new CpuBackendF32());
+        this(cfg, data, runDir, out, tty, new CpuBackend());
     }
 
     /** As above, on {@code backend} (float32; a GPU backend from --device). */

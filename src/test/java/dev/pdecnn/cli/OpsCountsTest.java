@@ -1,6 +1,6 @@
 package dev.pdecnn.cli;
 
-import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import org.junit.jupiter.api.Test;
@@ -17,7 +17,7 @@ class OpsCountsTest {
         for (int i = 0; i < kv.length; i += 2) {
             cfg.set(kv[i], kv[i + 1], "test");
         }
-        return OpsCommand.count(Models.build(cfg, new CpuBackendF32()));
+        return OpsCommand.count(Models.build(cfg, new CpuBackend()));
     }
 
     @ParameterizedTest

@@ -1,7 +1,7 @@
 package dev.pdecnn.config;
 
 import dev.pdecnn.UserException;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.models.Models;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,7 +28,7 @@ class ConfigFilesTest {
             RunConfig cfg = new RunConfig();
             ConfigFiles.apply(f, cfg);
             cfg.validate();
-            assertTrue(Models.build(cfg, new CpuBackendF32()).macs() > 0, f.toString());
+            assertTrue(Models.build(cfg, new CpuBackend()).macs() > 0, f.toString());
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.pdecnn.cuda;
 
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * per-channel quantities scaled by their RMS over channels).
  */
 class BatchNormKernelTest {
-    private final CpuBackendF64 cpu = new CpuBackendF64();
+    private final ReferenceBackend cpu = new ReferenceBackend();
 
     @ParameterizedTest
     @EnumSource(DType.class)

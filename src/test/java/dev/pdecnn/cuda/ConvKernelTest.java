@@ -1,7 +1,7 @@
 package dev.pdecnn.cuda;
 
 import dev.pdecnn.backend.ConvSpec;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.CudaBackend.ConvAlgo;
 import dev.pdecnn.tensor.DType;
@@ -56,7 +56,7 @@ class ConvKernelTest {
     void convEqualsCpuReference(String name, int n, int c, int h, int w, int co, int k, int stride, int pad,
                                 int groups, ConvAlgo algo, DType t) {
         CudaBackend be = new CudaBackend(Kernels.runner(), t, Kernels.backend(t).options().withConv(algo));
-        CpuBackendF64 cpu = new CpuBackendF64();
+        ReferenceBackend cpu = new ReferenceBackend();
         ConvSpec s = new ConvSpec(stride, pad, groups);
         int ho = s.outSize(h, k), wo = s.outSize(w, k);
         SplittableRandom r = new SplittableRandom(name.hashCode() * 31L + t.ordinal());

@@ -1,6 +1,6 @@
 package dev.pdecnn.cuda;
 
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The dense layer (tiled GEMM) and softmax cross-entropy against the double-precision CPU reference. */
 class DenseLossKernelTest {
-    private final CpuBackendF64 cpu = new CpuBackendF64();
+    private final ReferenceBackend cpu = new ReferenceBackend();
 
     @ParameterizedTest
     @EnumSource(DType.class)

@@ -1,6 +1,6 @@
 package dev.pdecnn.cuda;
 
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * wrap (more elements than 4096 blocks x 256 threads is too slow to emulate; 3 blocks of a capped grid do it).
  */
 class ElementwiseKernelTest {
-    private final CpuBackendF64 cpu = new CpuBackendF64();
+    private final ReferenceBackend cpu = new ReferenceBackend();
 
     @ParameterizedTest
     @EnumSource(DType.class)

@@ -1,7 +1,7 @@
 package dev.pdecnn.cuda;
 
 import dev.pdecnn.backend.PdeSpec;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -118,7 +118,7 @@ class PdeKernelTest {
             Tensor dx = Check.pair(r, 0.5, 0, true, sh)[1], dy = Check.pair(r, 0.5, 0, true, sh)[1];
             Tensor go = Check.pair(r, sh)[1];
             PdeSpec s = new PdeSpec(3, 0.2, 1, 1);
-            CpuBackendF64 cpu = new CpuBackendF64();
+            ReferenceBackend cpu = new ReferenceBackend();
             Tensor[] ref = grads(sh, DType.F64);
             cpu.pdeBackward(f, h, u, v, dx, dy, 0, s, go, ref[0], ref[1], ref[2], ref[3], ref[4], ref[5]);
             Tensor gh = Tensor.zeros(DType.F64, sh), gu = Tensor.zeros(DType.F64, sh), gv = Tensor.zeros(DType.F64, sh);
@@ -151,7 +151,7 @@ class PdeKernelTest {
         Tensor[] go = Check.pair(r, sh);
         boolean wantVel = vel == Velocity.LEARNED, wantD = dif == Diffusivity.LEARNED;
 
-        CpuBackendF64 cpu = new CpuBackendF64();
+        ReferenceBackend cpu = new ReferenceBackend();
         Tensor refOut = Tensor.zeros(DType.F64, sh);
         cpu.pdeForward(f[1], hh[1], Check.of(u, DType.F64), Check.of(v, DType.F64), Check.of(dx, DType.F64),
                 Check.of(dy, DType.F64), dConst, s, refOut);

@@ -1,7 +1,7 @@
 package dev.pdecnn.cuda;
 
 import dev.pdecnn.backend.PdeSpec;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * and the whole perona_malik PDE mode: h -> (Dx, Dy) -> K steps -> gradients back into h.
  */
 class PeronaMalikKernelTest {
-    private final CpuBackendF64 cpu = new CpuBackendF64();
+    private final ReferenceBackend cpu = new ReferenceBackend();
     static final int[][] SHAPES = {{1, 1, 2, 2}, {1, 2, 2, 5}, {2, 3, 5, 7}, {1, 2, 16, 16}, {2, 1, 28, 28}};
 
     @ParameterizedTest

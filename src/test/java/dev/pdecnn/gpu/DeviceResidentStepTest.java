@@ -1,6 +1,6 @@
 package dev.pdecnn.gpu;
 
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.cli.CliRunner;
@@ -120,10 +120,10 @@ class DeviceResidentStepTest {
     @ValueSource(strings = {"mnist_residual_c8.yaml", "mnist_pde_pm_c8.yaml", "cifar10/row2_resnet32_global.yaml"})
     void residentStepsMatchTheCpuAndSeeHostEdits(String file) {
         RunConfig cfg = Steps.config(file);
-        Network init = Models.build(cfg, new CpuBackendF64());
+        Network init = Models.build(cfg, new ReferenceBackend());
         CountingRunner rt = new CountingRunner(DEVICE.runner());
         CudaBackend gpuBe = new CudaBackend(DeviceMemory.pool(rt, 64L << 20), DType.F64);
-        CpuBackendF64 cpuBe = new CpuBackendF64();
+        ReferenceBackend cpuBe = new ReferenceBackend();
         Network gpu = Models.build(cfg, gpuBe), cpu = Models.build(cfg, cpuBe);
         Steps.copyWeights(init, gpu);
         Steps.copyWeights(init, cpu);
@@ -183,7 +183,7 @@ class DeviceResidentStepTest {
     @Test
     void stagedBatchesUploadWhileTheStepRuns() {
         RunConfig cfg = Steps.config("mnist_pde_pm_c8.yaml");
-        Network init = Models.build(cfg, new CpuBackendF64());
+        Network init = Models.build(cfg, new ReferenceBackend());
         int n = 2, steps = 4;
         int[] y = Steps.labels(n, 8);
         Map<String, float[]> plain = new java.util.HashMap<>();

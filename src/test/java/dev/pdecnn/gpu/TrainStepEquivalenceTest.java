@@ -1,8 +1,8 @@
 package dev.pdecnn.gpu;
 
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.cpu.CpuBackend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.config.RunConfig;
@@ -40,10 +40,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Tolerances, per tensor, on e = max_i |gpu_i - cpu_i| / (|cpu_i| + rms(cpu)) (the error of sums is relative
  * to their terms, which the RMS stands for):
  * <ul>
- *   <li>float64 (kernels {@code _f64} against {@code CpuBackendF64}): e <= {@value #F64_TOL} for the loss, every
+ *   <li>float64 (kernels {@code _f64} against {@code ReferenceBackend}): e <= {@value #F64_TOL} for the loss, every
  *       gradient and every parameter after the step: only the order of operations differs, so this proves the
  *       same algorithm (observed: at most 5e-13);</li>
- *   <li>float32 (the training path, against {@code CpuBackendF32}): loss within 1e-6 (full-size ResNets on a GPU:
+ *   <li>float32 (the training path, against {@code CpuBackend}): loss within 1e-6 (full-size ResNets on a GPU:
  *       1e-5, see {@link #F32_LOSS_TOL}), gradients
  *       and parameters within {@value #F32_TOL} (observed: at most 2.2e-4). Two float32 computations of a deep
  *       network at batch 2 through batch norm differ by their rounding, and the CPU float32 path is itself that
@@ -91,16 +91,16 @@ class TrainStepEquivalenceTest {
     @MethodSource("configs")
     void oneSgdStepAgrees(String file) {
         RunConfig cfg = Steps.config(file);
-        Network init = Models.build(cfg, new CpuBackendF32());
+        Network init = Models.build(cfg, new CpuBackend());
         List<String> failures = new ArrayList<>();
 
         // float64: the same algorithm
-        Stepped cpu64 = step(cfg, new CpuBackendF64(), init, DType.F64);
+        Stepped cpu64 = step(cfg, new ReferenceBackend(), init, DType.F64);
         Stepped gpu64 = step(cfg, new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 256L << 20), DType.F64), init, DType.F64);
         double w64 = compare("f64", cpu64, gpu64, F64_TOL, F64_TOL, failures);
 
         // float32: the training path
-        Stepped cpu32 = step(cfg, new CpuBackendF32(), init, DType.F32);
+        Stepped cpu32 = step(cfg, new CpuBackend(), init, DType.F32);
         CudaBackend gpu = new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 256L << 20), DType.F32);
         Stepped gpu32 = step(cfg, gpu, init, DType.F32);
         double w32 = compare("f32", cpu32, gpu32, F32_LOSS_TOL, F32_TOL, failures);
@@ -154,7 +154,7 @@ class TrainStepEquivalenceTest {
     @Test
     void poolAndCheckedMemoryGiveIdenticalSteps() {
         RunConfig cfg = Steps.config("cifar10/row2_resnet32_global.yaml");
-        Network init = Models.build(cfg, new CpuBackendF32());
+        Network init = Models.build(cfg, new CpuBackend());
         try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 64L << 20)) {
             CudaBackend pooled = new CudaBackend(pool, DType.F32);
             Stepped a = step(cfg, pooled, init, DType.F32);

@@ -1,6 +1,6 @@
 package dev.pdecnn.models;
 
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.GradCheck;
 import dev.pdecnn.nn.Param;
@@ -20,7 +20,7 @@ class NetworkGradientTest {
         cfg.set("diffusivity", diffusivity, "test");
         cfg.set("channels", channels, "test");
         cfg.set("seed", 11L + channels, "test");
-        Network net = Models.build(cfg, new CpuBackendF64());
+        Network net = Models.build(cfg, new ReferenceBackend());
         SplittableRandom r = new SplittableRandom(channels * 31L + model.length());
         for (Param p : net.namedParams().values()) {
             if (p.trainable && p.value.rank() == 1) {

@@ -1,6 +1,6 @@
 package dev.pdecnn.models;
 
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.Param;
 import dev.pdecnn.tensor.Tensor;
@@ -28,7 +28,7 @@ class WeightInitTest {
         cfg.set("model", model, "test");
         cfg.set("weight_init", scheme, "test");
         cfg.set("seed", seed, "test");
-        return Models.build(cfg, new CpuBackendF64());
+        return Models.build(cfg, new ReferenceBackend());
     }
 
     private static double std(Tensor t) {

@@ -2,7 +2,7 @@ package dev.pdecnn.nn;
 
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.PdeSpec;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.nn.GlobalSpec.Diffusivity;
 import dev.pdecnn.nn.GlobalSpec.SubNet;
 import dev.pdecnn.nn.GlobalSpec.Velocity;
@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The Global layer of SPEC §1: forward against a literal transcription of the spec, backward against FD. */
 class GlobalLayerTest {
-    private final Backend be = new CpuBackendF64();
+    private final Backend be = new ReferenceBackend();
 
     /** SPEC §1 step 4 transcribed literally (coefficients recomputed per element and step, torch.roll indexing). */
     static double[] referencePde(double[] f, double[] h, double[] u, double[] v, double[] dX, double[] dY,

@@ -1,7 +1,7 @@
 package dev.pdecnn.nn;
 
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Every layer's backward pass against central finite differences in double precision (see {@link GradCheck}). */
 class LayerGradientTest {
-    private final Backend be = new CpuBackendF64();
+    private final Backend be = new ReferenceBackend();
 
     private static void randomize(Module m, long seed) {
         SplittableRandom r = new SplittableRandom(seed);

@@ -1,8 +1,8 @@
 package dev.pdecnn.train;
 
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackendF32;
-import dev.pdecnn.backend.cpu.CpuBackendF64;
+import dev.pdecnn.backend.cpu.CpuBackend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -28,7 +28,7 @@ class EvalSumsTest {
 
     @Test
     void nonFiniteRowsAreCountedWrongAndLeftOutOfTheLoss() {
-        for (Backend be : new Backend[]{new CpuBackendF64(), new CpuBackendF32()}) {
+        for (Backend be : new Backend[]{new ReferenceBackend(), new CpuBackend()}) {
             for (long seed = 1; seed <= 3; seed++) {
                 SplittableRandom r = new SplittableRandom(seed);
                 int n = 7 + (int) seed, k = 10;
@@ -87,7 +87,7 @@ class EvalSumsTest {
         Tensor t = Tensor.zeros(DType.F64, 1, 3);
         t.set(1, Trainer.EvalSums.DIVERGED_LOGIT);
         Trainer.EvalSums s = new Trainer.EvalSums();
-        s.add(new CpuBackendF64(), t, new int[]{1});
+        s.add(new ReferenceBackend(), t, new int[]{1});
         assertEquals(0, s.diverged);
         assertEquals(0, s.loss(), 1e-12);
         assertEquals(1, s.accuracy());
@@ -99,7 +99,7 @@ class EvalSumsTest {
         Tensor t = Tensor.zeros(DType.F32, 2, 3);
         t.set(0, Double.NaN);
         t.set(5, Double.NEGATIVE_INFINITY);
-        s.add(new CpuBackendF32(), t, new int[]{0, 1});
+        s.add(new CpuBackend(), t, new int[]{0, 1});
         assertEquals(2, s.diverged);
         assertTrue(Double.isNaN(s.loss()));
         assertEquals(0, s.accuracy());

@@ -6,14 +6,10 @@ import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
  * The float32 convolutions' matrix products through OpenBLAS ({@code org.bytedeco:openblas}, linux-x86_64
- * natives), with the pure-Java row GEMM of the CPU backends as the fallback.
+ * natives), with the pure-Java row GEMM of the fast CPU backend ({@link RowKernels#gemm}) as the fallback.
  *
- * <p>The backends call {@link #gemm(float[][], int, int, float[], int, int, int, float[][], int, int, int, int,
- * boolean)} with the arguments of their own row GEMM; it answers {@code false} when it did nothing (natives not
- * loaded, BLAS switched off, a product too small to pay for the copies), and the caller then runs its Java GEMM.
- * The {@code double[][]} overload always answers {@code false}: the float64 backend, the exactness reference,
- * stays on the Java path (its code is the template of the float32 backend, see {@code tools/gen-f32.sh}, so
- * both overloads must exist).
+ * <p>{@link BlasConv} answers {@code false} (or {@code null}) when it did nothing (natives not loaded, BLAS
+ * switched off, a product too small to pay for the copies), and the caller then runs its Java GEMM.
  *
  * <p>OpenBLAS reads native memory, and its Java bindings copy a {@code float[]} argument in and out whole, so
  * the operands are staged in per-thread direct buffers (grown on demand). OpenBLAS runs single-threaded

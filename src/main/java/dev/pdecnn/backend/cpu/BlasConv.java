@@ -22,8 +22,8 @@ import java.util.Arrays;
  * <p>Tiles are fixed by the shapes only (not the thread count), every tile's sgemm is single-threaded and
  * deterministic, and the weight-gradient groups are combined in a fixed order, so results are bit-identical
  * run to run and for any number of threads. Every method answers {@code false} or {@code null} when
- * {@link Blas#enabled()} is false; the {@code double[]} overloads (the float64 template, see
- * {@code tools/gen-f32.sh}) always do.
+ * {@link Blas#enabled()} is false. Arrays are indexed from the given offsets (tensor views); im2col and its
+ * scatter-add are {@link Im2col}'s, shared with the Java path.
  */
 final class BlasConv {
     /** Upper bound of an im2col tile in elements (1 MiB of floats: the tile stays in the 2 MiB L2). */
@@ -48,6 +48,10 @@ final class BlasConv {
 
         boolean same() {
             return stride == 1 && ho == h && wo == w;
+        }
+
+        Im2col.Layout layout() {
+            return new Im2col.Layout(c, h, w, stride, pad, ho, wo, p(), same());
         }
 
         int tileImages() {
@@ -108,34 +112,17 @@ final class BlasConv {
                 .asFloatBuffer();
     }
 
-    // ------------------------------------------------------------ float64 template overloads: never handled
-
-    static boolean forward(double[] X, double[] W, double[] Y, int n, int c, int h, int w, int co, int kh, int kw,
-                           int stride, int pad) {
-        return false;
-    }
-
-    static boolean backwardData(double[] GY, double[] W, double[] GX, int n, int c, int h, int w, int co, int kh,
-                                int kw, int stride, int pad) {
-        return false;
-    }
-
-    static double[][] weightGrad(double[] X, double[] GY, int n, int c, int h, int w, int co, int kh, int kw,
-                                 int stride, int pad) {
-        return null;
-    }
-
     // ------------------------------------------------------------ float32
 
     /** Y = conv(X, W), W laid out [co][c][kh][kw]; false when not handled. */
-    static boolean forward(float[] X, float[] W, float[] Y, int n, int c, int h, int w, int co, int kh, int kw,
-                           int stride, int pad) {
+    static boolean forward(float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff, int n, int c, int h, int w,
+                           int co, int kh, int kw, int stride, int pad) {
         G g = geom(n, c, h, w, co, kh, kw, stride, pad);
         if (!worthIt(g)) {
             return false;
         }
         if (wide(g)) {
-            wideForward(X, W, Y, g);
+            wideForward(X, xOff, W, wOff, Y, yOff, g);
             return true;
         }
         int nb = g.tileImages(), tiles = (n + nb - 1) / nb, k = g.k(), p = g.p();
@@ -143,13 +130,13 @@ final class BlasConv {
             Work wk = WORK.get();
             int i0 = t * nb, i1 = Math.min(n, i0 + nb), cols = (i1 - i0) * p;
             FloatBuffer A = wk.a = grow(wk.a, co * k), B = wk.b = grow(wk.b, k * cols), C = wk.c = grow(wk.c, co * cols);
-            A.put(0, W, 0, co * k);
-            im2col(X, g, i0, i1, B, wk);
+            A.put(0, W, wOff, co * k);
+            im2col(X, xOff, g, i0, i1, B, wk);
             openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
                     openblas_nolapack.CblasNoTrans, co, cols, k, 1f, A, k, B, cols, 0f, C, cols);
             for (int img = i0; img < i1; img++) {
                 for (int o = 0; o < co; o++) {
-                    C.get(o * cols + (img - i0) * p, Y, (img * co + o) * p, p);
+                    C.get(o * cols + (img - i0) * p, Y, yOff + (img * co + o) * p, p);
                 }
             }
         });
@@ -157,8 +144,8 @@ final class BlasConv {
     }
 
     /** GX = the input gradient of Y = conv(X, W) for the output gradient GY (overwritten); false when not handled. */
-    static boolean backwardData(float[] GY, float[] W, float[] GX, int n, int c, int h, int w, int co, int kh,
-                                int kw, int stride, int pad) {
+    static boolean backwardData(float[] GY, int gyOff, float[] W, int wOff, float[] GX, int gxOff, int n, int c, int h,
+                                int w, int co, int kh, int kw, int stride, int pad) {
         G g = geom(n, c, h, w, co, kh, kw, stride, pad);
         if (!worthIt(g)) {
             return false;
@@ -168,12 +155,12 @@ final class BlasConv {
             Work wk = WORK.get();
             int i0 = t * nb, i1 = Math.min(n, i0 + nb), cols = (i1 - i0) * p;
             FloatBuffer A = wk.a = grow(wk.a, co * k), B = wk.b = grow(wk.b, k * cols), C = wk.c = grow(wk.c, co * cols);
-            A.put(0, W, 0, co * k);
-            gyRows(GY, g, i0, i1, C);
+            A.put(0, W, wOff, co * k);
+            gyRows(GY, gyOff, g, i0, i1, C);
             openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasTrans,
                     openblas_nolapack.CblasNoTrans, k, cols, co, 1f, A, k, C, cols, 0f, B, cols);
-            Arrays.fill(GX, i0 * chw, i1 * chw, 0);
-            col2imAdd(B, g, i0, i1, GX, wk);
+            Arrays.fill(GX, gxOff + i0 * chw, gxOff + i1 * chw, 0);
+            col2imAdd(B, g, i0, i1, GX, gxOff, wk);
         });
         return true;
     }
@@ -182,14 +169,14 @@ final class BlasConv {
      * Weight gradient partials, one per fixed group of images (min(n, GRAD_GROUPS) groups), each laid out like W;
      * null when not handled.
      */
-    static float[][] weightGrad(float[] X, float[] GY, int n, int c, int h, int w, int co, int kh, int kw,
-                                int stride, int pad) {
+    static float[][] weightGrad(float[] X, int xOff, float[] GY, int gyOff, int n, int c, int h, int w, int co, int kh,
+                                int kw, int stride, int pad) {
         G g = geom(n, c, h, w, co, kh, kw, stride, pad);
         if (!worthIt(g)) {
             return null;
         }
         if (wide(g) && g.h * g.w >= 256) { // on 8x8 planes the im2col product measured faster
-            return wideWeightGrad(X, GY, g);
+            return wideWeightGrad(X, xOff, GY, gyOff, g);
         }
         int groups = Math.min(n, GRAD_GROUPS), nb = g.tileImages(), k = g.k(), p = g.p();
         float[][] parts = new float[groups][];
@@ -201,8 +188,8 @@ final class BlasConv {
             for (int i0 = g0; i0 < g1; i0 += nb) {
                 int i1 = Math.min(g1, i0 + nb), cols = (i1 - i0) * p;
                 FloatBuffer B = wk.b = grow(wk.b, k * cols), C = wk.c = grow(wk.c, co * cols);
-                im2col(X, g, i0, i1, B, wk);
-                gyRows(GY, g, i0, i1, C);
+                im2col(X, xOff, g, i0, i1, B, wk);
+                gyRows(GY, gyOff, g, i0, i1, C);
                 openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor, openblas_nolapack.CblasNoTrans,
                         openblas_nolapack.CblasTrans, co, k, cols, 1f, C, cols, B, cols, 1f, A, k);
             }
@@ -242,7 +229,7 @@ final class BlasConv {
     }
 
     /** Copies image img into the padded planes xp[ci][ps] (zero borders, written once per geometry). */
-    private static FloatBuffer padImage(float[] X, G g, int img, Work wk) {
+    private static FloatBuffer padImage(float[] X, int xOff, G g, int img, Work wk) {
         int wp = wp(g), ps = ps(g), hw = g.h * g.w;
         if (!g.equals(wk.xpGeom)) {
             wk.xp = grow(wk.xp, g.c * ps);
@@ -251,7 +238,7 @@ final class BlasConv {
         }
         FloatBuffer xp = wk.xp;
         for (int ci = 0; ci < g.c; ci++) {
-            int src = (img * g.c + ci) * hw, dst = ci * ps + g.pad * wp + g.pad;
+            int src = xOff + (img * g.c + ci) * hw, dst = ci * ps + g.pad * wp + g.pad;
             for (int i = 0; i < g.h; i++) {
                 xp.put(dst + i * wp, X, src + i * g.w, g.w);
             }
@@ -260,13 +247,13 @@ final class BlasConv {
     }
 
     /** Y = conv(X, W): per image, sum over taps of W_tap[co][ci] times the padded planes shifted by the tap. */
-    private static void wideForward(float[] X, float[] W, float[] Y, G g) {
+    private static void wideForward(float[] X, int xOff, float[] W, int wOff, float[] Y, int yOff, G g) {
         int kk = g.kh * g.kw, c = g.c, co = g.co, wp = wp(g), ps = ps(g), nc = wideCols(g), ohw = g.ho * g.wo;
         float[] wt = new float[kk * co * c];
         for (int o = 0; o < co; o++) {
             for (int ci = 0; ci < c; ci++) {
                 for (int t = 0; t < kk; t++) {
-                    wt[(t * co + o) * c + ci] = W[(o * c + ci) * kk + t];
+                    wt[(t * co + o) * c + ci] = W[wOff + (o * c + ci) * kk + t];
                 }
             }
         }
@@ -278,7 +265,7 @@ final class BlasConv {
                 wk.wt.put(0, wt, 0, wt.length);
                 wk.wStamp = stamp;
             }
-            FloatBuffer xp = padImage(X, g, img, wk);
+            FloatBuffer xp = padImage(X, xOff, g, img, wk);
             FloatBuffer out = wk.c = grow(wk.c, co * nc);
             for (int t = 0; t < kk; t++) {
                 int ki = t / g.kw, kj = t % g.kw;
@@ -287,7 +274,7 @@ final class BlasConv {
                         xp.slice(ki * wp + kj, c * ps - ki * wp - kj), ps, t == 0 ? 0f : 1f, out, nc);
             }
             for (int o = 0; o < co; o++) {
-                int yo = (img * co + o) * ohw;
+                int yo = yOff + (img * co + o) * ohw;
                 for (int i = 0; i < g.ho; i++) {
                     out.get(o * nc + i * wp, Y, yo + i * g.wo, g.wo);
                 }
@@ -299,7 +286,7 @@ final class BlasConv {
      * Weight gradient partials per fixed image group: gW_tap[co][ci] += gY_wide[co][.] (padded planes shifted by
      * the tap)[ci][.]^T, image by image in order; gY_wide has zero junk columns.
      */
-    private static float[][] wideWeightGrad(float[] X, float[] GY, G g) {
+    private static float[][] wideWeightGrad(float[] X, int xOff, float[] GY, int gyOff, G g) {
         int kk = g.kh * g.kw, c = g.c, co = g.co, wp = wp(g), ps = ps(g), nc = wideCols(g), ohw = g.ho * g.wo;
         int n = g.n, groups = Math.min(n, GRAD_GROUPS);
         float[][] parts = new float[groups][];
@@ -315,9 +302,9 @@ final class BlasConv {
             }
             FloatBuffer gy = wk.gw;
             for (int img = g0; img < g1; img++) {
-                FloatBuffer xp = padImage(X, g, img, wk);
+                FloatBuffer xp = padImage(X, xOff, g, img, wk);
                 for (int o = 0; o < co; o++) {
-                    int src = (img * co + o) * ohw;
+                    int src = gyOff + (img * co + o) * ohw;
                     for (int i = 0; i < g.ho; i++) {
                         gy.put(o * nc + i * wp, GY, src + i * g.wo, g.wo);
                     }
@@ -344,54 +331,24 @@ final class BlasConv {
     }
 
     /** Output-gradient rows of images [i0, i1): C[o][(img - i0) p + q] = GY[img][o][q]. */
-    private static void gyRows(float[] GY, G g, int i0, int i1, FloatBuffer C) {
+    private static void gyRows(float[] GY, int gyOff, G g, int i0, int i1, FloatBuffer C) {
         int p = g.p(), cols = (i1 - i0) * p;
         for (int img = i0; img < i1; img++) {
             for (int o = 0; o < g.co; o++) {
-                C.put(o * cols + (img - i0) * p, GY, (img * g.co + o) * p, p);
+                C.put(o * cols + (img - i0) * p, GY, gyOff + (img * g.co + o) * p, p);
             }
         }
     }
 
     /** im2col of images [i0, i1) into B: row (ci kh + ki) kw + kj, column (img - i0) p + output pixel. */
-    private static void im2col(float[] X, G g, int i0, int i1, FloatBuffer B, Work wk) {
-        int hw = g.h * g.w, p = g.p(), cols = (i1 - i0) * p, kk = g.kh * g.kw;
-        if (g.same()) {
-            float[] z = wk.zeros(hw);
-            for (int img = i0; img < i1; img++) {
-                int cOff = (img - i0) * p;
-                for (int cl = 0; cl < g.c; cl++) {
-                    int xo = (img * g.c + cl) * hw;
-                    for (int ki = 0; ki < g.kh; ki++) {
-                        for (int kj = 0; kj < g.kw; kj++) {
-                            shiftedPlane(X, xo, B, (cl * kk + ki * g.kw + kj) * cols + cOff, g.h, g.w, ki - g.pad,
-                                    kj - g.pad, z);
-                        }
-                    }
-                }
-            }
-            return;
-        }
+    private static void im2col(float[] X, int xOff, G g, int i0, int i1, FloatBuffer B, Work wk) {
+        int cols = (i1 - i0) * g.p(), kk = g.kh * g.kw;
+        Im2col.Layout lay = g.layout();
         float[] row = wk.row(cols);
-        int s = g.stride;
         for (int cl = 0; cl < g.c; cl++) {
             for (int ki = 0; ki < g.kh; ki++) {
                 for (int kj = 0; kj < g.kw; kj++) {
-                    for (int img = i0; img < i1; img++) {
-                        int xo = (img * g.c + cl) * hw, cOff = (img - i0) * p;
-                        for (int oi = 0; oi < g.ho; oi++) {
-                            int ii = oi * s - g.pad + ki, o = cOff + oi * g.wo;
-                            if (ii < 0 || ii >= g.h) {
-                                Arrays.fill(row, o, o + g.wo, 0);
-                                continue;
-                            }
-                            int xr = xo + ii * g.w;
-                            for (int oj = 0; oj < g.wo; oj++) {
-                                int jj = oj * s - g.pad + kj;
-                                row[o + oj] = jj >= 0 && jj < g.w ? X[xr + jj] : 0;
-                            }
-                        }
-                    }
+                    Im2col.tap(lay, X, xOff, cl, ki, kj, i0, i1, row, 0);
                     B.put((cl * kk + ki * g.kw + kj) * cols, row, 0, cols);
                 }
             }
@@ -399,68 +356,16 @@ final class BlasConv {
     }
 
     /** Scatter-adds the im2col-shaped rows in B back onto GX (images [i0, i1)). */
-    private static void col2imAdd(FloatBuffer B, G g, int i0, int i1, float[] GX, Work wk) {
-        int hw = g.h * g.w, p = g.p(), cols = (i1 - i0) * p, kk = g.kh * g.kw, s = g.stride;
+    private static void col2imAdd(FloatBuffer B, G g, int i0, int i1, float[] GX, int gxOff, Work wk) {
+        int cols = (i1 - i0) * g.p(), kk = g.kh * g.kw;
+        Im2col.Layout lay = g.layout();
         float[] row = wk.row(cols);
         for (int cl = 0; cl < g.c; cl++) {
             for (int ki = 0; ki < g.kh; ki++) {
                 for (int kj = 0; kj < g.kw; kj++) {
                     B.get((cl * kk + ki * g.kw + kj) * cols, row, 0, cols);
-                    for (int img = i0; img < i1; img++) {
-                        int xo = (img * g.c + cl) * hw, cOff = (img - i0) * p;
-                        for (int oi = 0; oi < g.ho; oi++) {
-                            int ii = oi * s - g.pad + ki;
-                            if (ii < 0 || ii >= g.h) {
-                                continue;
-                            }
-                            int xr = xo + ii * g.w, o = cOff + oi * g.wo;
-                            for (int oj = 0; oj < g.wo; oj++) {
-                                int jj = oj * s - g.pad + kj;
-                                if (jj >= 0 && jj < g.w) {
-                                    GX[xr + jj] += row[o + oj];
-                                }
-                            }
-                        }
-                    }
+                    Im2col.scatterAdd(lay, row, cl, ki, kj, i0, i1, GX, gxOff);
                 }
-            }
-        }
-    }
-
-    /**
-     * B[d + i w + j] = X[off + (i + di) w + j + dj] over an h x w plane, zero where (i + di, j + dj) falls outside
-     * it (the same as the backends' shiftedPlane, into a direct buffer); z is a zero array of at least h w.
-     */
-    private static void shiftedPlane(float[] X, int off, FloatBuffer B, int d0, int h, int w, int di, int dj,
-                                     float[] z) {
-        int hw = h * w, d = di * w + dj, i0 = Math.max(0, -di), i1 = Math.min(h, h - di);
-        if (i1 <= i0 || Math.abs(dj) >= w) {
-            B.put(d0, z, 0, hw);
-            return;
-        }
-        int lo = Math.max(i0 * w, -d), hi = Math.min(i1 * w, hw - d);
-        if (lo > 0) {
-            B.put(d0, z, 0, lo);
-        }
-        B.put(d0 + lo, X, off + lo + d, hi - lo);
-        if (hi < hw) {
-            B.put(d0 + hi, z, 0, hw - hi);
-        }
-        if (dj == 1) {
-            for (int i = i0; i < i1; i++) {
-                B.put(d0 + i * w + w - 1, 0f);
-            }
-        } else if (dj == -1) {
-            for (int i = i0; i < i1; i++) {
-                B.put(d0 + i * w, 0f);
-            }
-        } else if (dj > 0) {
-            for (int i = i0; i < i1; i++) {
-                B.put(d0 + i * w + w - dj, z, 0, dj);
-            }
-        } else if (dj < 0) {
-            for (int i = i0; i < i1; i++) {
-                B.put(d0 + i * w, z, 0, -dj);
             }
         }
     }

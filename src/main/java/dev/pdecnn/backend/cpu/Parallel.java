@@ -40,8 +40,7 @@ public final class Parallel {
     }
 
     /**
-     * A zeroed double[] for partial sums. The CPU backend template calls this (through {@code var}) where an
-     * accumulator must stay double precision in the generated float32 backend as well.
+     * A zeroed double[] for partial sums (double accumulators of the float32 kernels).
      */
     public static double[] partials(int n) {
         return new double[n];

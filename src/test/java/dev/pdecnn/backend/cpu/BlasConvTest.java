@@ -1,6 +1,7 @@
 package dev.pdecnn.backend.cpu;
 
 import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -24,8 +25,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * summation order: sgemm blocks its sums, the Java GEMM adds the kernel inputs in order).
  */
 class BlasConvTest {
-    private final Backend f32 = new CpuBackendF32();
-    private final Backend f64 = new CpuBackendF64();
+    private final Backend f32 = new CpuBackend();
+    private final Backend f64 = new ReferenceBackend();
     private final boolean before = Blas.enabled();
 
     @AfterEach

@@ -1,6 +1,7 @@
 package dev.pdecnn.backend.cpu;
 
 import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
 import dev.pdecnn.config.RunConfig;
@@ -25,11 +26,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The generated float32 backend (the product path, with its own blocking, vector layouts and float
- * accumulators) against the float64 reference (itself checked against finite differences in
- * dev.pdecnn.nn) on identical inputs, plus run-to-run determinism of the float32 path.
+ * The fast float32 backend ({@link CpuBackend}: tiled, threaded, vectorized, float accumulators) against the plain
+ * float64 {@link ReferenceBackend} (a different algorithm, written as loops from the equations, and itself checked
+ * against finite differences in dev.pdecnn.nn) on identical inputs with odd shapes and several seeds, plus
+ * run-to-run determinism of the float32 path.
  *
- * <p>Tolerance: |f32 - f64| <= 1e-4 * (|f64| + rms(f64)) per element. Every input is exactly representable in
+ * <p>Tolerance of the sums, stencils and chains: |f32 - f64| <= 1e-4 * (|f64| + rms(f64)) per element. Every input is exactly representable in
  * both precisions, so the difference is float32 rounding only: unit roundoff 6e-8 per operation, growing
  * with the length of a sum roughly like its square root for these random data (a conv output sums up to 150
  * products, a weight gradient up to a few thousand per image group before the double-precision combination)
@@ -37,11 +39,19 @@ import static org.junit.jupiter.api.Assertions.fail;
  * the relative error near 1e-6..1e-5. The rms term is the natural scale for entries that cancel to near zero,
  * where a relative error is meaningless. A real defect (a wrong tap, a lost remainder row or column, a
  * boundary error) shows up at the 1e-2..1 level.
+ *
+ * <p>Element-wise operations whose float32 result is one rounding of the exact value of float inputs (relu, its
+ * backward, add, add + relu, pooling of a double sum, the scaled pooling gradient) are held to half an ulp:
+ * |f32 - f64| <= 2^-24 |f64| ({@link #ONE_ROUNDING}); SGD, a few float operations per element, to 1e-6.
  */
 class Float32AgainstFloat64Test {
     private static final double TOL = 1e-4;
-    private final Backend f32 = new CpuBackendF32();
-    private final Backend f64 = new CpuBackendF64();
+    /** Unit roundoff of float32: the error of one correctly rounded operation, relative to its result. */
+    private static final double ONE_ROUNDING = 0x1p-24;
+    /** Seeds every shape runs with. */
+    private static final long[] SEEDS = {1, 2, 3};
+    private final Backend f32 = new CpuBackend();
+    private final Backend f64 = new ReferenceBackend();
 
     /** A pair of tensors holding the same values, one per precision. */
     private record Pair(Tensor a, Tensor b) {
@@ -72,6 +82,11 @@ class Float32AgainstFloat64Test {
     }
 
     static void assertClose(String what, Tensor got32, Tensor ref64) {
+        assertClose(what, got32, ref64, TOL);
+    }
+
+    /** |got - ref| <= tol (|ref| + rms(ref)) per element. */
+    static void assertClose(String what, Tensor got32, Tensor ref64, double tol) {
         assertEquals(ref64.size(), got32.size(), what + " size");
         double ss = 0;
         for (int i = 0; i < ref64.size(); i++) {
@@ -81,7 +96,7 @@ class Float32AgainstFloat64Test {
         List<String> bad = new ArrayList<>();
         for (int i = 0; i < ref64.size(); i++) {
             double a = got32.get(i), b = ref64.get(i);
-            if (!(Math.abs(a - b) <= TOL * (Math.abs(b) + rms))) {
+            if (!(Math.abs(a - b) <= tol * (Math.abs(b) + rms))) {
                 bad.add("[" + i + "] f32 " + a + " f64 " + b);
             }
         }
@@ -110,7 +125,15 @@ class Float32AgainstFloat64Test {
             "2, 3, 2, 3, 1, 0, 1, 6, 5",     // no padding
     })
     void convolution(int n, int cin, int cout, int k, int stride, int pad, int groups, int h, int w) {
-        SplittableRandom r = new SplittableRandom(n * 1000L + cin * 100L + cout * 10L + k + stride + groups);
+        for (long seed : SEEDS) {
+            convolution(seed, n, cin, cout, k, stride, pad, groups, h, w);
+        }
+    }
+
+    private void convolution(long seed, int n, int cin, int cout, int k, int stride, int pad, int groups, int h,
+                             int w) {
+        SplittableRandom r = new SplittableRandom(seed * 7919 + n * 1000L + cin * 100L + cout * 10L + k + stride
+                + groups);
         ConvSpec s = new ConvSpec(stride, pad, groups);
         int ho = s.outSize(h, k), wo = s.outSize(w, k);
         Pair x = Pair.of(random(r, 1, n, cin, h, w));
@@ -138,7 +161,13 @@ class Float32AgainstFloat64Test {
             "2, 2, 3, 3, 2, false, constant",
     })
     void pde(int n, int c, int h, int w, int k, boolean velocity, String diffusivity) {
-        SplittableRandom r = new SplittableRandom(n * 100L + h * 10L + w + k);
+        for (long seed : SEEDS) {
+            pde(seed, n, c, h, w, k, velocity, diffusivity);
+        }
+    }
+
+    private void pde(long seed, int n, int c, int h, int w, int k, boolean velocity, String diffusivity) {
+        SplittableRandom r = new SplittableRandom(seed * 7919 + n * 100L + h * 10L + w + k);
         PdeSpec s = new PdeSpec(k, 0.2, 1.0, 1.0);
         Pair f = Pair.of(random(r, 1, n, c, h, w)), hh = Pair.of(random(r, 1, n, c, h, w));
         Pair u = velocity ? Pair.of(random(r, 0.5, n, c, h, w)) : null;
@@ -177,7 +206,13 @@ class Float32AgainstFloat64Test {
     @ParameterizedTest
     @CsvSource({"2, 3, 7, 9", "1, 2, 2, 2", "3, 1, 28, 28"})
     void peronaMalikAndBatchNorm(int n, int c, int h, int w) {
-        SplittableRandom r = new SplittableRandom(n * 7L + h);
+        for (long seed : SEEDS) {
+            peronaMalikAndBatchNorm(seed, n, c, h, w);
+        }
+    }
+
+    private void peronaMalikAndBatchNorm(long seed, int n, int c, int h, int w) {
+        SplittableRandom r = new SplittableRandom(seed * 7919 + n * 7L + h);
         Pair x = Pair.of(random(r, 1, n, c, h, w));
         Pair dx = Pair.zeros(n, c, h, w), dy = Pair.zeros(n, c, h, w);
         f32.peronaMalik(x.a, 2.0, dx.a, dy.a);
@@ -208,6 +243,92 @@ class Float32AgainstFloat64Test {
         assertClose("batch norm input gradient", gx.a, gx.b);
         assertClose("batch norm gamma gradient", gg.a, gg.b);
         assertClose("batch norm beta gradient", gb.a, gb.b);
+        assertClose("batch norm saved mean", sm.a, sm.b);
+        assertClose("batch norm saved inverse deviation", si.a, si.b);
+        assertClose("batch norm running mean", rm.a, rm.b);
+        Pair ye = Pair.zeros(n, c, h, w);
+        f32.batchNormEval(xs.a, gamma.a, beta.a, rm.a, rv.a, 1e-3, ye.a);
+        f64.batchNormEval(xs.b, gamma.b, beta.b, rm.b, rv.b, 1e-3, ye.b);
+        assertClose("batch norm evaluation", ye.a, ye.b);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"2, 3, 6, 10, 2", "3, 5, 9, 3, 3", "1, 1, 4, 4, 4", "5, 7, 2, 6, 1"})
+    void elementwisePoolingDenseLossAndSgd(int n, int c, int h, int w, int k) {
+        for (long seed : SEEDS) {
+            SplittableRandom r = new SplittableRandom(seed * 7919 + n * 31L + c * 7L + h + w);
+            Pair a = Pair.of(random(r, 1, n, c, h, w)), b = Pair.of(random(r, 1, n, c, h, w));
+            Pair y = Pair.zeros(n, c, h, w);
+            f32.relu(a.a, y.a);
+            f64.relu(a.b, y.b);
+            assertClose("relu", y.a, y.b, 0);
+            f32.reluBackward(a.a, b.a, y.a);
+            f64.reluBackward(a.b, b.b, y.b);
+            assertClose("relu backward", y.a, y.b, 0);
+            f32.add(a.a, b.a, y.a);
+            f64.add(a.b, b.b, y.b);
+            assertRelative("add", y.a, y.b, ONE_ROUNDING);
+            f32.addRelu(a.a, b.a, y.a);
+            f64.addRelu(a.b.copy(), b.b, y.b);
+            assertRelative("add + relu", y.a, y.b, ONE_ROUNDING);
+            Pair p = Pair.zeros(n, c, h / k, w / k), gx = Pair.zeros(n, c, h / k * k, w / k * k);
+            Pair xk = Pair.of(random(r, 1, n, c, h / k * k, w / k * k)), gp = Pair.of(random(r, 1, n, c, h / k, w / k));
+            f32.avgPool(xk.a, k, p.a);
+            f64.avgPool(xk.b, k, p.b);
+            assertRelative("average pooling", p.a, p.b, ONE_ROUNDING);
+            f32.avgPoolBackward(gp.a, k, gx.a);
+            f64.avgPoolBackward(gp.b, k, gx.b);
+            // gy * float(1/k^2): the rounded scale and the product, two roundings
+            assertRelative("average pooling backward", gx.a, gx.b, 2 * ONE_ROUNDING);
+
+            int in = c * h * w, out = 2 * k + 1;
+            Pair dw = Pair.of(random(r, Math.sqrt(1.0 / in), out, in)), db = Pair.of(random(r, 1, out));
+            Pair d = Pair.zeros(n, out);
+            f32.dense(a.a, dw.a, db.a, d.a);
+            f64.dense(a.b, dw.b, db.b, d.b);
+            assertClose("dense", d.a, d.b);
+            Pair gd = Pair.of(random(r, 1, n, out)), gxd = Pair.zeros(n, c, h, w);
+            Pair gwd = Pair.of(random(r, 1, out, in)), gbd = Pair.of(random(r, 1, out));
+            f32.denseBackward(a.a, dw.a, gd.a, gxd.a, gwd.a, gbd.a);
+            f64.denseBackward(a.b, dw.b, gd.b, gxd.b, gwd.b, gbd.b);
+            assertClose("dense input gradient", gxd.a, gxd.b);
+            assertClose("dense weight gradient (accumulated)", gwd.a, gwd.b);
+            assertClose("dense bias gradient (accumulated)", gbd.a, gbd.b);
+
+            int[] labels = new int[n], p32 = new int[n], p64 = new int[n];
+            for (int i = 0; i < n; i++) {
+                labels[i] = r.nextInt(out);
+            }
+            Pair gl = Pair.zeros(n, out), logits = Pair.of(random(r, 2, n, out));
+            double l32 = f32.softmaxCrossEntropy(logits.a, labels, gl.a, p32);
+            double l64 = f64.softmaxCrossEntropy(logits.b, labels, gl.b, p64);
+            // the same (float) logits, and both compute the loss in double: equal up to double rounding
+            assertEquals(l64, l32, 1e-12 * Math.max(1, Math.abs(l64)), "mean loss");
+            assertClose("softmax cross-entropy gradient", gl.a, gl.b);
+            assertArrayEquals(p64, p32, "argmax");
+
+            Pair sw = Pair.of(random(r, 1, c, h, w)), sg = Pair.of(random(r, 1, c, h, w));
+            Pair sv = Pair.of(random(r, 0.1, c, h, w));
+            for (int step = 0; step < 3; step++) {
+                f32.sgdStep(sw.a, sg.a, sv.a, 0.05, 0.9, 5e-4);
+                f64.sgdStep(sw.b, sg.b, sv.b, 0.05, 0.9, 5e-4);
+            }
+            assertClose("sgd weights", sw.a, sw.b, 1e-6);
+            assertClose("sgd velocity", sv.a, sv.b, 1e-6);
+            // both sum in double; the float32 weights differ from the float64 ones by the sgd error above
+            assertEquals(f64.sumSquares(sw.b), f32.sumSquares(sw.a), 4e-6 * f64.sumSquares(sw.b), "sum of squares");
+        }
+    }
+
+    /** |got - ref| <= tol |ref| per element (no rms term: for one rounding of each result). */
+    private static void assertRelative(String what, Tensor got32, Tensor ref64, double tol) {
+        assertEquals(ref64.size(), got32.size(), what + " size");
+        for (int i = 0; i < ref64.size(); i++) {
+            double a = got32.get(i), b = ref64.get(i);
+            if (!(Math.abs(a - b) <= tol * Math.abs(b))) {
+                fail(what + "[" + i + "]: f32 " + a + " f64 " + b);
+            }
+        }
     }
 
     /** Copies the float32 network's parameters (exactly representable) into the float64 one. */
