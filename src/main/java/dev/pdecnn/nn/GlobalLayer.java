@@ -1,6 +1,7 @@
 package dev.pdecnn.nn;
 
 import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.Tensor;
 
 /**
@@ -91,23 +92,35 @@ public final class GlobalLayer extends Module {
 
     @Override
     public Tensor backward(Tensor gy) {
-        PdeOp.Grads g = pde.backward(bnOut.backward(gy));
+        Tensor gOut = bnOut.backward(gy);
+        PdeOp.Grads g = pde.backward(gOut);
+        StepArena arena = be.arena();
+        arena.release(gOut); // each gradient below is given back once consumed (see StepArena)
         Tensor gh = g.h();
         if (velU != null) {
-            be.add(gh, velU.backward(g.u()), gh);
-            be.add(gh, velV.backward(g.v()), gh);
+            addInto(gh, velU.backward(g.u()), g.u());
+            addInto(gh, velV.backward(g.v()), g.v());
         }
         if (diffX != null) {
-            be.add(gh, diffX.backward(g.dX()), gh);
-            be.add(gh, diffY.backward(g.dY()), gh);
+            addInto(gh, diffX.backward(g.dX()), g.dX());
+            addInto(gh, diffY.backward(g.dY()), g.dY());
         } else if (pmDx != null) {
             be.peronaMalikBackward(h, spec.pmLambda(), g.dX(), g.dY(), gh);
+            arena.release(g.dX());
+            arena.release(g.dY());
             pmDx = null;
         }
         Tensor gf = g.f();
-        be.add(gf, init.backward(gh), gf);
+        addInto(gf, init.backward(gh), gh);
         h = null;
         return gf;
+    }
+
+    /** acc += part, then gives back part and the gradient it came from (the same tensor for an identity). */
+    private void addInto(Tensor acc, Tensor part, Tensor from) {
+        be.add(acc, part, acc);
+        be.arena().release(part);
+        be.arena().release(from);
     }
 
     @Override
