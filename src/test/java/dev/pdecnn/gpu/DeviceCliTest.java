@@ -113,7 +113,7 @@ class DeviceCliTest {
         for (String lib : List.of("cuBLAS 11 libcublas.so.11", "cuDNN 8   libcudnn.so.8", "cuRAND 10 libcurand.so.10")) {
             assertTrue(o.contains("  " + lib), lib + " in\n" + o);
         }
-        assertTrue(o.contains("kernels: 8 modules (augment, batchnorm, conv, dense, elementwise, loss, pde, "
+        assertTrue(o.contains("kernels: 7 modules (batchnorm, conv, dense, elementwise, loss, pde, "
                 + "perona_malik)"), o);
         assertTrue(o.contains("emulated device (--device emulated, for tests): kernel sources at "), o);
     }
