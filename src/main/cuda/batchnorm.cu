@@ -30,7 +30,7 @@ __device__ __forceinline__ void bn_slice(int n, int splits, int s, int& lo, int&
 #define BN_PSUM_PARAMS(T) const T *__restrict__ x, int N, int C, int HW, int splits, double *__restrict__ partial
 template <typename T>
 __device__ void bn_partial_sums_impl(BN_PSUM_PARAMS(T)) {
-    __shared__ double scratch[1024];
+    __shared__ double scratch[PDECNN_REDUCE_MAX_THREADS];
     const int s = blockIdx.x, c = blockIdx.y;
     int lo, hi;
     bn_slice(N * HW, splits, s, lo, hi);
@@ -115,7 +115,7 @@ PDECNN_KERNELS(bn_apply, BN_APPLY_PARAMS, (x, scaleShift, y, N, C, HW, relu))
         int N, int C, int HW, int splits, double *__restrict__ partial
 template <typename T>
 __device__ void bn_backward_partial_impl(BN_BPART_PARAMS(T)) {
-    __shared__ double scratch[1024];
+    __shared__ double scratch[PDECNN_REDUCE_MAX_THREADS];
     const int s = blockIdx.x, c = blockIdx.y;
     int lo, hi;
     bn_slice(N * HW, splits, s, lo, hi);

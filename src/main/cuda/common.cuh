@@ -39,6 +39,9 @@
 /** Threads per block of the one-dimensional kernels (element-wise, gather, per-point). */
 #define PDECNN_THREADS 256
 
+/** The most threads per block of a kernel that reduces with pd_block_sum (the size of its scratch array). */
+#define PDECNN_REDUCE_MAX_THREADS 1024
+
 /** Grid-stride loop over [0, n): works for any grid size the launcher picks. */
 #define PDECNN_FOR(i, n)                                                                 \
     for (unsigned int i = blockIdx.x * blockDim.x + threadIdx.x; i < (unsigned int)(n); \
@@ -65,9 +68,9 @@ __device__ __forceinline__ int pd_reflect(int i, int n) {
 }
 
 /**
- * Block-wide sum of one double per thread (blockDim.x a power of two, at most 1024); the result is valid
- * in thread 0. The tree order is fixed, so the result does not depend on timing. Every thread of the block
- * must call it (it synchronises).
+ * Block-wide sum of one double per thread (blockDim.x a power of two, at most PDECNN_REDUCE_MAX_THREADS);
+ * the result is valid in thread 0. The tree order is fixed, so the result does not depend on timing. Every
+ * thread of the block must call it (it synchronises).
  */
 __device__ __forceinline__ double pd_block_sum(double v, double* scratch) {
     const int t = threadIdx.x;

@@ -180,7 +180,7 @@ PDECNN_KERNELS(conv_backward_data_direct, CONV_BD_PARAMS, (gy, w, gx, CONV_DIM_A
 /** Block per weight element; blockDim.x a power of two (256). */
 template <typename T>
 __device__ void conv_backward_filter_direct_impl(CONV_BFD_PARAMS(T)) {
-    __shared__ double scratch[1024];
+    __shared__ double scratch[PDECNN_REDUCE_MAX_THREADS];
     const int cg = C / groups, cog = Co / groups, kk = KH * KW, P = Ho * Wo;
     const int widx = blockIdx.x;
     const int co = widx / (cg * kk);

@@ -101,7 +101,7 @@ PDECNN_KERNELS(sgd, SGD_PARAMS, (w, g, vel, n, lr, momentum, wd))
 /** Launch with blockDim.x a power of two (256). */
 template <typename T>
 __device__ void sum_squares_impl(SUMSQ_PARAMS(T)) {
-    __shared__ double scratch[1024];
+    __shared__ double scratch[PDECNN_REDUCE_MAX_THREADS];
     double s = 0;
     PDECNN_FOR(i, n) {
         const double v = x[i];

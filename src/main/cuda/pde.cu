@@ -40,6 +40,12 @@
 #define PDE_RMAX 4
 /** The most threads per block the launcher uses for the fused kernels. */
 #define PDE_MAX_THREADS 256
+/**
+ * Dynamic shared memory of the fused kernels, in planes of ppb * H * W elements: the forward's double-buffered
+ * state; the backward's four neighbour-coefficient planes and two adjoint buffers, followed by the K states.
+ */
+#define PDE_FWD_SHARED_PLANES 2
+#define PDE_BWD_SHARED_FIXED_PLANES 6
 
 struct PdeConsts {
     double dt, ax, ay, bx, by, ex, ey;
@@ -191,7 +197,8 @@ __device__ __forceinline__ PdeSlot pde_slot(int r, int planes, int H, int W, int
 
 /**
  * All K steps for ppb planes per block, states in shared memory. Launch: grid = ceil(planes / ppb),
- * block = B threads with PDE_RMAX * B >= ppb * H * W, dynamic shared = 2 * ppb * H * W * sizeof(T).
+ * block = B threads with PDE_RMAX * B >= ppb * H * W,
+ * dynamic shared = PDE_FWD_SHARED_PLANES * ppb * H * W * sizeof(T).
  */
 template <typename T>
 __device__ void pde_forward_fused_impl(PDE_FWD_PARAMS(T)) {
@@ -257,7 +264,8 @@ PDECNN_KERNELS_BOUNDED(pde_forward_fused, PDE_MAX_THREADS, PDE_FWD_PARAMS,
 /**
  * Exact backward of pde_forward_fused for ppb planes per block: recomputes H(0..K-1) into shared memory,
  * runs the adjoint with G double-buffered in shared memory, chains to every input gradient. Null gradient
- * pointers are skipped. Launch as the forward, dynamic shared = (K + 6) * ppb * H * W * sizeof(T).
+ * pointers are skipped. Launch as the forward,
+ * dynamic shared = (K + PDE_BWD_SHARED_FIXED_PLANES) * ppb * H * W * sizeof(T).
  */
 template <typename T>
 __device__ void pde_backward_fused_impl(PDE_BWD_PARAMS(T)) {
@@ -272,7 +280,7 @@ __device__ void pde_backward_fused_impl(PDE_BWD_PARAMS(T)) {
     T* syp = sm + 3 * S;
     T* gA = sm + 4 * S;    // adjoint double buffer
     T* gB = sm + 5 * S;
-    T* st = sm + 6 * S;    // H(0) .. H(K-1), S each
+    T* st = sm + PDE_BWD_SHARED_FIXED_PLANES * S; // H(0) .. H(K-1), S each
     PdeSlot sl[PDE_RMAX];
     PdeCoef<T> co[PDE_RMAX];
     T fv[PDE_RMAX];

@@ -15,7 +15,7 @@ import java.util.function.Supplier;
 /**
  * Resolves {@code --device}: {@code cpu}; {@code auto} (GPU 0 when there is one, else the CPU with a notice);
  * a GPU number {@code N}; or {@code emulated} (the GPU path on the host emulation of the kernels, for tests and
- * CI). Nothing of JCuda loads for {@code cpu}.
+ * CI). Nothing of JCuda loads for {@code cpu} or {@code emulated}.
  *
  * <p>Errors are one line and exit 2 when the device cannot be opened (no JCuda, no driver, no GPU N, pool does
  * not fit), exit 4 when the device fails during training (out of device memory, a kernel failure); the message
@@ -102,7 +102,7 @@ public final class Devices {
                 return new Opened(d, new CpuBackend(), null);
             }
             case "emulated":
-                return session(d, out, CudaSession::emulated);
+                return session(d, out, false, CudaSession::emulated);
             default:
                 int n;
                 try {
@@ -135,10 +135,11 @@ public final class Devices {
             throw new UserException("--device " + device + ": no GPU " + ordinal + ", " + p.gpuList()
                     + " ('java -jar trainer.jar devices' lists them)");
         }
-        return session(device, out, () -> CudaSession.gpu(ordinal));
+        return session(device, out, true, () -> CudaSession.gpu(ordinal));
     }
 
-    private static Opened session(String device, PrintStream out, Supplier<CudaSession> open) {
+    /** {@code gpu}: a real GPU, whose note lists the NVIDIA libraries that do not load (the emulation asks nothing). */
+    private static Opened session(String device, PrintStream out, boolean gpu, Supplier<CudaSession> open) {
         CudaSession s;
         try {
             s = open.get();
@@ -146,15 +147,15 @@ public final class Devices {
             throw new UserException("--device " + device + ": " + oneLine(String.valueOf(e.getMessage())));
         }
         out.println("device: " + s.description());
-        out.println("note: " + librariesNote());
+        out.println("note: " + librariesNote(gpu));
         return new Opened(device, s.backend(), s);
     }
 
     /** The one notice about cuDNN / cuBLAS: this version runs its own kernels for every operation. */
-    static String librariesNote() {
+    static String librariesNote(boolean probe) {
         StringBuilder b = new StringBuilder("every operation runs on the trainer's own CUDA kernels (cuDNN and cuBLAS "
                 + "are not used in this version");
-        List<Gpus.Library> missing = Gpus.libraries().stream().filter(l -> !l.loaded()).toList();
+        List<Gpus.Library> missing = !probe ? List.of() : Gpus.libraries().stream().filter(l -> !l.loaded()).toList();
         if (!missing.isEmpty()) {
             b.append("; not loadable here:");
             for (Gpus.Library l : missing) {

@@ -73,7 +73,7 @@ class PdeKernelTest {
     @MethodSource("cases")
     void fusedEqualsCpuReference(int n, int c, int h, int w, int k, Velocity vel, Diffusivity dif, DType t) {
         CudaBackend be = Kernels.backend(t);
-        CudaBackend.PdePlan fwd = be.pdePlan(n * c, h, w, k, false), bwd = be.pdePlan(n * c, h, w, k, true);
+        dev.pdecnn.backend.cuda.PdeKernels.Plan fwd = be.pdePlan(n * c, h, w, k, false), bwd = be.pdePlan(n * c, h, w, k, true);
         if (h * w <= 1024) {
             assertTrue(fwd.fused(), "forward of planes up to 32x32 runs fused");
             if ((k + 6) * h * w * t.bytes <= 48 * 1024) {
@@ -99,7 +99,7 @@ class PdeKernelTest {
     void largeSharedMemoryKeepsDoublePlanesFused() {
         int shared = 227 * 1024;
         CudaBackend be = new CudaBackend(Kernels.runner(shared), DType.F64);
-        CudaBackend.PdePlan plan = be.pdePlan(3, 32, 32, 5, true);
+        dev.pdecnn.backend.cuda.PdeKernels.Plan plan = be.pdePlan(3, 32, 32, 5, true);
         assertTrue(plan.fused());
         assertEquals(11 * 1024 * 8, plan.shared());
         check(be, 1, 3, 32, 32, 5, Velocity.LEARNED, Diffusivity.LEARNED, DType.F64, new PdeSpec(5, 0.2, 1, 1));

@@ -1,21 +1,19 @@
 package dev.pdecnn.backend.cuda;
 
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * What this machine offers for GPU training, found through JCuda (by reflection, so nothing of JCuda loads
- * until this is asked): the driver, its GPUs, and whether the optional NVIDIA libraries that JCuda 11.7.0 binds
- * (cuBLAS 11, cuDNN 8, cuRAND 10) load. Every answer is computed once per JVM and kept: a native library that
- * failed to load cannot be retried, so the first reason is the one worth reporting.
+ * What this machine offers for GPU training: the driver, its GPUs, and whether the optional NVIDIA libraries that
+ * JCuda 11.7.0 binds (cuBLAS 11, cuDNN 8, cuRAND 10) load. The answers come from {@link JCudaKernelRunner}, the one
+ * class that names JCuda, so nothing of JCuda loads until one of them is asked for. Every answer is computed once
+ * per JVM and kept: a native library that failed to load cannot be retried, so the first reason is the one worth
+ * reporting.
  */
 public final class Gpus {
     public static final String JCUDA_VERSION = "11.7.0";
-    private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SHARED_OPTIN = 97;
 
     /** A GPU as the driver reports it. */
     public record Gpu(int ordinal, String name, int ccMajor, int ccMinor, long totalBytes, int maxSharedPerBlock) {
@@ -67,48 +65,11 @@ public final class Gpus {
     }
 
     private static Probe doProbe() {
-        JCudaKernelRunner.Api api;
         try {
-            api = JCudaKernelRunner.api();
-        } catch (KernelException e) {
-            return new Probe(e.getMessage(), 0, List.of());
+            return JCudaKernelRunner.probeDriver();
+        } catch (LinkageError e) { // JCuda's classes themselves are missing or broken
+            return new Probe("JCuda " + JCUDA_VERSION + " is unusable: " + nativeReason(e), 0, List.of());
         }
-        int[] v = new int[1];
-        try {
-            api.call(api.init, null, 0);
-        } catch (KernelException e) {
-            return new Probe("the NVIDIA driver is present but cuInit failed: " + firstLine(e.getMessage()), 0, List.of());
-        }
-        int driver = 0;
-        try {
-            api.call(api.driverGetVersion, null, (Object) v);
-            driver = v[0];
-            api.call(api.deviceGetCount, null, (Object) v);
-        } catch (KernelException e) {
-            return new Probe("the CUDA driver failed: " + firstLine(e.getMessage()), driver, List.of());
-        }
-        List<Gpu> gpus = new ArrayList<>();
-        for (int i = 0, n = v[0]; i < n; i++) {
-            Object dev = api.newInstance(api.device);
-            api.call(api.deviceGet, null, dev, i);
-            byte[] nameBuf = new byte[256];
-            api.call(api.deviceGetName, null, nameBuf, nameBuf.length, dev);
-            int len = 0;
-            while (len < nameBuf.length && nameBuf[len] != 0) {
-                len++;
-            }
-            int[] a = new int[1];
-            api.call(api.deviceGetAttribute, null, a, ATTR_CC_MAJOR, dev);
-            int major = a[0];
-            api.call(api.deviceGetAttribute, null, a, ATTR_CC_MINOR, dev);
-            int minor = a[0];
-            api.call(api.deviceGetAttribute, null, a, ATTR_SHARED_OPTIN, dev);
-            int shared = a[0];
-            long[] total = new long[1];
-            api.call(api.deviceTotalMem, null, total, dev);
-            gpus.add(new Gpu(i, new String(nameBuf, 0, len, StandardCharsets.UTF_8), major, minor, total[0], shared));
-        }
-        return new Probe(null, driver, List.copyOf(gpus));
     }
 
     /**
@@ -117,38 +78,16 @@ public final class Gpus {
      */
     public static synchronized List<Library> libraries() {
         if (libraries == null) {
-            libraries = List.of(
-                    library("cuBLAS 11", "libcublas.so.11", "jcuda.jcublas.JCublas2", null),
-                    library("cuDNN 8", "libcudnn.so.8", "jcuda.jcudnn.JCudnn", "cudnnGetVersion"),
-                    library("cuRAND 10", "libcurand.so.10", "jcuda.jcurand.JCurand", "curandGetVersion"));
+            try {
+                libraries = JCudaKernelRunner.probeLibraries();
+            } catch (LinkageError e) {
+                String why = "JCuda " + JCUDA_VERSION + " is unusable: " + nativeReason(e);
+                libraries = List.of(new Library("cuBLAS 11", "libcublas.so.11", false, why),
+                        new Library("cuDNN 8", "libcudnn.so.8", false, why),
+                        new Library("cuRAND 10", "libcurand.so.10", false, why));
+            }
         }
         return libraries;
-    }
-
-    private static Library library(String name, String soname, String cls, String versionMethod) {
-        try {
-            Class<?> c = Class.forName(cls, true, Gpus.class.getClassLoader());
-            String detail = "loaded";
-            if (versionMethod != null) {
-                try {
-                    if (versionMethod.equals("cudnnGetVersion")) {
-                        long ver = (Long) c.getMethod(versionMethod).invoke(null);
-                        detail = "loaded, version " + ver / 1000 + "." + ver % 1000 / 100 + "." + ver % 100;
-                    } else {
-                        int[] ver = new int[1];
-                        c.getMethod(versionMethod, int[].class).invoke(null, (Object) ver);
-                        detail = "loaded, version " + ver[0] / 1000 + "." + ver[0] % 1000 / 100 + "." + ver[0] % 100;
-                    }
-                } catch (ReflectiveOperationException | RuntimeException | LinkageError ignored) {
-                    // the version is a nicety
-                }
-            }
-            return new Library(name, soname, true, detail);
-        } catch (ClassNotFoundException e) {
-            return new Library(name, soname, false, "JCuda binding " + cls + " is not on the classpath");
-        } catch (LinkageError e) {
-            return new Library(name, soname, false, nativeReason(e));
-        }
     }
 
     private static final Pattern MISSING_SO = Pattern.compile("([\\w.+-]+\\.so(?:\\.\\d+)*): cannot open shared object file");

@@ -1,21 +1,68 @@
 package dev.pdecnn.backend.cuda;
 
-import java.lang.reflect.Array;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+import jcuda.driver.JCudaDriver;
+import jcuda.jcublas.JCublas2;
+import jcuda.jcudnn.JCudnn;
+import jcuda.jcurand.JCurand;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+import static jcuda.driver.JCudaDriver.cuCtxCreate;
+import static jcuda.driver.JCudaDriver.cuCtxDestroy;
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
+import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD8;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 /**
- * Runs the committed kernels on an NVIDIA GPU through JCuda's driver API ({@code org.jcuda:jcuda:11.7.0},
- * which needs only the driver's libcuda.so.1, SPEC §5). JCuda is reached by reflection, so this class
- * compiles and the build works without JCuda on the classpath; {@link #open(int)} then reports why there is
- * no device instead of failing.
+ * Runs the committed kernels on an NVIDIA GPU through JCuda's driver API ({@code org.jcuda:jcuda:11.7.0}, which
+ * needs only the driver's libcuda.so.1). This is the only class that names JCuda: nothing else in the trainer
+ * touches it, so JCuda's classes and native libraries load only when a GPU is asked for ({@code --device N} or
+ * {@code auto}, the {@code devices} command, {@link Gpus}), never on the CPU path or on the emulated device. The
+ * driver's error codes are checked after every call (JCuda's exceptions stay off) and become
+ * {@link KernelException}s naming the call.
  *
  * <p>Modules: each source's fatbin (SASS for sm_80 and sm_90) is loaded when the driver accepts it, otherwise
  * its PTX (compute_75: Turing, e.g. a T4, and later), which the driver JIT-compiles for the GPU at hand.
@@ -27,9 +74,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Staged uploads ({@link #toDeviceAsync}): page-locked host buffers from cuMemAllocHost, copied with
  * cuMemcpyHtoDAsync on one extra stream created CU_STREAM_NON_BLOCKING (so it does not serialise with the
- * legacy default stream the kernels run on), waited for with cuStreamSynchronize. The calls are resolved on
- * first use; if this JCuda lacks one of them, staging buffers are plain direct buffers and the copy is
- * synchronous, as on the emulation.
+ * legacy default stream the kernels run on), waited for with cuStreamSynchronize.
  *
  * <p>Launches are asynchronous: kernels, memsets and copies all go to the legacy default stream, so they run in
  * issue order, and a copy to the host waits for the kernels before it; the host does not wait per launch. A
@@ -38,28 +83,27 @@ import java.util.concurrent.atomic.AtomicLong;
  * so a failure names its kernel and shapes: use it to find a faulting kernel.
  */
 public final class JCudaKernelRunner implements KernelRunner {
-    private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SHARED_OPTIN = 97;
-    private static final int FUNC_ATTR_MAX_DYNAMIC_SHARED = 8;
     private static final long OFFSET_BITS = 40, OFFSET_MASK = (1L << OFFSET_BITS) - 1;
+    /** Dynamic shared memory every GPU grants a block without opting in. */
+    private static final int DEFAULT_SHARED = 48 * 1024;
 
-    private final Api api;
     private final int ordinal;
-    private final Object context;
+    private final CUcontext context = new CUcontext();
     private final String name;
     private final int maxShared;
-    private final Map<String, Object> functions = new HashMap<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
     private final Map<String, String> kernelModule;
-    private final Map<String, Object> modules = new HashMap<>();
-    private final Map<Long, Object> allocations = new HashMap<>();
+    private final Map<String, CUmodule> modules = new HashMap<>();
+    private final Map<Long, CUdeviceptr> allocations = new HashMap<>();
     private final Map<String, Integer> sharedOptIn = new HashMap<>();
     private final AtomicLong ids = new AtomicLong();
-    /** Staging: the driver calls (null until first use, or when unavailable), the copy stream, buffer -> Pointer. */
-    private StagingApi stagingApi;
-    private boolean stagingResolved;
-    private Object copyStream;
-    private final Map<ByteBuffer, Object> pinned = new IdentityHashMap<>();
+    /** The copy stream of staged uploads (created on first use) and each staging buffer's page-locked memory. */
+    private CUstream copyStream;
+    private final Map<ByteBuffer, Pointer> pinned = new IdentityHashMap<>();
     private final KernelModules kernels = KernelModules.load();
     private final boolean syncEachLaunch = syncEachLaunch();
+    /** Set by {@link #close()}: the context is destroyed. */
+    private boolean closed;
 
     /** Whether every launch is followed by a context synchronisation (see the class comment). */
     static boolean syncEachLaunch() {
@@ -68,129 +112,38 @@ public final class JCudaKernelRunner implements KernelRunner {
                 || env != null && !env.isEmpty() && !env.equals("0") && !env.equalsIgnoreCase("false");
     }
 
-    /** The JCuda classes and methods this runner uses, resolved once ({@link #api()}). */
-    static final class Api {
-        final Class<?> driver, device, ctx, module, function, devptr, pointer, npo, stream;
-        final Method init, deviceGet, deviceGetCount, deviceGetName, deviceGetAttribute, ctxCreate, ctxDestroy,
-                ctxSetCurrent, ctxSynchronize, moduleLoadData, moduleGetFunction, memAlloc, memFree, htod, dtoh, memset,
-                funcSetAttribute, launch, withByteOffset, toNpo, deviceTotalMem, driverGetVersion, memGetInfo;
-        final Map<Class<?>, Method> toArray = new HashMap<>();
+    // ------------------------------------------------------------------------------ loading the driver
 
-        Api() throws ReflectiveOperationException {
-            driver = Class.forName("jcuda.driver.JCudaDriver");
-            device = Class.forName("jcuda.driver.CUdevice");
-            ctx = Class.forName("jcuda.driver.CUcontext");
-            module = Class.forName("jcuda.driver.CUmodule");
-            function = Class.forName("jcuda.driver.CUfunction");
-            devptr = Class.forName("jcuda.driver.CUdeviceptr");
-            stream = Class.forName("jcuda.driver.CUstream");
-            pointer = Class.forName("jcuda.Pointer");
-            npo = Class.forName("jcuda.NativePointerObject");
-            driver.getMethod("setExceptionsEnabled", boolean.class).invoke(null, true);
-            init = driver.getMethod("cuInit", int.class);
-            deviceGet = driver.getMethod("cuDeviceGet", device, int.class);
-            deviceGetCount = driver.getMethod("cuDeviceGetCount", int[].class);
-            deviceGetName = driver.getMethod("cuDeviceGetName", byte[].class, int.class, device);
-            deviceGetAttribute = driver.getMethod("cuDeviceGetAttribute", int[].class, int.class, device);
-            ctxCreate = driver.getMethod("cuCtxCreate", ctx, int.class, device);
-            ctxDestroy = driver.getMethod("cuCtxDestroy", ctx);
-            ctxSetCurrent = driver.getMethod("cuCtxSetCurrent", ctx);
-            ctxSynchronize = driver.getMethod("cuCtxSynchronize");
-            moduleLoadData = driver.getMethod("cuModuleLoadData", module, byte[].class);
-            moduleGetFunction = driver.getMethod("cuModuleGetFunction", function, module, String.class);
-            memAlloc = driver.getMethod("cuMemAlloc", devptr, long.class);
-            memFree = driver.getMethod("cuMemFree", devptr);
-            htod = driver.getMethod("cuMemcpyHtoD", devptr, pointer, long.class);
-            dtoh = driver.getMethod("cuMemcpyDtoH", pointer, devptr, long.class);
-            memset = driver.getMethod("cuMemsetD8", devptr, byte.class, long.class);
-            funcSetAttribute = driver.getMethod("cuFuncSetAttribute", function, int.class, int.class);
-            launch = driver.getMethod("cuLaunchKernel", function, int.class, int.class, int.class, int.class, int.class,
-                    int.class, int.class, stream, pointer, pointer);
-            withByteOffset = devptr.getMethod("withByteOffset", long.class);
-            toNpo = pointer.getMethod("to", npo.arrayType());
-            deviceTotalMem = driver.getMethod("cuDeviceTotalMem", long[].class, device);
-            driverGetVersion = driver.getMethod("cuDriverGetVersion", int[].class);
-            memGetInfo = driver.getMethod("cuMemGetInfo", long[].class, long[].class);
-            for (Class<?> a : new Class<?>[]{byte[].class, int[].class, float[].class, long[].class, double[].class}) {
-                toArray.put(a, pointer.getMethod("to", a));
-            }
-        }
-
-        Object call(Method m, Object target, Object... args) {
-            try {
-                return m.invoke(target, args);
-            } catch (InvocationTargetException e) {
-                Throwable c = e.getCause();
-                throw new KernelException("CUDA " + m.getName() + ": " + c.getMessage(), c);
-            } catch (IllegalAccessException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        Object newInstance(Class<?> c) {
-            try {
-                return c.getConstructor().newInstance();
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        Object to(Object hostArray) {
-            return call(toArray.get(hostArray.getClass()), null, hostArray);
-        }
-
-        Object toPointers(Object... nativeObjects) {
-            Object arr = Array.newInstance(npo, nativeObjects.length);
-            for (int i = 0; i < nativeObjects.length; i++) {
-                Array.set(arr, i, nativeObjects[i]);
-            }
-            return call(toNpo, null, arr);
-        }
-    }
-
-    /** The calls of staged uploads, kept apart from {@link Api} so that a JCuda without them still opens. */
-    static final class StagingApi {
-        static final int CU_STREAM_NON_BLOCKING = 1;
-        final Method memAllocHost, memFreeHost, getByteBuffer, streamCreate, streamDestroy, streamSynchronize, htodAsync;
-
-        StagingApi(Api a) throws ReflectiveOperationException {
-            memAllocHost = a.driver.getMethod("cuMemAllocHost", a.pointer, long.class);
-            memFreeHost = a.driver.getMethod("cuMemFreeHost", a.pointer);
-            getByteBuffer = a.pointer.getMethod("getByteBuffer", long.class, long.class);
-            streamCreate = a.driver.getMethod("cuStreamCreate", a.stream, int.class);
-            streamDestroy = a.driver.getMethod("cuStreamDestroy", a.stream);
-            streamSynchronize = a.driver.getMethod("cuStreamSynchronize", a.stream);
-            htodAsync = a.driver.getMethod("cuMemcpyHtoDAsync", a.devptr, a.pointer, long.class, a.stream);
-        }
-    }
-
-    private static Api sharedApi;
-    private static String apiFailure;
+    private static boolean driverLoaded;
+    private static String driverFailure;
 
     /**
-     * JCuda's driver API with its native library loaded, or a {@link KernelException} saying why not. The outcome
-     * is kept: a native library that failed to load cannot be retried in the same JVM (the class stays
+     * Loads JCuda's driver binding (and so libcuda.so.1), or throws a {@link KernelException} saying why not. The
+     * outcome is kept: a native library that failed to load cannot be retried in the same JVM (the class stays
      * uninitialised), so the first reason is the one to report.
      */
-    static synchronized Api api() {
-        if (sharedApi == null && apiFailure == null) {
+    private static synchronized void loadDriver() {
+        if (!driverLoaded && driverFailure == null) {
             try {
-                sharedApi = new Api();
-            } catch (ClassNotFoundException | NoSuchMethodException e) {
-                apiFailure = "JCuda " + Gpus.JCUDA_VERSION + " (org.jcuda:jcuda and its linux-x86_64 natives) is not on "
-                        + "the classpath";
+                JCudaDriver.setExceptionsEnabled(false); // the first touch runs JCuda's native loader
+                driverLoaded = true;
+            } catch (NoClassDefFoundError e) {
+                driverFailure = missingClass(e) ? "JCuda " + Gpus.JCUDA_VERSION
+                        + " (org.jcuda:jcuda and its linux-x86_64 natives) is not on the classpath" : driverLoadFailure(e);
             } catch (LinkageError e) {
-                apiFailure = driverLoadFailure(e);
-            } catch (java.lang.reflect.InvocationTargetException e) {
-                apiFailure = driverLoadFailure(e.getCause());
-            } catch (ReflectiveOperationException e) {
-                apiFailure = "JCuda unusable: " + e;
+                driverFailure = driverLoadFailure(e);
+            } catch (RuntimeException e) {
+                driverFailure = "JCuda unusable: " + Gpus.firstLine(String.valueOf(e));
             }
         }
-        if (sharedApi == null) {
-            throw new KernelException(apiFailure);
+        if (!driverLoaded) {
+            throw new KernelException(driverFailure);
         }
-        return sharedApi;
+    }
+
+    /** A class missing from the classpath (as opposed to one whose initialisation failed). */
+    private static boolean missingClass(NoClassDefFoundError e) {
+        return e.getMessage() != null && !e.getMessage().startsWith("Could not initialize");
     }
 
     private static String driverLoadFailure(Throwable e) {
@@ -198,6 +151,102 @@ public final class JCudaKernelRunner implements KernelRunner {
         return why.contains("libcuda.so")
                 ? "no NVIDIA driver: " + why
                 : "JCuda's native driver library did not load: " + why;
+    }
+
+    /** Throws a {@link KernelException} "CUDA call: CUDA_ERROR_..." unless {@code result} is CUDA_SUCCESS. */
+    private static void check(int result, String call) {
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw new KernelException("CUDA " + call + ": " + CUresult.stringFor(result));
+        }
+    }
+
+    private static int attribute(CUdevice dev, int attribute) {
+        int[] v = new int[1];
+        check(cuDeviceGetAttribute(v, attribute, dev), "cuDeviceGetAttribute");
+        return v[0];
+    }
+
+    private static String deviceName(CUdevice dev) {
+        byte[] buf = new byte[256];
+        check(cuDeviceGetName(buf, buf.length, dev), "cuDeviceGetName");
+        int len = 0;
+        while (len < buf.length && buf[len] != 0) {
+            len++;
+        }
+        return new String(buf, 0, len, StandardCharsets.UTF_8);
+    }
+
+    private static CUdevice device(int ordinal) {
+        CUdevice dev = new CUdevice();
+        check(cuDeviceGet(dev, ordinal), "cuDeviceGet");
+        return dev;
+    }
+
+    /** What {@link Gpus#probe()} reports: the driver and its GPUs, or why the driver cannot be used. */
+    static Gpus.Probe probeDriver() {
+        try {
+            loadDriver();
+        } catch (KernelException e) {
+            return new Gpus.Probe(e.getMessage(), 0, List.of());
+        }
+        try {
+            check(cuInit(0), "cuInit");
+        } catch (KernelException e) {
+            return new Gpus.Probe("the NVIDIA driver is present but cuInit failed: " + Gpus.firstLine(e.getMessage()), 0,
+                    List.of());
+        }
+        int[] v = new int[1];
+        int driver = 0;
+        try {
+            check(cuDriverGetVersion(v), "cuDriverGetVersion");
+            driver = v[0];
+            check(cuDeviceGetCount(v), "cuDeviceGetCount");
+        } catch (KernelException e) {
+            return new Gpus.Probe("the CUDA driver failed: " + Gpus.firstLine(e.getMessage()), driver, List.of());
+        }
+        List<Gpus.Gpu> gpus = new ArrayList<>();
+        for (int i = 0, n = v[0]; i < n; i++) {
+            CUdevice dev = device(i);
+            long[] total = new long[1];
+            check(cuDeviceTotalMem(total, dev), "cuDeviceTotalMem");
+            gpus.add(new Gpus.Gpu(i, deviceName(dev),
+                    attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
+                    attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR), total[0],
+                    attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)));
+        }
+        return new Gpus.Probe(null, driver, List.copyOf(gpus));
+    }
+
+    /** What {@link Gpus#libraries()} reports: whether cuBLAS 11, cuDNN 8 and cuRAND 10 load through JCuda. */
+    static List<Gpus.Library> probeLibraries() {
+        return List.of(
+                library("cuBLAS 11", "libcublas.so.11", "jcuda.jcublas.JCublas2", () -> {
+                    JCublas2.setExceptionsEnabled(false);
+                    return "loaded";
+                }),
+                library("cuDNN 8", "libcudnn.so.8", "jcuda.jcudnn.JCudnn", () -> {
+                    long ver = JCudnn.cudnnGetVersion();
+                    return "loaded, version " + ver / 1000 + "." + ver % 1000 / 100 + "." + ver % 100;
+                }),
+                library("cuRAND 10", "libcurand.so.10", "jcuda.jcurand.JCurand", () -> {
+                    int[] ver = new int[1];
+                    JCurand.curandGetVersion(ver);
+                    return "loaded, version " + ver[0] / 1000 + "." + ver[0] % 1000 / 100 + "." + ver[0] % 100;
+                }));
+    }
+
+    /** Touches a binding (its first use loads its natives): loaded with {@code detail}, or why not. */
+    private static Gpus.Library library(String name, String soname, String binding, Supplier<String> detail) {
+        try {
+            return new Gpus.Library(name, soname, true, detail.get());
+        } catch (NoClassDefFoundError e) {
+            return new Gpus.Library(name, soname, false, missingClass(e)
+                    ? "JCuda binding " + binding + " is not on the classpath" : Gpus.nativeReason(e));
+        } catch (LinkageError e) {
+            return new Gpus.Library(name, soname, false, Gpus.nativeReason(e));
+        } catch (RuntimeException e) {
+            return new Gpus.Library(name, soname, false, Gpus.firstLine(String.valueOf(e.getMessage())));
+        }
     }
 
     /** Whether a GPU can be used: null when it can, otherwise the reason (JCuda missing, no driver, no device). */
@@ -209,28 +258,18 @@ public final class JCudaKernelRunner implements KernelRunner {
         return p.gpus().isEmpty() ? "the CUDA driver reports no GPU" : null;
     }
 
+    // ------------------------------------------------------------------------------------ the runner
+
     private JCudaKernelRunner(int ordinal) {
-        api = api();
-        api.call(api.init, null, 0);
+        loadDriver();
+        check(cuInit(0), "cuInit");
         this.ordinal = ordinal;
-        Object dev = api.newInstance(api.device);
-        api.call(api.deviceGet, null, dev, ordinal);
-        context = api.newInstance(api.ctx);
-        api.call(api.ctxCreate, null, context, 0, dev);
-        byte[] nameBuf = new byte[256];
-        api.call(api.deviceGetName, null, nameBuf, nameBuf.length, dev);
-        int len = 0;
-        while (len < nameBuf.length && nameBuf[len] != 0) {
-            len++;
-        }
-        int[] v = new int[1];
-        api.call(api.deviceGetAttribute, null, v, ATTR_CC_MAJOR, dev);
-        int major = v[0];
-        api.call(api.deviceGetAttribute, null, v, ATTR_CC_MINOR, dev);
-        int minor = v[0];
-        api.call(api.deviceGetAttribute, null, v, ATTR_SHARED_OPTIN, dev);
-        maxShared = v[0];
-        name = "GPU " + ordinal + ": " + new String(nameBuf, 0, len, StandardCharsets.UTF_8) + " (sm_" + major + minor + ")";
+        CUdevice dev = device(ordinal);
+        check(cuCtxCreate(context, 0, dev), "cuCtxCreate");
+        int major = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        int minor = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        maxShared = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        name = "GPU " + ordinal + ": " + deviceName(dev) + " (sm_" + major + minor + ")";
         kernelModule = kernels.kernels();
     }
 
@@ -257,7 +296,7 @@ public final class JCudaKernelRunner implements KernelRunner {
     public synchronized long[] memoryInfo() {
         current();
         long[] free = new long[1], total = new long[1];
-        api.call(api.memGetInfo, null, free, total);
+        check(cuMemGetInfo(free, total), "cuMemGetInfo");
         return new long[]{free[0], total[0]};
     }
 
@@ -280,14 +319,11 @@ public final class JCudaKernelRunner implements KernelRunner {
         if (closed) {
             throw new KernelException(name + ": this GPU runner is closed");
         }
-        api.call(api.ctxSetCurrent, null, context);
+        check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
-    /** Set by {@link #close()}: the context is destroyed. */
-    private boolean closed;
-
-    private Object function(String kernel) {
-        Object f = functions.get(kernel);
+    private CUfunction function(String kernel) {
+        CUfunction f = functions.get(kernel);
         if (f != null) {
             return f;
         }
@@ -295,40 +331,53 @@ public final class JCudaKernelRunner implements KernelRunner {
         if (m == null) {
             throw new KernelException("no kernel named " + kernel + " in the committed PTX");
         }
-        Object mod = modules.get(m);
+        CUmodule mod = modules.get(m);
         if (mod == null) {
-            mod = api.newInstance(api.module);
-            try {
-                api.call(api.moduleLoadData, null, mod, kernels.fatbin(m));
-            } catch (KernelException noSass) { // e.g. a GPU newer than sm_90: JIT-compile the PTX
-                mod = api.newInstance(api.module);
-                api.call(api.moduleLoadData, null, mod, kernels.ptx(m, true));
+            mod = new CUmodule();
+            if (cuModuleLoadData(mod, kernels.fatbin(m)) != CUresult.CUDA_SUCCESS) {
+                // no SASS for this GPU (e.g. one newer than sm_90): JIT-compile the PTX
+                mod = new CUmodule();
+                check(cuModuleLoadData(mod, kernels.ptx(m, true)), "cuModuleLoadData");
             }
             modules.put(m, mod);
         }
-        f = api.newInstance(api.function);
-        api.call(api.moduleGetFunction, null, f, mod, kernel);
+        f = new CUfunction();
+        check(cuModuleGetFunction(f, mod, kernel), "cuModuleGetFunction");
         functions.put(kernel, f);
         return f;
     }
 
-    private Object devptr(DevicePtr p) {
+    private CUdeviceptr devptr(DevicePtr p) {
         if (p == null || p.isNull()) {
             return null;
         }
-        Object base = allocations.get(p.address() >>> OFFSET_BITS);
+        CUdeviceptr base = allocations.get(p.address() >>> OFFSET_BITS);
         if (base == null) {
             throw new IllegalArgumentException("not a live allocation of this runner: " + p);
         }
         long off = p.address() & OFFSET_MASK;
-        return off == 0 ? base : api.call(api.withByteOffset, base, off);
+        return off == 0 ? base : base.withByteOffset(off);
+    }
+
+    /** A pointer to a whole host array of the types {@link KernelRunner#byteSize} accepts. */
+    private static Pointer host(Object hostArray) {
+        if (hostArray instanceof float[] a) {
+            return Pointer.to(a);
+        } else if (hostArray instanceof double[] a) {
+            return Pointer.to(a);
+        } else if (hostArray instanceof int[] a) {
+            return Pointer.to(a);
+        } else if (hostArray instanceof byte[] a) {
+            return Pointer.to(a);
+        }
+        throw new IllegalArgumentException("unsupported host array " + (hostArray == null ? "null" : hostArray.getClass()));
     }
 
     @Override
     public synchronized DevicePtr alloc(long bytes) {
         current();
-        Object p = api.newInstance(api.devptr);
-        api.call(api.memAlloc, null, p, Math.max(1, bytes));
+        CUdeviceptr p = new CUdeviceptr();
+        check(cuMemAlloc(p, Math.max(1, bytes)), "cuMemAlloc");
         long id = ids.incrementAndGet();
         allocations.put(id, p);
         return new DevicePtr(id << OFFSET_BITS, bytes);
@@ -340,131 +389,116 @@ public final class JCudaKernelRunner implements KernelRunner {
             return;
         }
         current();
-        Object base = allocations.remove(p.address() >>> OFFSET_BITS);
+        CUdeviceptr base = allocations.remove(p.address() >>> OFFSET_BITS);
         if (base != null) {
-            api.call(api.memFree, null, base);
+            check(cuMemFree(base), "cuMemFree");
         }
     }
 
     @Override
     public synchronized void toDevice(Object hostArray, DevicePtr dst) {
         current();
-        api.call(api.htod, null, devptr(dst), api.to(hostArray), KernelRunner.byteSize(hostArray));
+        check(cuMemcpyHtoD(devptr(dst), host(hostArray), KernelRunner.byteSize(hostArray)), "cuMemcpyHtoD");
     }
 
     @Override
     public synchronized void toHost(DevicePtr src, Object hostArray) {
         current();
-        api.call(api.dtoh, null, api.to(hostArray), devptr(src), KernelRunner.byteSize(hostArray));
-    }
-
-    private StagingApi staging() {
-        if (!stagingResolved) {
-            stagingResolved = true;
-            try {
-                stagingApi = new StagingApi(api);
-            } catch (ReflectiveOperationException e) {
-                stagingApi = null; // synchronous copies from direct buffers instead
-            }
-        }
-        return stagingApi;
+        check(cuMemcpyDtoH(host(hostArray), devptr(src), KernelRunner.byteSize(hostArray)), "cuMemcpyDtoH");
     }
 
     @Override
     public synchronized ByteBuffer allocStaging(long bytes) {
-        StagingApi s = staging();
-        if (s == null) {
-            return ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.LITTLE_ENDIAN);
-        }
         current();
-        Object p = api.newInstance(api.pointer);
-        api.call(s.memAllocHost, null, p, bytes);
-        ByteBuffer b = ((ByteBuffer) api.call(s.getByteBuffer, p, 0L, bytes)).order(ByteOrder.LITTLE_ENDIAN);
+        Pointer p = new Pointer();
+        check(cuMemAllocHost(p, bytes), "cuMemAllocHost");
+        ByteBuffer b = p.getByteBuffer(0, bytes).order(ByteOrder.LITTLE_ENDIAN);
         pinned.put(b, p);
         return b;
     }
 
     @Override
     public synchronized void freeStaging(ByteBuffer staging) {
-        Object p = pinned.remove(staging);
+        Pointer p = pinned.remove(staging);
         if (p != null) {
             current();
-            api.call(stagingApi.memFreeHost, null, p);
+            check(cuMemFreeHost(p), "cuMemFreeHost");
         }
     }
 
     @Override
     public synchronized void toDeviceAsync(ByteBuffer staging, long bytes, DevicePtr dst) {
         current();
-        Object p = pinned.get(staging);
-        if (p == null) { // not page-locked (no staging calls in this JCuda): a synchronous copy
+        Pointer p = pinned.get(staging);
+        if (p == null) { // not a buffer of allocStaging: a synchronous copy
             byte[] a = new byte[Math.toIntExact(bytes)];
             staging.duplicate().position(0).get(a);
             toDevice(a, dst);
             return;
         }
         // The copy stream does not wait for the default stream: no queued kernel may still read dst.
-        api.call(api.ctxSynchronize, null);
+        check(cuCtxSynchronize(), "cuCtxSynchronize");
         if (copyStream == null) {
-            Object s = api.newInstance(api.stream);
-            api.call(stagingApi.streamCreate, null, s, StagingApi.CU_STREAM_NON_BLOCKING);
+            CUstream s = new CUstream();
+            check(cuStreamCreate(s, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
             copyStream = s;
         }
-        api.call(stagingApi.htodAsync, null, devptr(dst), p, bytes, copyStream);
+        check(cuMemcpyHtoDAsync(devptr(dst), p, bytes, copyStream), "cuMemcpyHtoDAsync");
     }
 
     @Override
     public synchronized void awaitStaged() {
         if (copyStream != null) {
             current();
-            api.call(stagingApi.streamSynchronize, null, copyStream);
+            check(cuStreamSynchronize(copyStream), "cuStreamSynchronize");
         }
     }
 
     @Override
     public synchronized void zero(DevicePtr p, long bytes) {
         current();
-        api.call(api.memset, null, devptr(p), (byte) 0, bytes);
+        check(cuMemsetD8(devptr(p), (byte) 0, bytes), "cuMemsetD8");
     }
 
     @Override
     public synchronized void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
         current();
-        Object f = function(kernel);
-        if (sharedBytes > 48 * 1024 && sharedOptIn.getOrDefault(kernel, 48 * 1024) < sharedBytes) {
-            api.call(api.funcSetAttribute, null, f, FUNC_ATTR_MAX_DYNAMIC_SHARED, sharedBytes);
+        CUfunction f = function(kernel);
+        if (sharedBytes > DEFAULT_SHARED && sharedOptIn.getOrDefault(kernel, DEFAULT_SHARED) < sharedBytes) {
+            check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    sharedBytes), "cuFuncSetAttribute");
             sharedOptIn.put(kernel, sharedBytes);
         }
-        Object[] params = new Object[args.length];
+        NativePointerObject[] params = new NativePointerObject[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
             if (a == null || a instanceof DevicePtr p && p.isNull()) {
-                params[i] = api.to(new long[]{0});
+                params[i] = Pointer.to(new long[]{0});
             } else if (a instanceof DevicePtr p) {
-                params[i] = api.toPointers(devptr(p));
+                params[i] = Pointer.to(devptr(p));
             } else if (a instanceof Integer v) {
-                params[i] = api.to(new int[]{v});
+                params[i] = Pointer.to(new int[]{v});
             } else if (a instanceof Long v) {
-                params[i] = api.to(new long[]{v});
+                params[i] = Pointer.to(new long[]{v});
             } else if (a instanceof Float v) {
-                params[i] = api.to(new float[]{v});
+                params[i] = Pointer.to(new float[]{v});
             } else if (a instanceof Double v) {
-                params[i] = api.to(new double[]{v});
+                params[i] = Pointer.to(new double[]{v});
             } else {
                 throw new IllegalArgumentException("unsupported kernel argument " + a.getClass());
             }
         }
-        api.call(api.launch, null, f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, null,
-                api.toPointers(params), null);
+        check(cuLaunchKernel(f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, null,
+                Pointer.to(params), null), "cuLaunchKernel");
         if (syncEachLaunch) {
-            api.call(api.ctxSynchronize, null);
+            check(cuCtxSynchronize(), "cuCtxSynchronize");
         }
     }
 
     @Override
     public synchronized void synchronize() {
         current();
-        api.call(api.ctxSynchronize, null);
+        check(cuCtxSynchronize(), "cuCtxSynchronize");
     }
 
     @Override
@@ -473,25 +507,21 @@ public final class JCudaKernelRunner implements KernelRunner {
             return;
         }
         current();
-        try {
-            api.call(api.ctxSynchronize, null);
-        } catch (KernelException afterFault) {
-            // a faulted context: its error was reported where it surfaced; free what can be freed
-        }
+        cuCtxSynchronize(); // a faulted context reports its error here again; it was reported where it surfaced
         if (copyStream != null) {
-            api.call(stagingApi.streamSynchronize, null, copyStream);
-            api.call(stagingApi.streamDestroy, null, copyStream);
+            cuStreamSynchronize(copyStream);
+            cuStreamDestroy(copyStream);
             copyStream = null;
         }
-        for (Object p : pinned.values()) {
-            api.call(stagingApi.memFreeHost, null, p);
+        for (Pointer p : pinned.values()) {
+            cuMemFreeHost(p);
         }
         pinned.clear();
-        for (Object p : allocations.values()) {
-            api.call(api.memFree, null, p);
+        for (CUdeviceptr p : allocations.values()) {
+            cuMemFree(p);
         }
         allocations.clear();
         closed = true;
-        api.call(api.ctxDestroy, null, context);
+        check(cuCtxDestroy(context), "cuCtxDestroy");
     }
 }
