@@ -207,7 +207,7 @@ public final class RunConfig {
                 }
                 throw new UserException(bad);
             case "integer":
-                return Values.integer(source, key, value, k.range(), bad);
+                return Values.integer(source, key, value, k.range(), bad, "must be an integer in ");
             case "number":
                 Double d = Values.real(value);
                 if (d == null) {
@@ -245,7 +245,7 @@ public final class RunConfig {
                 for (Object o : items) {
                     String badItem = source + ": key '" + key + "' must be a list of integers, got '"
                             + Values.show(value) + "'";
-                    out.add(Math.toIntExact(Values.integer(source, key, o, k.range(), badItem)));
+                    out.add(Math.toIntExact(Values.integer(source, key, o, k.range(), badItem, "must list integers in ")));
                 }
                 return out;
         }

@@ -20,8 +20,8 @@ final class Values {
     private Values() {
     }
 
-    /** The value as a long in {@code range}, or a UserException: {@code bad} for a non-integer, else the range. */
-    static long integer(String source, String key, Object value, Range range, String bad) {
+    /** The value as a long in {@code range}; else a UserException, {@code bad} for a non-integer, else key + must + range. */
+    static long integer(String source, String key, Object value, Range range, String bad, String must) {
         BigDecimal d = null;
         if (value instanceof Integer || value instanceof Long || value instanceof Short || value instanceof Byte) {
             d = BigDecimal.valueOf(((Number) value).longValue());
@@ -39,7 +39,7 @@ final class Values {
             throw new UserException(bad);
         }
         if (!range.contains(d)) {
-            throw new UserException(source + ": key '" + key + "' must be an integer in " + range.text() + ", got "
+            throw new UserException(source + ": key '" + key + "' " + must + range.text() + ", got "
                     + show(value));
         }
         return d.longValueExact();

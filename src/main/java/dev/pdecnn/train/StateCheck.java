@@ -38,7 +38,7 @@ final class StateCheck {
         } catch (RuntimeException | StackOverflowError e) {
             // Gson reports malformed or mistyped JSON as JsonParseException, IllegalStateException or
             // NumberFormatException (e.g. an int field holding 1e40); all mean the same to the user.
-            throw new UserException(where + ": unreadable trainer state: " + e.getMessage());
+            throw new UserException(where + ": unreadable trainer state: " + rootMessage(e));
         }
         if (st == null || st.model == null || st.config == null) {
             throw new UserException(where + ": trainer state is incomplete (no "
@@ -135,6 +135,17 @@ final class StateCheck {
             }
         }
         return null;
+    }
+
+    /** Gson wraps the useful message ("Expected an int but was 2147483648 at ... path $.epochsDone"). */
+    private static String rootMessage(Throwable e) {
+        String m = e.getClass().getSimpleName();
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t.getMessage() != null) {
+                m = t.getMessage();
+            }
+        }
+        return m.replaceFirst("^[\\w.]+(Exception|Error): ", "");
     }
 
     private static boolean unit(double a) {
