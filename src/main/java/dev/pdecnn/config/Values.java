@@ -4,6 +4,7 @@ import dev.pdecnn.UserException;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -60,10 +61,22 @@ final class Values {
         return null;
     }
 
-    /** A value for an error message: one line, at most a few dozen characters (it may come from a hostile file). */
+    /**
+     * A value for an error message: one line, at most a few dozen characters (it may come from a hostile file).
+     * Lists and mappings are not printed element by element: a file can nest them thousands deep, and their
+     * toString would recurse that deep.
+     */
     static String show(Object value) {
-        String s = value instanceof String str && str.length() > 4 * SHOW_CHARS ? str.substring(0, 4 * SHOW_CHARS)
-                : String.valueOf(value);
+        String s;
+        if (value instanceof java.util.Collection<?> c) {
+            s = "a list of " + c.size();
+        } else if (value instanceof Map<?, ?> m) {
+            s = "a mapping of " + m.size() + " keys";
+        } else if (value instanceof String str && str.length() > 4 * SHOW_CHARS) {
+            s = str.substring(0, 4 * SHOW_CHARS);
+        } else {
+            s = String.valueOf(value);
+        }
         s = s.replaceAll("\\p{Cntrl}", " ");
         return s.length() > SHOW_CHARS ? s.substring(0, SHOW_CHARS) + "..." : s;
     }

@@ -145,7 +145,7 @@ final class StateCheck {
                 m = t.getMessage();
             }
         }
-        return m.replaceFirst("^[\\w.]+(Exception|Error): ", "");
+        return dev.pdecnn.io.Safetensors.oneLine(m);
     }
 
     private static boolean unit(double a) {

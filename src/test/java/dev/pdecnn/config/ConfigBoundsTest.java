@@ -116,7 +116,7 @@ class ConfigBoundsTest {
         long t0 = System.nanoTime();
         UserException e = assertThrows(UserException.class, () -> ConfigFiles.apply(f, new RunConfig()));
         double s = (System.nanoTime() - t0) / 1e9;
-        assertTrue(e.getMessage().contains("larger than 1 MiB"), e.getMessage());
+        assertTrue(e.getMessage().contains("larger than 64 KiB"), e.getMessage());
         assertTrue(s < 2, "refused in " + s + " s");
         Files.delete(f);
         // nesting and alias bombs stop at SnakeYAML's limits, also in one line
