@@ -146,4 +146,21 @@ class ConfigBoundsTest {
             assertTrue(block.contains("Range: " + RunConfig.rangeText(key)), opt + ": " + block);
         }
     }
+
+    /** The README's table of bounds names the same ranges (a row holds two keys, each with its range). */
+    @Test
+    void readmeShowsTheEnforcedRanges() throws Exception {
+        String readme = Files.readString(Path.of("README.md"));
+        String errors = readme.substring(readme.indexOf("## Errors"));
+        errors = errors.substring(0, errors.indexOf("\n## ", 3));
+        for (String key : List.of("channels", "K", "dt", "dx", "dy", "diffusivity_constant", "pm_lambda", "blocks",
+                "widths", "global_after", "bn_momentum", "bn_eps", "epochs", "batch_size", "lr", "momentum",
+                "weight_decay", "pad_crop", "limit_train", "limit_test")) {
+            String row = errors.lines().filter(l -> l.startsWith("|") && l.contains("`" + key + "`")).findFirst()
+                    .orElse("");
+            String cell = row.substring(row.indexOf("`" + key + "`"));
+            cell = cell.substring(0, Math.min(cell.length(), cell.indexOf('|', cell.indexOf('|') + 1) + 1));
+            assertTrue(cell.contains(RunConfig.rangeText(key)), key + " in README: " + row);
+        }
+    }
 }
