@@ -25,20 +25,20 @@ public class ConfigOptions {
     String model;
 
     @Option(names = "--channels", paramLabel = "C", defaultValue = "8",
-            description = "Width C of the MNIST example's block (the study uses 1 and 8). Default: ${DEFAULT-VALUE}.")
+            description = "Width C of the MNIST example's block (the study uses 1 and 8). Range: 1..1024. Default: ${DEFAULT-VALUE}.")
     Integer channels;
 
     @Option(names = "--K", paramLabel = "K", defaultValue = "5",
-            description = "PDE time steps of a Global layer / the MNIST pde block. Default: ${DEFAULT-VALUE}.")
+            description = "PDE time steps of a Global layer / the MNIST pde block. Range: 1..100. Default: ${DEFAULT-VALUE}.")
     Integer steps;
 
-    @Option(names = "--dt", defaultValue = "0.2", description = "PDE time step. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dt", defaultValue = "0.2", description = "PDE time step. Range: > 0. Default: ${DEFAULT-VALUE}.")
     Double dt;
 
-    @Option(names = "--dx", defaultValue = "1.0", description = "Grid spacing along rows (x). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dx", defaultValue = "1.0", description = "Grid spacing along rows (x). Range: > 0. Default: ${DEFAULT-VALUE}.")
     Double dx;
 
-    @Option(names = "--dy", defaultValue = "1.0", description = "Grid spacing along columns (y). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dy", defaultValue = "1.0", description = "Grid spacing along columns (y). Range: > 0. Default: ${DEFAULT-VALUE}.")
     Double dy;
 
     @Option(names = "--diffusivity", paramLabel = "MODE", description = "Diffusivity D: constant or perona_malik "
@@ -47,11 +47,11 @@ public class ConfigOptions {
     String diffusivity;
 
     @Option(names = "--diffusivity-constant", paramLabel = "C", defaultValue = "1.0",
-            description = "D when --diffusivity constant. Default: ${DEFAULT-VALUE}.")
+            description = "D when --diffusivity constant. Range: >= 0. Default: ${DEFAULT-VALUE}.")
     Double diffusivityConstant;
 
     @Option(names = "--pm-lambda", paramLabel = "LAMBDA", defaultValue = "2.0",
-            description = "Perona-Malik edge scale lambda in D = 1/(1+(Sobel h)^2/lambda^2). Default: ${DEFAULT-VALUE}.")
+            description = "Perona-Malik edge scale lambda in D = 1/(1+(Sobel h)^2/lambda^2). Range: > 0. Default: ${DEFAULT-VALUE}.")
     Double pmLambda;
 
     @Option(names = "--velocity", paramLabel = "MODE", defaultValue = "learned",
@@ -70,23 +70,23 @@ public class ConfigOptions {
             description = "Global-layer h = init(f): identity or basic. Default: ${DEFAULT-VALUE}.")
     String init;
 
-    @Option(names = "--blocks", paramLabel = "M", description = "BasicBlocks per ResNet stage. Default: 5 for "
+    @Option(names = "--blocks", paramLabel = "M", description = "BasicBlocks per ResNet stage. Range: 0..200. Default: 5 for "
             + "resnet32 and resnet, 1 for resnet32_global.")
     Integer blocks;
 
     @Option(names = "--widths", paramLabel = "W,W,..", defaultValue = "16,32,64,64",
-            description = "ResNet stage widths (strides 1, 2, 2, ...). Default: ${DEFAULT-VALUE}.")
+            description = "ResNet stage widths (strides 1, 2, 2, ...). Range: 1..1024 each, 1 to 6 stages. Default: ${DEFAULT-VALUE}.")
     String widths;
 
     @Option(names = "--global-after", paramLabel = "S,S,..", description = "ResNet stages followed by a Global "
-            + "layer. Default: none, 1,2,3 for resnet32_global.")
+            + "layer. Range: 1..6 each, each stage at most once. Default: none, 1,2,3 for resnet32_global.")
     String globalAfter;
 
     @Option(names = "--bn-momentum", defaultValue = "0.01", description = "Batch-norm running-statistics momentum, "
-            + "PyTorch convention (the study's Keras 0.99). Default: ${DEFAULT-VALUE}.")
+            + "PyTorch convention (the study's Keras 0.99). Range: (0, 1]. Default: ${DEFAULT-VALUE}.")
     Double bnMomentum;
 
-    @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Range: > 0. Default: ${DEFAULT-VALUE}.")
     Double bnEps;
 
     @Option(names = "--weight-init", paramLabel = "SCHEME", defaultValue = "torch", description = "Initial conv and "

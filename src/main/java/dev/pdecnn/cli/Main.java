@@ -46,25 +46,25 @@ public final class Main implements Callable<Integer> {
     DataOptions data;
 
     @Option(names = "--epochs", defaultValue = "100", description = "Training epochs (the study: 100 for MNIST, "
-            + "200 for CIFAR-10). Default: ${DEFAULT-VALUE}.")
+            + "200 for CIFAR-10). Range: 1..100000. Default: ${DEFAULT-VALUE}.")
     Integer epochs;
 
-    @Option(names = "--batch-size", defaultValue = "32", description = "Mini-batch size. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--batch-size", defaultValue = "32", description = "Mini-batch size. Range: 1..16384. Default: ${DEFAULT-VALUE}.")
     Integer batchSize;
 
     @Option(names = "--lr", defaultValue = "0.01", description = "Initial learning rate, cosine-decayed to 0 over "
-            + "all steps. Default: ${DEFAULT-VALUE}.")
+            + "all steps. Range: > 0. Default: ${DEFAULT-VALUE}.")
     Double lr;
 
-    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Range: [0, 1). Default: ${DEFAULT-VALUE}.")
     Double momentum;
 
-    @Option(names = "--weight-decay", defaultValue = "5.0E-4", description = "L2 weight decay on every trainable "
-            + "tensor (loss term wd*sum(w^2)/2). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--weight-decay", defaultValue = "5.0E-4", description = "L2 weight decay on all trainable "
+            + "tensors (loss wd*sum(w^2)/2). Range: >= 0. Default: ${DEFAULT-VALUE}.")
     Double weightDecay;
 
     @Option(names = "--pad-crop", paramLabel = "P", defaultValue = "4", description = "Augmentation: zero-pad by P "
-            + "and crop back at random (0 = off). Default: ${DEFAULT-VALUE}.")
+            + "and crop back at random (0 = off). Range: 0..16. Default: ${DEFAULT-VALUE}.")
     Integer padCrop;
 
     @Option(names = "--hflip", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -200,13 +200,14 @@ public final class Main implements Callable<Integer> {
         } else {
             cfg = ConfigOptions.resolve(spec, model.config);
         }
-        try (RunFolder folder = claimFolder(cfg, target);
-             Devices.Opened opened = Devices.open(cfg.device, out)) {
+        // Data and device first: a run that cannot start leaves no folder, lock or file behind.
+        Split split = DataSources.load(cfg, out);
+        try (Devices.Opened opened = Devices.open(cfg.device, out);
+             RunFolder folder = claimFolder(cfg, target)) {
             int stale = folder.removeStaleTemps();
             if (stale > 0) {
                 out.printf("removed %d temporary file(s) that interrupted writes left in %s%n", stale, folder.dir());
             }
-            Split split = DataSources.load(cfg, out);
             Trainer trainer = new Trainer(cfg, split, folder.dir(), out, Progress.isTerminal(), opened.backend())
                     .checkpointEvery(every)
                     .resumeCommand(resumeCommand(folder.dir()));

@@ -60,30 +60,55 @@ public final class RunConfig {
      */
     public static final String RESUMED_FROM = "resumed_from";
 
-    private record Key(String type, Function<RunConfig, Object> get, BiConsumer<RunConfig, Object> set, String help) {
+    /**
+     * One config key: its value type, getter, validated setter, help line, and, for numbers and lists of
+     * integers, the allowed range of the value (of each element for lists).
+     */
+    private record Key(String type, Function<RunConfig, Object> get, BiConsumer<RunConfig, Object> set, String help,
+                       Range range) {
     }
 
     private static final Map<String, Key> KEYS = new LinkedHashMap<>();
 
+    // Bounds that are not obvious from the meaning of a key. Each is far beyond the study's values (K 5, C 1 and
+    // 8, 5 blocks of 16-64 channels, batch 32, 100-200 epochs) and low enough that a model of these sizes is
+    // built in well under a second; the model's total size has its own bound, MAX_PARAMS.
+    public static final int MAX_K = 100;
+    public static final int MAX_CHANNELS = 1024;
+    public static final int MAX_BLOCKS = 200; // the deepest CIFAR ResNet published (ResNet-1202) has 200 per stage
+    /** 32x32 input halves with every stage after the first: a seventh stage would work on 1x1 maps. */
+    public static final int MAX_STAGES = 6;
+    public static final int MAX_EPOCHS = 100_000;
+    public static final int MAX_BATCH = 16_384;
+    public static final int MAX_PAD_CROP = 16;
+    /**
+     * At most this many parameters (weights of the 3x3 convolutions and the classifier, counted before anything
+     * is allocated): 100 M float32 parameters with their gradients and SGD velocities take 1.2 GB.
+     */
+    public static final long MAX_PARAMS = 100_000_000L;
+
     private static void str(String k, Function<RunConfig, Object> g, BiConsumer<RunConfig, String> s, String help) {
-        KEYS.put(k, new Key("string", g, (c, v) -> s.accept(c, (String) v), help));
+        KEYS.put(k, new Key("string", g, (c, v) -> s.accept(c, (String) v), help, null));
     }
 
-    private static void integer(String k, Function<RunConfig, Object> g, BiConsumer<RunConfig, Integer> s, String help) {
-        KEYS.put(k, new Key("integer", g, (c, v) -> s.accept(c, ((Number) v).intValue()), help));
+    private static void integer(String k, long min, long max, Function<RunConfig, Object> g,
+                                BiConsumer<RunConfig, Integer> s, String help) {
+        KEYS.put(k, new Key("integer", g, (c, v) -> s.accept(c, Math.toIntExact((Long) v)), help, Range.ints(min, max)));
     }
 
-    private static void real(String k, Function<RunConfig, Object> g, BiConsumer<RunConfig, Double> s, String help) {
-        KEYS.put(k, new Key("number", g, (c, v) -> s.accept(c, ((Number) v).doubleValue()), help));
+    private static void real(String k, Range r, Function<RunConfig, Object> g, BiConsumer<RunConfig, Double> s,
+                             String help) {
+        KEYS.put(k, new Key("number", g, (c, v) -> s.accept(c, (Double) v), help, r));
     }
 
     private static void bool(String k, Function<RunConfig, Object> g, BiConsumer<RunConfig, Boolean> s, String help) {
-        KEYS.put(k, new Key("boolean", g, (c, v) -> s.accept(c, (Boolean) v), help));
+        KEYS.put(k, new Key("boolean", g, (c, v) -> s.accept(c, (Boolean) v), help, null));
     }
 
     @SuppressWarnings("unchecked")
-    private static void ints(String k, Function<RunConfig, Object> g, BiConsumer<RunConfig, List<Integer>> s, String help) {
-        KEYS.put(k, new Key("list of integers", g, (c, v) -> s.accept(c, (List<Integer>) v), help));
+    private static void ints(String k, long min, long max, Function<RunConfig, Object> g,
+                             BiConsumer<RunConfig, List<Integer>> s, String help) {
+        KEYS.put(k, new Key("list of integers", g, (c, v) -> s.accept(c, (List<Integer>) v), help, Range.ints(min, max)));
     }
 
     public static final List<String> MODELS = List.of("cnn", "residual", "pde", "resnet32", "resnet32_global", "resnet");
@@ -92,12 +117,13 @@ public final class RunConfig {
     public static final List<String> SUBNETS = List.of("identity", "dwconv", "conv", "pwconv", "basic");
 
     static {
+        Range pos = Range.positive(), nonNeg = Range.nonNegative();
         str("model", c -> c.model, (c, v) -> c.model = oneOf("model", v, MODELS), "network: " + MODELS);
-        integer("channels", c -> c.channels, (c, v) -> c.channels = atLeast("channels", v, 1), "MNIST block width C");
-        integer("K", c -> c.steps, (c, v) -> c.steps = atLeast("K", v, 1), "PDE time steps");
-        real("dt", c -> c.dt, (c, v) -> c.dt = positive("dt", v), "PDE time step");
-        real("dx", c -> c.dx, (c, v) -> c.dx = positive("dx", v), "grid spacing along rows");
-        real("dy", c -> c.dy, (c, v) -> c.dy = positive("dy", v), "grid spacing along columns");
+        integer("channels", 1, MAX_CHANNELS, c -> c.channels, (c, v) -> c.channels = v, "MNIST block width C");
+        integer("K", 1, MAX_K, c -> c.steps, (c, v) -> c.steps = v, "PDE time steps");
+        real("dt", pos, c -> c.dt, (c, v) -> c.dt = v, "PDE time step");
+        real("dx", pos, c -> c.dx, (c, v) -> c.dx = v, "grid spacing along rows");
+        real("dy", pos, c -> c.dy, (c, v) -> c.dy = v, "grid spacing along columns");
         str("velocity", c -> c.velocity, (c, v) -> c.velocity = oneOf("velocity", v, List.of("learned", "zero")),
                 "Global-layer velocity: learned or zero");
         str("velocity_net", c -> c.velocityNet, (c, v) -> c.velocityNet = oneOf("velocity_net", v, SUBNETS),
@@ -106,35 +132,39 @@ public final class RunConfig {
                 List.of("learned", "constant", "perona_malik", "zero")), "diffusivity mode");
         str("diffusivity_net", c -> c.diffusivityNet, (c, v) -> c.diffusivityNet = oneOf("diffusivity_net", v,
                 List.of("identity", "dwconv", "conv", "pwconv", "basic")), "diffusivity sub-network");
-        real("diffusivity_constant", c -> c.diffusivityConstant, (c, v) -> c.diffusivityConstant = nonNegative(
-                "diffusivity_constant", v), "D for diffusivity=constant");
-        real("pm_lambda", c -> c.pmLambda, (c, v) -> c.pmLambda = positive("pm_lambda", v), "Perona-Malik lambda");
+        real("diffusivity_constant", nonNeg, c -> c.diffusivityConstant, (c, v) -> c.diffusivityConstant = v,
+                "D for diffusivity=constant");
+        real("pm_lambda", pos, c -> c.pmLambda, (c, v) -> c.pmLambda = v, "Perona-Malik lambda");
         str("init", c -> c.init, (c, v) -> c.init = oneOf("init", v, List.of("identity", "basic")),
                 "Global-layer h = init(f)");
-        integer("blocks", c -> c.blocks, (c, v) -> c.blocks = atLeast("blocks", v, 0), "BasicBlocks per ResNet stage (0 = model default)");
-        ints("widths", c -> c.widths, (c, v) -> c.widths = v, "ResNet stage widths");
-        ints("global_after", c -> c.globalAfter, (c, v) -> c.globalAfter = v, "stages followed by a Global layer");
+        integer("blocks", 0, MAX_BLOCKS, c -> c.blocks, (c, v) -> c.blocks = v,
+                "BasicBlocks per ResNet stage (0 = model default)");
+        ints("widths", 1, MAX_CHANNELS, c -> c.widths, (c, v) -> c.widths = stages("widths", v, false),
+                "ResNet stage widths");
+        ints("global_after", 1, MAX_STAGES, c -> c.globalAfter, (c, v) -> c.globalAfter = stages("global_after", v, true),
+                "stages followed by a Global layer");
         str("dataset", c -> c.dataset, (c, v) -> c.dataset = oneOf("dataset", v, DATASETS), "data set");
         str("data_dir", c -> c.dataDir, (c, v) -> c.dataDir = v, "folder with the data set files");
-        integer("pad_crop", c -> c.padCrop, (c, v) -> c.padCrop = atLeast("pad_crop", v, 0),
+        integer("pad_crop", 0, MAX_PAD_CROP, c -> c.padCrop, (c, v) -> c.padCrop = v,
                 "augmentation: zero-pad then random crop (0 = off)");
         bool("hflip", c -> c.hflip, (c, v) -> c.hflip = v, "augmentation: random horizontal flip");
-        integer("limit_train", c -> c.limitTrain, (c, v) -> c.limitTrain = atLeast("limit_train", v, 0),
+        integer("limit_train", 0, Integer.MAX_VALUE, c -> c.limitTrain, (c, v) -> c.limitTrain = v,
                 "use only the first N training images (0 = all)");
-        integer("limit_test", c -> c.limitTest, (c, v) -> c.limitTest = atLeast("limit_test", v, 0),
+        integer("limit_test", 0, Integer.MAX_VALUE, c -> c.limitTest, (c, v) -> c.limitTest = v,
                 "use only the first N test images (0 = all)");
-        integer("epochs", c -> c.epochs, (c, v) -> c.epochs = atLeast("epochs", v, 1), "training epochs");
-        integer("batch_size", c -> c.batchSize, (c, v) -> c.batchSize = atLeast("batch_size", v, 1), "mini-batch size");
-        real("lr", c -> c.lr, (c, v) -> c.lr = positive("lr", v), "initial learning rate (cosine decay to 0)");
-        real("momentum", c -> c.momentum, (c, v) -> c.momentum = nonNegative("momentum", v), "SGD momentum");
-        real("weight_decay", c -> c.weightDecay, (c, v) -> c.weightDecay = nonNegative("weight_decay", v),
+        integer("epochs", 1, MAX_EPOCHS, c -> c.epochs, (c, v) -> c.epochs = v, "training epochs");
+        integer("batch_size", 1, MAX_BATCH, c -> c.batchSize, (c, v) -> c.batchSize = v, "mini-batch size");
+        real("lr", pos, c -> c.lr, (c, v) -> c.lr = v, "initial learning rate (cosine decay to 0)");
+        real("momentum", Range.reals(0, true, 1, false), c -> c.momentum, (c, v) -> c.momentum = v, "SGD momentum");
+        real("weight_decay", nonNeg, c -> c.weightDecay, (c, v) -> c.weightDecay = v,
                 "L2 weight decay (loss term wd * sum(w^2) / 2)");
-        real("bn_momentum", c -> c.bnMomentum, (c, v) -> c.bnMomentum = positive("bn_momentum", v),
+        real("bn_momentum", Range.reals(0, false, 1, true), c -> c.bnMomentum, (c, v) -> c.bnMomentum = v,
                 "batch-norm running-statistics momentum (PyTorch convention)");
-        real("bn_eps", c -> c.bnEps, (c, v) -> c.bnEps = positive("bn_eps", v), "batch-norm epsilon");
+        real("bn_eps", pos, c -> c.bnEps, (c, v) -> c.bnEps = v, "batch-norm epsilon");
         str("weight_init", c -> c.weightInit, (c, v) -> c.weightInit = oneOf("weight_init", v, WEIGHT_INITS),
                 "initial conv/dense weights: " + WEIGHT_INITS);
-        KEYS.put("seed", new Key("integer", c -> c.seed, (c, v) -> c.seed = ((Number) v).longValue(), "random seed"));
+        KEYS.put("seed", new Key("integer", c -> c.seed, (c, v) -> c.seed = (Long) v, "random seed",
+                Range.ints(Long.MIN_VALUE, Long.MAX_VALUE)));
         str("device", c -> c.device, (c, v) -> c.device = v, "cpu, auto, a GPU number N, or emulated");
         str("out", c -> c.out, (c, v) -> c.out = v, "folder that receives run folders");
         str("name", c -> c.name, (c, v) -> c.name = v, "run folder name (default: derived from the model)");
@@ -145,7 +175,14 @@ public final class RunConfig {
     }
 
     public static String help(String key) {
-        return KEYS.get(key).help();
+        Key k = KEYS.get(key);
+        return k.range() == null ? k.help() : k.help() + " (" + k.range().text() + ")";
+    }
+
+    /** The allowed values of a numeric key (of each element for a list), as --help writes them; null for others. */
+    public static String rangeText(String key) {
+        Range r = KEYS.get(key).range();
+        return r == null ? null : r.text();
     }
 
     /** Sets {@code key} from a parsed value (String, Number, Boolean or List), validating type and range. */
@@ -155,9 +192,10 @@ public final class RunConfig {
             return;
         }
         if (k == null) {
-            throw new UserException(source + ": unknown key '" + key + "'; allowed keys: " + String.join(", ", KEYS.keySet()));
+            throw new UserException(source + ": unknown key '" + Values.show(key) + "'; allowed keys: "
+                    + String.join(", ", KEYS.keySet()));
         }
-        Object v = coerce(key, k.type(), value, source);
+        Object v = coerce(key, k, value, source);
         try {
             k.set().accept(this, v);
         } catch (IllegalArgumentException e) {
@@ -165,8 +203,9 @@ public final class RunConfig {
         }
     }
 
-    private static Object coerce(String key, String type, Object value, String source) {
-        String bad = source + ": key '" + key + "' must be " + article(type) + ", got '" + value + "'";
+    private static Object coerce(String key, Key k, Object value, String source) {
+        String type = k.type();
+        String bad = source + ": key '" + key + "' must be " + article(type) + ", got '" + Values.show(value) + "'";
         switch (type) {
             case "string":
                 if (value == null) {
@@ -177,33 +216,17 @@ public final class RunConfig {
                 }
                 throw new UserException(bad);
             case "integer":
-                if (value instanceof Integer || value instanceof Long) {
-                    return value;
-                }
-                if (value instanceof Number num && num.doubleValue() == Math.rint(num.doubleValue())
-                        && Math.abs(num.doubleValue()) < 1e15) {
-                    return num.longValue(); // JSON readers give every number as a double
-                }
-                if (value instanceof String s) {
-                    try {
-                        return Long.parseLong(s.trim());
-                    } catch (NumberFormatException e) {
-                        throw new UserException(bad);
-                    }
-                }
-                throw new UserException(bad);
+                return Values.integer(source, key, value, k.range(), bad, "must be an integer in ");
             case "number":
-                if (value instanceof Number) {
-                    return value;
+                Double d = Values.real(value);
+                if (d == null) {
+                    throw new UserException(bad);
                 }
-                if (value instanceof String s) {
-                    try {
-                        return Double.parseDouble(s.trim());
-                    } catch (NumberFormatException e) {
-                        throw new UserException(bad);
-                    }
+                if (!k.range().contains(d)) {
+                    throw new UserException(source + ": key '" + key + "' must be a finite number " + k.range().text()
+                            + ", got " + d);
                 }
-                throw new UserException(bad);
+                return d;
             case "boolean":
                 if (value instanceof Boolean) {
                     return value;
@@ -213,18 +236,25 @@ public final class RunConfig {
                 }
                 throw new UserException(bad);
             default:
-                List<Integer> out = new java.util.ArrayList<>();
-                Iterable<?> items;
+                List<?> items;
                 if (value instanceof List<?> l) {
                     items = l;
                 } else if (value instanceof String s) {
-                    items = s.isBlank() ? List.of() : List.of(s.split(","));
+                    items = s.isBlank() ? List.of() : List.of(s.split(",", -1));
                 } else {
                     throw new UserException(bad);
                 }
+                // Longer lists than the number of stages are refused by the setter; this only keeps a hostile
+                // file's million-element list from being converted first.
+                if (items.size() > MAX_STAGES) {
+                    throw new UserException(source + ": key '" + key + "' lists " + items.size() + " values; at most "
+                            + MAX_STAGES + " stages are allowed");
+                }
+                List<Integer> out = new java.util.ArrayList<>();
                 for (Object o : items) {
-                    Object n = coerce(key, "integer", o, source);
-                    out.add(((Number) n).intValue());
+                    String badItem = source + ": key '" + key + "' must be a list of integers, got '"
+                            + Values.show(value) + "'";
+                    out.add(Math.toIntExact(Values.integer(source, key, o, k.range(), badItem, "must list integers in ")));
                 }
                 return out;
         }
@@ -237,30 +267,23 @@ public final class RunConfig {
     private static String oneOf(String key, String v, List<String> allowed) {
         String s = v == null ? null : v.toLowerCase(Locale.ROOT).replace('-', '_');
         if (!allowed.contains(s)) {
-            throw new IllegalArgumentException("key '" + key + "' has value '" + v + "'; allowed: " + allowed);
+            throw new IllegalArgumentException("key '" + key + "' has value '" + Values.show(v) + "'; allowed: " + allowed);
         }
         return s;
     }
 
-    private static int atLeast(String key, int v, int min) {
-        if (v < min) {
-            throw new IllegalArgumentException("key '" + key + "' must be >= " + min + ", got " + v);
+    /** Stage lists: 1..MAX_STAGES entries for widths; for global_after at most that many, each stage once. */
+    private static List<Integer> stages(String key, List<Integer> v, boolean distinct) {
+        if (v == null) {
+            throw new IllegalArgumentException("key '" + key + "' must be a list of integers");
         }
-        return v;
-    }
-
-    private static double positive(String key, double v) {
-        if (!(v > 0) || Double.isInfinite(v)) {
-            throw new IllegalArgumentException("key '" + key + "' must be a positive number, got " + v);
+        if (!distinct && v.isEmpty()) {
+            throw new IllegalArgumentException("key '" + key + "' must list at least one stage width");
         }
-        return v;
-    }
-
-    private static double nonNegative(String key, double v) {
-        if (!(v >= 0) || Double.isInfinite(v)) {
-            throw new IllegalArgumentException("key '" + key + "' must be >= 0, got " + v);
+        if (distinct && new java.util.HashSet<>(v).size() != v.size()) {
+            throw new IllegalArgumentException("key '" + key + "' names a stage twice: " + v);
         }
-        return v;
+        return List.copyOf(v);
     }
 
     /** Checks combinations that single keys cannot (called after file and command line are applied). */
@@ -293,11 +316,46 @@ public final class RunConfig {
         if (widths.isEmpty()) {
             throw new UserException("key 'widths' must list at least one stage width");
         }
+        if (widths.size() > MAX_STAGES) {
+            throw new UserException("key 'widths' lists " + widths.size() + " stages; at most " + MAX_STAGES);
+        }
         for (int s : globalAfter) {
             if (s < 1 || s > widths.size()) {
                 throw new UserException("key 'global_after' names stage " + s + "; stages are 1.." + widths.size());
             }
         }
+        long params = minParams();
+        if (params > MAX_PARAMS) {
+            throw new UserException(String.format(Locale.ROOT, "the model would have more than %,d parameters (limit "
+                    + "%,d); lower 'widths', 'blocks' or 'channels'", params, MAX_PARAMS));
+        }
+    }
+
+    /** Input channels of the model: 1 for the MNIST models, 3 for the CIFAR ResNets (after {@link #validate}). */
+    public int inputChannels() {
+        return model.equals("cnn") || model.equals("residual") || model.equals("pde") ? 1 : 3;
+    }
+
+    /**
+     * A lower bound of the model's parameter count, computed from the keys alone (after {@link #validate}'s
+     * defaults): the 3x3 convolutions of the stem and the blocks, and the classifier. It lets a huge model be
+     * refused, and a checkpoint whose tensors are too few for its stored config be refused, before anything is
+     * allocated. Exact arithmetic in long: every factor is bounded by the key ranges.
+     */
+    public long minParams() {
+        if (inputChannels() == 1) {
+            long c = channels;
+            return 9 * c + 9 * c * c + 49 * c * 10; // conv0, the block's conv, the dense layer on 7x7xC
+        }
+        long n = 27L * widths.get(0); // conv1, 3 -> widths[0]
+        long cin = widths.get(0);
+        for (int w : widths) {
+            if (blocks > 0) {
+                n += 9 * cin * w + 9L * w * w * (2L * blocks - 1);
+            }
+            cin = w;
+        }
+        return n + 10 * cin;
     }
 
     /** The effective configuration as an ordered map (for JSON/YAML output). */

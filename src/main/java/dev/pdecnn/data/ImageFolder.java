@@ -3,9 +3,6 @@ package dev.pdecnn.data;
 import dev.pdecnn.UserException;
 import dev.pdecnn.io.AtomicFiles;
 
-import javax.imageio.ImageIO;
-import javax.imageio.stream.ImageInputStream;
-import javax.imageio.stream.MemoryCacheImageInputStream;
 import java.awt.color.ColorSpace;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
@@ -14,7 +11,6 @@ import java.awt.image.DirectColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 import java.io.BufferedInputStream;
-import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -356,8 +352,7 @@ public final class ImageFolder {
         int total = all.size();
 
         // The first image fixes the size every other image must have.
-        Decoder dec0 = new Decoder();
-        BufferedImage img0 = dec0.read(all.get(0));
+        BufferedImage img0 = ImageDecoder.read(all.get(0).file());
         int w = img0.getWidth();
         int h = img0.getHeight();
         long plane = (long) w * h;
@@ -378,7 +373,6 @@ public final class ImageFolder {
         AtomicReference<Throwable> crash = new AtomicReference<>();
         int blocks = (total + BLOCK - 1) / BLOCK;
         Runnable worker = () -> {
-            Decoder dec = new Decoder();
             try {
                 for (int b; (b = nextBlock.getAndIncrement()) < blocks; ) {
                     int start = b * BLOCK;
@@ -389,7 +383,7 @@ public final class ImageFolder {
                     for (int i = start; i < end; i++) {
                         Entry e = all.get(i);
                         try {
-                            BufferedImage img = i == 0 ? img0 : dec.read(e);
+                            BufferedImage img = i == 0 ? img0 : ImageDecoder.read(e.file());
                             if (img.getWidth() != w || img.getHeight() != h) {
                                 throw new UserException(e.file() + " is " + img.getWidth() + "x" + img.getHeight()
                                         + " (width x height) but the images are expected to be " + w + "x" + h
@@ -483,36 +477,6 @@ public final class ImageFolder {
         int[] testLabels = listing.test().stream().mapToInt(Entry::label).toArray();
         return new Split(new Dataset(name, pix[0], trainLabels, c, h, w, listing.classes()),
                 new Dataset(name, pix[1], testLabels, c, h, w, listing.classes()));
-    }
-
-    /** Reads and decodes one file with {@code javax.imageio}; every failure names the file. */
-    static final class Decoder {
-        BufferedImage read(Entry e) {
-            byte[] bytes;
-            try {
-                bytes = Files.readAllBytes(e.file());
-            } catch (NoSuchFileException ex) {
-                throw new UserException(e.file() + " vanished while the folder was being loaded; run again");
-            } catch (IOException ex) {
-                throw new UserException(e.file() + ": cannot read (" + IdxReader.oneLine(ex) + ")", ex);
-            }
-            BufferedImage img;
-            try {
-                // An in-memory stream: ImageIO.read(InputStream) would buffer through a temporary file by default.
-                // ImageIO.read closes it (and it holds no file anyway).
-                ImageInputStream iis = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes));
-                img = ImageIO.read(iis);
-            } catch (IOException | RuntimeException ex) {
-                throw new UserException(e.file() + " cannot be decoded (" + IdxReader.oneLine(ex)
-                        + "); it is corrupt or in a variant javax.imageio does not support (e.g. CMYK JPEG): "
-                        + "convert or remove it", ex);
-            }
-            if (img == null) {
-                throw new UserException(e.file() + " cannot be decoded: not a PNG or JPEG image that javax.imageio "
-                        + "can read (" + bytes.length + " bytes); convert or remove it");
-            }
-            return img;
-        }
     }
 
     /**

@@ -425,7 +425,9 @@ public final class Safetensors {
         return new UserException(file + " is not a valid safetensors file: " + problem);
     }
 
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("\\s+", " ").trim();
+    /** A parser's message for the user: one line, without Gson's exception class prefix and troubleshooting link. */
+    public static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s+", " ").replaceFirst("^[\\w.]+(Exception|Error): ", "")
+                .replaceFirst(" See https://github.com/google/gson/\\S*$", "").trim();
     }
 }

@@ -2,7 +2,6 @@ package dev.pdecnn.train;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonParseException;
 import dev.pdecnn.UserException;
 import dev.pdecnn.io.Safetensors;
 import dev.pdecnn.nn.Module;
@@ -50,15 +49,9 @@ public final class Checkpoint {
             throw new UserException(file + " is a safetensors file but not a trainer checkpoint (no '" + STATE_KEY
                     + "' metadata)");
         }
-        TrainState st;
-        try {
-            st = GSON.fromJson(json, TrainState.class);
-        } catch (JsonParseException e) {
-            throw new UserException(file + ": unreadable trainer state: " + e.getMessage());
-        }
-        if (st == null || st.model == null || st.config == null) {
-            throw new UserException(file + ": trainer state is incomplete");
-        }
+        // Validated before anything is built from it: the same config checks as a config file, plus the fit of
+        // the described model to the stored tensors and finite weights.
+        TrainState st = StateCheck.parse(file, json, l.tensors());
         return new Loaded(l.tensors(), st);
     }
 
