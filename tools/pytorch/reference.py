@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent PyTorch implementation of the CIFAR models of SPEC §1-§2, written from the spec (not
+"""An independent PyTorch implementation of the CIFAR models of docs/design.md §1-§2, written from docs/design.md (not
 from our Java code), used for three things:
 
   check  replay one float64 training step that tools/pytorch/ExportStep.java wrote (same weights, same
@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-BN_EPS = 1e-3        # SPEC §3: the study's Keras epsilon
+BN_EPS = 1e-3        # docs/design.md §3: the study's Keras epsilon
 BN_MOMENTUM = 0.01   # Keras' 0.99 in PyTorch's convention
 
 
@@ -118,7 +118,7 @@ def sobel_y(h):
 
 
 class GlobalLayer(nn.Module):
-    """SPEC §1 written as the autograd chain of element-wise operations a PyTorch user would write."""
+    """docs/design.md §1 written as the autograd chain of element-wise operations a PyTorch user would write."""
 
     def __init__(self, c, cfg):
         super().__init__()

@@ -1,4 +1,4 @@
-// The Global layer's time stepping (SPEC §1), forward and exact backward, fused.
+// The Global layer's time stepping (docs/design.md §1), forward and exact backward, fused.
 //
 // Math. Per (n, c) plane of H x W points, periodic in both directions, with dt, dx, dy:
 //   ux = (u[i-1,j] - u[i+1,j]) / (2dx)   vy = (v[i,j-1] - v[i,j+1]) / (2dy)

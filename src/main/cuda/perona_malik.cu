@@ -1,4 +1,4 @@
-// Perona–Malik diffusivity (SPEC §1, diffusivity = perona_malik), forward and backward.
+// Perona–Malik diffusivity (docs/design.md §1, diffusivity = perona_malik), forward and backward.
 //   Sx h[i,j] = sum_t w_t (h[r(i+1), r(j+t)] - h[r(i-1), r(j+t)]),  Sy likewise along j,  w = (1, 2, 1),
 //   r = reflect padding (-1 -> 1, n -> n-2);
 //   Dx = 1 / (1 + (Sx h)^2 / lambda^2),  Dy = 1 / (1 + (Sy h)^2 / lambda^2)   (inv2 = 1 / lambda^2)

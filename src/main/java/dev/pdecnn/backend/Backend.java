@@ -127,7 +127,7 @@ public interface Backend {
     double softmaxCrossEntropy(Tensor logits, int[] labels, Tensor gLogits, int[] predictions);
 
     /**
-     * The K-step Global-layer recursion of SPEC §1 on every (n, c) plane. {@code u, v} null means zero
+     * The K-step Global-layer recursion of docs/design.md §1 on every (n, c) plane. {@code u, v} null means zero
      * velocity; {@code dX, dY} null means the constant diffusivity {@code dConst} (0 for pure advection).
      */
     void pdeForward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,

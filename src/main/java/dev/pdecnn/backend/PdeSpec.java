@@ -1,6 +1,6 @@
 package dev.pdecnn.backend;
 
-/** Time stepping of the Global layer (SPEC §1): K explicit steps of size dt on a grid of spacing dx, dy. */
+/** Time stepping of the Global layer (docs/design.md §1): K explicit steps of size dt on a grid of spacing dx, dy. */
 public record PdeSpec(int steps, double dt, double dx, double dy) {
     public PdeSpec {
         if (steps < 1) {

@@ -10,7 +10,7 @@ import java.util.function.BiConsumer;
 import java.util.function.Function;
 
 /**
- * Everything a run needs, with the study's recipe (SPEC §3) as defaults. Values come from the defaults, then a
+ * Everything a run needs, with the study's recipe (docs/design.md §3) as defaults. Values come from the defaults, then a
  * config file, then command-line options, all through {@link #set}, so a key is validated the same way
  * wherever it comes from. The effective config is saved in every run folder and checkpoint.
  */

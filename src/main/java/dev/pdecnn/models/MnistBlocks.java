@@ -8,7 +8,7 @@ import dev.pdecnn.nn.Module;
 import dev.pdecnn.nn.PdeOp;
 import dev.pdecnn.tensor.Tensor;
 
-/** The three C -> C feature blocks of the study's MNIST illustrative example (SPEC §2). */
+/** The three C -> C feature blocks of the study's MNIST illustrative example (docs/design.md §2). */
 public final class MnistBlocks {
     private MnistBlocks() {
     }

@@ -18,7 +18,7 @@ import dev.pdecnn.tensor.Tensor;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
-/** Builds the networks of SPEC §2 from a validated {@link RunConfig}, on any backend. */
+/** Builds the networks of docs/design.md §2 from a validated {@link RunConfig}, on any backend. */
 public final class Models {
     private Models() {
     }

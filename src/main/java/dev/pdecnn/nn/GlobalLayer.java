@@ -5,7 +5,7 @@ import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.Tensor;
 
 /**
- * The Global layer of SPEC §1: h = init(f); velocity u = relu(BN_u(Vu(h))), v likewise (or zero);
+ * The Global layer of docs/design.md §1: h = init(f); velocity u = relu(BN_u(Vu(h))), v likewise (or zero);
  * diffusivity Dx, Dy learned as relu(BN(W(h))), constant, Perona–Malik of h, or zero; then K steps of the
  * advection–diffusion recursion from H(-1) = f, H(0) = h, and out = relu(BN_out(H(K))).
  */

@@ -3,7 +3,7 @@ package dev.pdecnn.nn;
 import dev.pdecnn.backend.PdeSpec;
 
 /**
- * Every option of the Global layer (SPEC §1). The defaults are the study's ResNet32-Global (Table 2, row 2).
+ * Every option of the Global layer (docs/design.md §1). The defaults are the study's ResNet32-Global (Table 2, row 2).
  */
 public record GlobalSpec(SubNet init, Velocity velocity, SubNet velocityNet, Diffusivity diffusivity,
                          SubNet diffusivityNet, double diffusivityConstant, double pmLambda, PdeSpec pde) {

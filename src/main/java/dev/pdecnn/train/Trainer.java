@@ -25,7 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The study's training loop (SPEC §3): SGD with momentum and L2 decay on a per-step cosine schedule, test
+ * The study's training loop (docs/design.md §3): SGD with momentum and L2 decay on a per-step cosine schedule, test
  * evaluation with BN running statistics after every epoch, {@code last} and {@code best} checkpoints,
  * per-epoch metrics (CSV and JSON Lines), a curves PNG and a summary.
  */

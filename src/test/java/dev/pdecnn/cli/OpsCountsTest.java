@@ -10,7 +10,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Parameter and MAC counts of SPEC §2 (the study's Tables 1 and 2), pinned exactly. */
+/** Parameter and MAC counts of docs/design.md §2 (the study's Tables 1 and 2), pinned exactly. */
 class OpsCountsTest {
     private static OpsCommand.Counts count(String... kv) {
         RunConfig cfg = new RunConfig();

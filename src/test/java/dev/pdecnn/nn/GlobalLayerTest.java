@@ -20,11 +20,11 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The Global layer of SPEC §1: forward against a literal transcription of the spec, backward against FD. */
+/** The Global layer of docs/design.md §1: forward against a literal transcription of the equations, backward against FD. */
 class GlobalLayerTest {
     private final Backend be = new ReferenceBackend();
 
-    /** SPEC §1 step 4 transcribed literally (coefficients recomputed per element and step, torch.roll indexing). */
+    /** docs/design.md §1 step 4 transcribed literally (coefficients recomputed per element and step, torch.roll indexing). */
     static double[] referencePde(double[] f, double[] h, double[] u, double[] v, double[] dX, double[] dY,
                                  int planes, int hh, int w, PdeSpec s) {
         double dt = s.dt(), dx = s.dx(), dy = s.dy();
