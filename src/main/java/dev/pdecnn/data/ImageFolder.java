@@ -76,11 +76,7 @@ public final class ImageFolder {
     /** Decoder threads: every core (decoding is the whole cost of a first load; a GPU host has many). */
     static final int THREADS = Math.max(1, Math.min(32, Runtime.getRuntime().availableProcessors()));
 
-    private static final byte[] MAGIC = "PDEIMGF\n".getBytes(StandardCharsets.US_ASCII);
-    private static final int FORMAT_VERSION = 1;
-    /** Bytes before the checksummed body: magic, version, CRC-32C, body length. */
-    private static final int PREAMBLE = 8 + 4 + 4 + 8;
-    /** Images decoded per work item; small enough to balance the threads, large enough to be cheap. */
+        /** Images decoded per work item; small enough to balance the threads, large enough to be cheap. */
     private static final int BLOCK = 64;
     private static final long PROGRESS_INTERVAL_MS = 10_000;
 
@@ -166,9 +162,9 @@ public final class ImageFolder {
             if (!Files.isRegularFile(c)) {
                 continue;
             }
-            CacheRead r = readCache(c, listing.fingerprint(), name);
-            if (r.split != null) {
-                Split s = r.split;
+            ImageFolderCache.Read r = ImageFolderCache.read(c, listing.fingerprint(), name);
+            if (r.split() != null) {
+                Split s = r.split();
                 out.printf(Locale.ROOT, "%s: loaded %d images (%d train + %d test, %dx%dx%d, %d classes) from the cache %s"
                                 + " in %.1f s%n", name, s.train().n() + s.test().n(), s.train().n(), s.test().n(),
                         s.train().c(), s.train().h(), s.train().w(), s.train().numClasses(), c,
@@ -176,9 +172,9 @@ public final class ImageFolder {
                 return new Result(s, true, c, 0);
             }
             unusable.add(c);
-            why = r.problem;
-            if (!r.stale) {
-                out.println(name + ": ignoring the unreadable cache " + c + " (" + r.problem + ")");
+            why = r.problem();
+            if (!r.stale()) {
+                out.println(name + ": ignoring the unreadable cache " + c + " (" + r.problem() + ")");
             }
         }
 
@@ -196,7 +192,7 @@ public final class ImageFolder {
         List<String> failures = new ArrayList<>();
         for (Path c : candidates) {
             try {
-                writeCache(c, listing.fingerprint(), split);
+                ImageFolderCache.write(c, listing.fingerprint(), split);
                 written = c;
                 break;
             } catch (UserException e) {
@@ -276,7 +272,7 @@ public final class ImageFolder {
             listImages(testDir.resolve(cls), TEST + "/" + cls, label, test, ignored, example);
         }
         MessageDigest md = newSha256();
-        md.update(("pde-trainer imagefolder v" + FORMAT_VERSION + "\n").getBytes(StandardCharsets.UTF_8));
+        md.update(("pde-trainer imagefolder v" + ImageFolderCache.FORMAT_VERSION + "\n").getBytes(StandardCharsets.UTF_8));
         for (List<Entry> part : List.of(train, test)) {
             for (Entry e : part) {
                 md.update((e.rel() + "\0" + e.size() + "\0" + e.mtime() + "\n").getBytes(StandardCharsets.UTF_8));
@@ -524,141 +520,6 @@ public final class ImageFolder {
         long max = (1L << bits) - 1;
         for (int i = 0; i < samples.length; i++) {
             dst[off + i] = (byte) ((samples[i] * 255L * 2 + max) / (2 * max)); // rounded v * 255 / max
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // Cache
-
-    private record CacheRead(Split split, boolean stale, String problem) {
-    }
-
-    static void writeCache(Path file, byte[] fingerprint, Split split) {
-        CRC32C crc = new CRC32C();
-        long[] length = new long[1];
-        try {
-            CheckedOutputStream co = new CheckedOutputStream(new OutputStream() {
-                @Override
-                public void write(int b) {
-                    length[0]++;
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) {
-                    length[0] += len;
-                }
-            }, crc);
-            DataOutputStream dry = new DataOutputStream(co);
-            writeBody(dry, fingerprint, split);
-            dry.flush();
-        } catch (IOException e) {
-            throw new IllegalStateException("in-memory write failed", e);
-        }
-        long sum = crc.getValue();
-        AtomicFiles.write(file, os -> {
-            DataOutputStream d = new DataOutputStream(os);
-            d.write(MAGIC);
-            d.writeInt(FORMAT_VERSION);
-            d.writeInt((int) sum);
-            d.writeLong(length[0]);
-            writeBody(d, fingerprint, split);
-            d.flush();
-        });
-    }
-
-    private static void writeBody(DataOutputStream d, byte[] fingerprint, Split split) throws IOException {
-        Dataset tr = split.train();
-        d.write(fingerprint);
-        d.writeInt(tr.c());
-        d.writeInt(tr.h());
-        d.writeInt(tr.w());
-        d.writeInt(tr.numClasses());
-        for (String cls : tr.classNames()) {
-            byte[] b = cls.getBytes(StandardCharsets.UTF_8);
-            d.writeInt(b.length);
-            d.write(b);
-        }
-        for (Dataset ds : List.of(split.train(), split.test())) {
-            d.writeInt(ds.n());
-            ByteBuffer lb = ByteBuffer.allocate(4 * ds.n());
-            lb.asIntBuffer().put(ds.labels());
-            d.write(lb.array());
-            d.write(ds.pixels());
-        }
-    }
-
-    private static CacheRead readCache(Path file, byte[] fingerprint, String name) {
-        try {
-            long fileSize = Files.size(file);
-            try (InputStream raw = Files.newInputStream(file)) {
-                DataInputStream pre = new DataInputStream(raw);
-                byte[] magic = new byte[MAGIC.length];
-                pre.readFully(magic);
-                if (!Arrays.equals(magic, MAGIC)) {
-                    return new CacheRead(null, false, "not a cache file");
-                }
-                int version = pre.readInt();
-                if (version != FORMAT_VERSION) {
-                    return new CacheRead(null, true, "cache written by another version");
-                }
-                int crcStored = pre.readInt();
-                long length = pre.readLong();
-                if (length != fileSize - PREAMBLE) {
-                    return new CacheRead(null, false, "truncated: " + fileSize + " bytes, expected " + (PREAMBLE + length));
-                }
-                CRC32C crc = new CRC32C();
-                DataInputStream d = new DataInputStream(new BufferedInputStream(new CheckedInputStream(raw, crc), 1 << 16));
-                byte[] fp = new byte[fingerprint.length];
-                d.readFully(fp);
-                if (!Arrays.equals(fp, fingerprint)) {
-                    return new CacheRead(null, true, "the folder changed since the cache was written");
-                }
-                int c = d.readInt();
-                int h = d.readInt();
-                int w = d.readInt();
-                int k = d.readInt();
-                if ((c != 1 && c != 3) || h <= 0 || w <= 0 || k <= 0 || k > 1_000_000 || (long) c * h * w > length) {
-                    return new CacheRead(null, false, "bad header");
-                }
-                List<String> classes = new ArrayList<>(k);
-                for (int i = 0; i < k; i++) {
-                    int len = d.readInt();
-                    if (len < 0 || len > 4096) {
-                        return new CacheRead(null, false, "bad class name length");
-                    }
-                    byte[] b = new byte[len];
-                    d.readFully(b);
-                    classes.add(new String(b, StandardCharsets.UTF_8));
-                }
-                Dataset[] parts = new Dataset[2];
-                long budget = length;
-                for (int s = 0; s < 2; s++) {
-                    int n = d.readInt();
-                    long bytes = (long) n * (4 + (long) c * h * w);
-                    if (n < 0 || bytes > budget || (long) n * c * h * w > Integer.MAX_VALUE - 8) {
-                        return new CacheRead(null, false, "bad sample count " + n);
-                    }
-                    budget -= bytes;
-                    byte[] lb = new byte[4 * n];
-                    d.readFully(lb);
-                    int[] labels = new int[n];
-                    ByteBuffer.wrap(lb).asIntBuffer().get(labels);
-                    byte[] pixels = new byte[n * c * h * w];
-                    d.readFully(pixels);
-                    parts[s] = new Dataset(name, pixels, labels, c, h, w, classes);
-                }
-                if (d.read() != -1) {
-                    return new CacheRead(null, false, "trailing bytes");
-                }
-                if ((int) crc.getValue() != crcStored) {
-                    return new CacheRead(null, false, "checksum mismatch");
-                }
-                return new CacheRead(new Split(parts[0], parts[1]), false, null);
-            }
-        } catch (EOFException e) {
-            return new CacheRead(null, false, "truncated");
-        } catch (IOException | IllegalArgumentException e) {
-            return new CacheRead(null, false, IdxReader.oneLine(e));
         }
     }
 
