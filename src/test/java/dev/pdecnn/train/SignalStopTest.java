@@ -156,6 +156,20 @@ class SignalStopTest {
     }
 
     @Test
+    void sigusr1StopsGracefullyWithExitCode138() throws Exception {
+        Path out = tmp.resolve("usr1");
+        Child c = new Child(40, args(out, "usr1"));
+        c.await("epoch 1/2");
+        c.signal("USR1"); // what Slurm sends ahead of a time limit (sbatch --signal)
+        assertEquals(138, c.exit(), c.out() + c.err());
+        assertTrue(c.out().contains("stopped by SIGUSR1 at epoch 1, batch "), c.out() + "\nstderr: " + c.err());
+        assertTrue(c.out().contains("--resume " + out.resolve("usr1")), c.out());
+        assertFalse(c.err().contains("\tat "), c.err());
+        TrainState st = Checkpoint.read(out.resolve("usr1/last.safetensors")).state();
+        assertTrue(st.batchesDone > 0 && st.batchesDone < 24, "mid-epoch: batch " + st.batchesDone);
+    }
+
+    @Test
     void aSecondSignalExitsAtOnce() throws Exception {
         Path out = tmp.resolve("twice");
         // Slow steps: the first signal waits for the step in progress, so the second arrives before any checkpoint.
