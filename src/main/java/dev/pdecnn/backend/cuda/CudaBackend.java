@@ -29,14 +29,12 @@ import dev.pdecnn.tensor.Tensor;
  * the labels in and the per-sample losses and the predictions out, nothing else (tested for every model with a
  * counting runner).
  *
- * <p>Lifetimes ({@link DeviceScopes}) follow the role a tensor plays in an operation: weights, gradients,
- * velocities and batch-norm statistics are <em>persistent</em> (on the device for the whole run; the SGD step
- * runs there), everything else is a <em>step</em> tensor whose buffer is reused by the next step. A step ends when
- * its {@link StepArena.Step} closes ({@link #endStep()}); an activation of an ended step that only the device held
- * can no longer be read (an {@link IllegalStateException} says so). A view of the parameter store's flat tensors is
- * an address inside its base's buffer, which stays on the device for the run. {@link #releaseDevice()} brings every
- * device-only value back to the host and returns all buffers (CudaSession does this on close). A {@link Tensor#reshape} view shares its host
- * array and is never kept resident: it is copied in and out per operation, as every tensor was before.
+ * <p>Lifetimes ({@link DeviceScopes}): the parameter store's flat tensors (weights, gradients, velocities, BN
+ * statistics; a view is an address inside its base) and other parameter-like tensors are <em>persistent</em>, on
+ * the device for the run; everything else is a <em>step</em> tensor whose buffer the next step reuses once its
+ * {@link StepArena.Step} closes ({@link #endStep()}); reading a device-only activation of an ended step is an
+ * {@link IllegalStateException}. {@link #releaseDevice()} brings every device-only value back and returns all
+ * buffers. A {@link Tensor#reshape} view shares its host array and is copied in and out per operation.
  *
  * <p>Device buffers come from a {@link DeviceMemory}: a pool allocated once at start on a GPU (no driver
  * allocation per step), or a budget of separate, bounds-checked allocations on the host emulation. On a pool,
@@ -45,12 +43,8 @@ import dev.pdecnn.tensor.Tensor;
  * out-of-memory error the operation, the tensor (by its role and shape) and the bytes requested and free; a
  * kernel failure the kernel, its launch configuration and the shapes of the operation's tensors.
  *
- * <p>{@link #stage} starts the next batch's upload from a page-locked buffer on the runner's copy stream while
- * the current step runs (the Trainer stages every training batch); the first operation that reads it waits.
- *
- * <p>One thread runs the operations and reads the tensors (the Trainer's); launches are synchronous.
- *
- * <p>F32 tensors run the {@code _f32} kernels and F64 tensors the {@code _f64} ones.
+ * <p>{@link #prefetch} ({@link #stage}) uploads the next batch on the copy stream while the current step runs.
+ * One thread runs the operations; F32 tensors run the {@code _f32} kernels, F64 tensors the {@code _f64} ones.
  */
 public final class CudaBackend implements Backend {
     /** How convolutions run: implicit GEMM (tiled, for grouped convs with many channels per group) or direct. */
@@ -197,12 +191,10 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Starts uploading {@code batch} — a host tensor the next step reads, typically the next training batch —
-     * through a page-locked staging buffer on the runner's copy stream, so the copy overlaps the current step on
-     * a GPU (the emulation copies at once). The first operation that reads it waits for the copy; it is then a
-     * step tensor of that step. Returns false, doing nothing, when the tensor cannot be staged (it already has a
-     * device copy, is a reshape view, or has no host array) or device memory is short; the operation that reads
-     * it then uploads it as usual.
+     * Starts uploading {@code batch}, the next step's input, through a page-locked buffer on the copy stream (the
+     * emulation copies at once); the first operation that reads it waits, and it is a step tensor of that step.
+     * Returns false, doing nothing, when it cannot be staged (it has a device copy, is a reshape view, has no host
+     * array) or memory is short: the operation that reads it then uploads it as usual.
      */
     public boolean stage(Tensor batch) {
         scopes.checkType(batch);
