@@ -8,10 +8,11 @@ import java.util.Arrays;
  * accessors exist for tests, I/O and finite differences.
  *
  * <p>A device backend may attach a {@link DeviceCopy}: the tensor's data then live on a device too, and which
- * copy is current is the device copy's business. Every host access below first asks it ({@code dev != null}: the
- * one test the CPU path pays): reads ({@link #get}, {@link #copy}, ...) download a newer device copy; accesses
- * that may write ({@link #f32()}, {@link #f64()}, {@link #set}, {@link #fill}, {@link #copyInto} on the target)
- * also mark the device copy stale, so the device backend uploads it again before its next use.
+ * copy is current is the device copy's business. Reading device data on the host is explicit: {@link #download}
+ * copies newer device values down. Every host access below first asks the device copy ({@code dev != null}: the
+ * one test the CPU path pays), which refuses when the device holds newer values that were not downloaded, so no
+ * accessor hides a transfer; accesses that may write ({@link #f32()}, {@link #f64()}, {@link #set}, {@link #fill},
+ * {@link #copyInto} on the target) also mark the device copy stale, so the backend uploads it before its next use.
  *
  * <p>A device backend also creates tensors whose host array does not exist yet ({@link #unallocated}): zeros
  * that get a host array only when host code first touches them, so activations that live on the device cost
@@ -31,7 +32,16 @@ public final class Tensor {
      * device copy as stale from then on.
      */
     public interface DeviceCopy {
+        /**
+         * Host code is about to touch the host array ({@code write}: it may change it). A device copy holding newer
+         * values than the host refuses: reading device data on the host is an explicit {@link #download}.
+         */
         void hostAccess(Tensor t, boolean write);
+
+        /** Makes the host array current (copies newer device values down); the explicit host read. */
+        default void download(Tensor t) {
+            hostAccess(t, false);
+        }
 
         /** Fills the tensor on the device and returns true, or returns false to let the host fill it. */
         default boolean fill(Tensor t, double v) {
@@ -61,6 +71,15 @@ public final class Tensor {
                 bd.hostAccess(t.base, write);
             }
             t.f = t.base.f; // the base may have got its host array just now
+            t.d = t.base.d;
+        }
+
+        @Override
+        public void download(Tensor t) {
+            if (t.base.dev != null) {
+                t.base.dev.download(t.base);
+            }
+            t.f = t.base.f;
             t.d = t.base.d;
         }
     };
@@ -352,6 +371,18 @@ public final class Tensor {
             }
         }
         return true;
+    }
+
+    /**
+     * Brings values that a device operation wrote to the host, so host code can read them: the one explicit host
+     * read of device data (plain accessors refuse a tensor whose newer values are on a device). Nothing to do for
+     * a host tensor. Returns this.
+     */
+    public Tensor download() {
+        if (dev != null) {
+            dev.download(this);
+        }
+        return this;
     }
 
     // ------------------------------------------------------------- for device backends (dev.pdecnn.backend.cuda)

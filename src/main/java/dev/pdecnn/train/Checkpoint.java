@@ -33,6 +33,7 @@ public final class Checkpoint {
         if (velocities != null) {
             velocities.forEach((k, v) -> tensors.put(OPT_PREFIX + k + OPT_SUFFIX, v));
         }
+        tensors.values().forEach(Tensor::download); // a GPU run's weights live on the device: read them explicitly
         Safetensors.write(file, tensors, Map.of(STATE_KEY, GSON.toJson(state), "format", "pt"));
     }
 

@@ -47,14 +47,14 @@ public final class TrainStep {
     }
 
     /**
-     * The network in evaluation mode (BN running statistics) on {@code x}; {@code read} gets the logits while
-     * they are valid (inside the step) and returns what the caller keeps. The network is back in training mode
+     * The network in evaluation mode (BN running statistics) on {@code x}; {@code read} gets the logits, downloaded
+     * to the host, while they are valid (inside the step) and returns what the caller keeps. The network is back in training mode
      * afterwards.
      */
     public <R> R eval(Tensor x, Function<Tensor, R> read) {
         net.train(false);
         try (StepArena.Step s = be.arena().open()) {
-            return read.apply(net.forward(x));
+            return read.apply(net.forward(x).download()); // the one host read of a step: the logits
         } finally {
             net.train(true);
         }

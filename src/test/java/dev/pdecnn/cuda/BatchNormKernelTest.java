@@ -101,7 +101,7 @@ class BatchNormKernelTest {
             be.batchNormTrain(Check.of(x, t), Check.of(gamma, t), Check.of(beta, t), Check.of(rm, t).copy(),
                     Check.of(rv, t).copy(), 0.01, 1e-3, tU, Tensor.zeros(t, c), Tensor.zeros(t, c));
             be.relu(tU, yU);
-            assertArrayEquals(yU.to(DType.F64).f64(), yG.to(DType.F64).f64(), at + "fused = unfused, train");
+            assertArrayEquals(yU.download().to(DType.F64).f64(), yG.download().to(DType.F64).f64(), at + "fused = unfused, train");
             long clipped = java.util.Arrays.stream(yG.to(DType.F64).f64()).filter(v -> v == 0).count();
             assertTrue(clipped > 0 && clipped < yG.size(), at + "some clipped");
 
@@ -114,11 +114,11 @@ class BatchNormKernelTest {
             be.batchNormEval(Check.of(x, t), Check.of(gamma, t), Check.of(beta, t), Check.of(rm, t), Check.of(rv, t),
                     1e-3, teU);
             be.relu(teU, yeU);
-            assertArrayEquals(yeU.to(DType.F64).f64(), yeG.to(DType.F64).f64(), at + "fused = unfused, eval");
+            assertArrayEquals(yeU.download().to(DType.F64).f64(), yeG.download().to(DType.F64).f64(), at + "fused = unfused, eval");
 
             // backward: the ReLU output of the GPU's own forward on both sides, so the masks agree exactly
             Tensor gx = Tensor.zeros(DType.F64, sh), gg = Tensor.zeros(DType.F64, c), gb = Tensor.zeros(DType.F64, c);
-            Tensor smIn = t == DType.F32 ? smG : sm, siIn = t == DType.F32 ? siG : si;
+            Tensor smIn = t == DType.F32 ? smG.download() : sm, siIn = t == DType.F32 ? siG.download() : si;
             cpu.batchNormReluBackward(x[1], yG.to(DType.F64), gy[1], gamma[1], smIn.to(DType.F64), siIn.to(DType.F64),
                     gx, gg, gb);
             Tensor gxG = Tensor.zeros(t, sh), ggG = Tensor.zeros(t, c), gbG = Tensor.zeros(t, c);
@@ -130,9 +130,9 @@ class BatchNormKernelTest {
             Tensor gm = Tensor.zeros(t, sh), gxU = Tensor.zeros(t, sh), ggU = Tensor.zeros(t, c), gbU = Tensor.zeros(t, c);
             be.reluBackward(yG, Check.of(gy, t), gm);
             be.batchNormBackward(Check.of(x, t), gm, Check.of(gamma, t), smIn.to(t), siIn.to(t), gxU, ggU, gbU);
-            assertArrayEquals(gxU.to(DType.F64).f64(), gxG.to(DType.F64).f64(), at + "fused = unfused, gx");
-            assertArrayEquals(ggU.to(DType.F64).f64(), ggG.to(DType.F64).f64(), at + "fused = unfused, gGamma");
-            assertArrayEquals(gbU.to(DType.F64).f64(), gbG.to(DType.F64).f64(), at + "fused = unfused, gBeta");
+            assertArrayEquals(gxU.download().to(DType.F64).f64(), gxG.download().to(DType.F64).f64(), at + "fused = unfused, gx");
+            assertArrayEquals(ggU.download().to(DType.F64).f64(), ggG.download().to(DType.F64).f64(), at + "fused = unfused, gGamma");
+            assertArrayEquals(gbU.download().to(DType.F64).f64(), gbG.download().to(DType.F64).f64(), at + "fused = unfused, gBeta");
         }
     }
 }

@@ -77,6 +77,7 @@ final class Check {
     }
 
     private static void compare(String what, Tensor ref, Tensor got, double rtol, boolean scaled) {
+        got.download(); // the device's result, read on the host explicitly
         assertEquals(ref.size(), got.size(), what + ": size");
         double floor = scaled ? rms(ref) : 0;
         int bad = 0, worst = -1;

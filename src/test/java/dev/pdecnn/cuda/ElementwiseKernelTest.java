@@ -46,8 +46,8 @@ class ElementwiseKernelTest {
             be.addRelu(a, Check.of(b, t), gotR);
             Check.elementwise("add + relu", refR, gotR, Check.tol(t));
             be.relu(gotA, gotU);
-            assertArrayEquals(gotU.to(DType.F64).f64(), gotR.to(DType.F64).f64(), "fused = add then relu");
-            assertArrayEquals(Check.of(x, t).to(DType.F64).f64(), a.to(DType.F64).f64(), "a unchanged");
+            assertArrayEquals(gotU.download().to(DType.F64).f64(), gotR.download().to(DType.F64).f64(), "fused = add then relu");
+            assertArrayEquals(Check.of(x, t).to(DType.F64).f64(), a.download().to(DType.F64).f64(), "a unchanged");
         }
     }
 

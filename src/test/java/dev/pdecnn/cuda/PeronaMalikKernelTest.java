@@ -69,6 +69,8 @@ class PeronaMalikKernelTest {
         Tensor gdx = Tensor.zeros(t, sh), gdy = Tensor.zeros(t, sh);
         be.pdeBackward(f, h, u, v, dx, dy, 0, s, go, gf, gh, gu, gv, gdx, gdy);
         be.peronaMalikBackward(h, 2.0, gdx, gdy, gh);
+        out.download();
+        gh.download();
         Tensor all = Tensor.zeros(DType.F64, 2 * out.size());
         for (int i = 0; i < out.size(); i++) {
             all.set(i, out.get(i));

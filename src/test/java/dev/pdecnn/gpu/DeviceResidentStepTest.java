@@ -134,7 +134,7 @@ class DeviceResidentStepTest {
             if (step == 3) {
                 // host code between steps (a checkpoint reads, a restore writes): the device must see the write
                 for (Network net : List.of(gpu, cpu)) {
-                    Tensor w = net.namedParams().get(firstWeight(net)).value;
+                    Tensor w = net.namedParams().get(firstWeight(net)).value.download();
                     double v = w.get(0);
                     w.set(0, 0.5 * v + 0.25);
                 }
@@ -165,10 +165,17 @@ class DeviceResidentStepTest {
         }
         assertTrue(failures.isEmpty(), file + ":\n  " + String.join("\n  ", failures));
 
+        // host reads of device data are explicit: an accessor refuses newer device values, download() brings them
+        Tensor w = gpu.namedParams().get(firstWeight(gpu)).value;
+        Steps.sgdStep(gpu, gpuBe, Steps.batch(gpu, 2, DType.F64, 30), y, gv, 0.1, 0.9, 5e-4); // w changes on the device
+        IllegalStateException implicit = assertThrows(IllegalStateException.class, () -> w.get(0));
+        assertTrue(implicit.getMessage().contains("call download()"), implicit.getMessage());
+        assertEquals(w.download().get(0), w.get(0));
+
         // activations: readable during their step, gone (loudly) once the next step has reused their buffers
         gpuBe.endStep();
         Tensor logits = gpu.forward(Steps.batch(gpu, 2, DType.F64, 40));
-        double first = logits.get(0); // downloaded while the step is live: the host copy survives the step
+        double first = logits.download().get(0); // downloaded while the step is live: the host copy survives the step
         Tensor unread = gpu.forward(Steps.batch(gpu, 2, DType.F64, 41));
         assertTrue(!unread.hostAllocated(), "an activation has no host array until host code reads it");
         gpuBe.endStep();
@@ -195,7 +202,7 @@ class DeviceResidentStepTest {
             for (int step = 1; step <= steps; step++) {
                 Steps.sgdStep(net, be, Steps.batch(net, n, DType.F32, 30 + step), y, vel, 0.1, 0.9, 5e-4);
             }
-            net.namedParams().forEach((k, p) -> plain.put(k, p.value.f32().clone()));
+            net.namedParams().forEach((k, p) -> plain.put(k, p.value.download().copy().f32()));
         }
         CountingRunner rt = new CountingRunner(DEVICE.runner());
         try (DeviceMemory pool = DeviceMemory.pool(rt, 64L << 20)) {
@@ -222,7 +229,7 @@ class DeviceResidentStepTest {
             }
             Map<String, Param> got = net.namedParams();
             for (Map.Entry<String, float[]> e : plain.entrySet()) {
-                assertArrayEquals(e.getValue(), got.get(e.getKey()).value.f32(), e.getKey() + ": staged vs plain steps");
+                assertArrayEquals(e.getValue(), got.get(e.getKey()).value.download().copy().f32(), e.getKey() + ": staged vs plain steps");
             }
             be.releaseDevice(); // also frees the batch staged last, which no step read
             assertEquals(0, pool.inUse());
@@ -262,6 +269,7 @@ class DeviceResidentStepTest {
             a.relu(x, y); // y lives on a's device only
             assertTrue(!y.hostAllocated());
             b.relu(y, z);
+            z.download();
             for (int i = 0; i < x.size(); i++) {
                 assertEquals(Math.max(0f, (float) x.get(i)), z.get(i), "element " + i);
             }

@@ -83,6 +83,7 @@ class JCudaIsolationTest {
         private static void relu(Backend b) {
             Tensor x = Tensor.of(new float[]{-1, 2, -3, 4}, 4), y = b.zeros(4);
             b.relu(x, y);
+            y.download(); // a device result is read on the host explicitly
             if (y.get(1) != 2 || y.get(0) != 0) {
                 throw new AssertionError("relu on " + b);
             }

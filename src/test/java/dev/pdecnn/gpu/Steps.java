@@ -67,7 +67,7 @@ final class Steps {
     static void copyWeights(Network from, Network to) {
         Map<String, Param> a = from.namedParams(), b = to.namedParams();
         for (Map.Entry<String, Param> e : a.entrySet()) {
-            e.getValue().value.copyInto(b.get(e.getKey()).value);
+            e.getValue().value.download().copyInto(b.get(e.getKey()).value.download());
         }
     }
 
@@ -89,6 +89,7 @@ final class Steps {
     }
 
     static double rms(Tensor t) {
+        t.download();
         double s = 0;
         for (int i = 0; i < t.size(); i++) {
             s += t.get(i) * t.get(i);
@@ -98,6 +99,8 @@ final class Steps {
 
     /** max_i |got_i - ref_i| / (|ref_i| + rms(ref)) (0 when both are all zero). */
     static double error(Tensor got, Tensor ref) {
+        got.download();
+        ref.download();
         if (got.size() != ref.size()) {
             throw new AssertionError("sizes differ: " + got + " vs " + ref);
         }

@@ -162,7 +162,7 @@ class TrainStepEquivalenceTest {
             assertEquals(a.loss(), b.loss());
             Map<String, Param> pa = a.net().namedParams(), pb = b.net().namedParams();
             for (String k : pa.keySet()) {
-                assertArrayEquals(pa.get(k).value.f32(), pb.get(k).value.f32(), k);
+                assertArrayEquals(pa.get(k).value.download().copy().f32(), pb.get(k).value.download().copy().f32(), k);
             }
             pooled.releaseDevice();
             assertEquals(0, pool.inUse());

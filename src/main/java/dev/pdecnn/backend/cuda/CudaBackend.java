@@ -22,8 +22,8 @@ import dev.pdecnn.tensor.Tensor;
  * unchanged; the first operation that touches a tensor attaches a device copy to it ({@link DeviceTensors}:
  * a buffer plus host-valid / device-valid flags). Operations read inputs from the device copy, uploading only
  * when the host copy is newer (a fresh batch, a weight the host wrote), and write outputs on the device only;
- * host code that reads a tensor ({@code get}, {@code f32()}, ...) downloads it then, and host code that may write
- * it marks the device copy stale. Zero fills (the gradients' {@code zeroGrad}) run as device memsets, and the
+ * host code reads a tensor after an explicit {@link Tensor#download()} (plain accessors refuse newer device
+ * values), and host code that may write it marks the device copy stale. Zero fills (the gradients' {@code zeroGrad}) run as device memsets, and the
  * zeros this backend creates ({@link #zeros}, {@code zerosLike()} of a device tensor) get no host array unless
  * host code reads them, so activations cost no host memory. A training step therefore copies the images and
  * the labels in and the per-sample losses and the predictions out, nothing else (tested for every model with a
@@ -219,7 +219,7 @@ public final class CudaBackend implements Backend {
         return dt.uploads;
     }
 
-    /** Device-to-host copies of tensors made so far (lazy downloads when host code reads a device tensor). */
+    /** Device-to-host copies of tensors made so far ({@link Tensor#download()} of device-newer data). */
     public long tensorDownloads() {
         return dt.downloads;
     }

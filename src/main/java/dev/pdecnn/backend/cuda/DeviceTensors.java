@@ -19,7 +19,7 @@ import java.util.function.Supplier;
  * Where the tensors of one {@link CudaBackend} live on the device: each tensor an operation touches gets a
  * device buffer (a {@link Resident}, attached to the tensor as its {@link Tensor.DeviceCopy}) with two validity
  * flags, host valid and device valid. Operations read inputs from the device buffer (uploading only when the
- * host copy is newer) and write outputs there only; host code that reads the tensor downloads it lazily, and
+ * host copy is newer) and write outputs there only; host code reads the tensor after {@link Tensor#download()}, and
  * host code that may write it marks the device copy stale.
  *
  * <p>Two lifetimes:
@@ -74,7 +74,12 @@ final class DeviceTensors {
 
         @Override
         public void hostAccess(Tensor t, boolean write) {
-            owner.hostAccess(this, t, write);
+            owner.hostAccess(this, t, write, false);
+        }
+
+        @Override
+        public void download(Tensor t) {
+            owner.hostAccess(this, t, false, true);
         }
 
         @Override
@@ -202,7 +207,7 @@ final class DeviceTensors {
         }
         if (dc instanceof Resident other) {
             if (!other.released) {
-                other.owner.hostAccess(other, t, true); // another backend's copy: the host becomes current
+                other.owner.hostAccess(other, t, true, true); // another backend's copy: the host becomes current
                 other.owner.drop(other);
             }
             t.deviceCopy(null);
@@ -250,7 +255,12 @@ final class DeviceTensors {
         r.hostValid = false;
     }
 
-    private void hostAccess(Resident r, Tensor t, boolean write) {
+    /**
+     * Host code touches {@code t}'s host array. Only {@code explicit} access ({@link Tensor#download}, or this
+     * class moving data itself) copies newer device values down: an implicit read of device data would hide a
+     * transfer in an accessor, so it is refused with a message that names the fix.
+     */
+    private void hostAccess(Resident r, Tensor t, boolean write, boolean explicit) {
         if (r.pending) {
             awaitStaged();
         }
@@ -260,6 +270,10 @@ final class DeviceTensors {
         }
         if (r.released) {
             return;
+        }
+        if (!r.hostValid && !explicit) {
+            throw new IllegalStateException(t + " holds newer values on " + rt.description() + ": call download() on it "
+                    + "before host code reads or changes it (host reads of device data are explicit)");
         }
         download(r, t);
         t.allocateHost(); // host code wants the array, even of zeros that never had one
@@ -356,6 +370,7 @@ final class DeviceTensors {
             return;
         }
         if (!(dc instanceof Resident r && r.released)) {
+            dc.download(t);
             dc.hostAccess(t, true);
             if (dc instanceof Resident r) {
                 r.owner.drop(r);
