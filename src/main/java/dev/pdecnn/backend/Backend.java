@@ -37,6 +37,14 @@ public interface Backend {
     default void synchronize() {
     }
 
+    /**
+     * Gives back every device buffer this backend holds, copying values only the device has to the host first;
+     * the backend stays usable. Device lifetimes are explicit (no garbage collector returns buffers), so code
+     * that is done with a network on a device calls this. Nothing to do on the host, the default.
+     */
+    default void releaseDevice() {
+    }
+
     /** One line on the device memory this backend uses (a GPU's pool), or null for host memory. */
     default String memorySummary() {
         return null;

@@ -161,7 +161,11 @@ public final class Bench {
             train.train(x, labels, 0.01, 0.9, 5e-4, null);
             be.synchronize(); // a GPU queues its launches: the step's time is the time until they have run
         };
-        return time(net.name, batch, warmup, reps, step);
+        try {
+            return time(net.name, batch, warmup, reps, step);
+        } finally {
+            be.releaseDevice(); // this model's parameters leave the device before the next benchmark's arrive
+        }
     }
 
     /**
@@ -196,7 +200,11 @@ public final class Bench {
             }
             be.synchronize();
         };
-        return time("global " + n + "x" + c + "x" + h + "x" + w + " K=" + k, n, warmup, reps, step);
+        try {
+            return time("global " + n + "x" + c + "x" + h + "x" + w + " K=" + k, n, warmup, reps, step);
+        } finally {
+            be.releaseDevice();
+        }
     }
 
     private static void checkCounts(int batch, int warmup, int reps) {

@@ -20,6 +20,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * per-channel quantities scaled by their RMS over channels).
  */
 class BatchNormKernelTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     private final ReferenceBackend cpu = new ReferenceBackend();
 
     @ParameterizedTest

@@ -22,6 +22,12 @@ import java.util.stream.Stream;
  * kernel families (implicit GEMM and direct) and the automatic choice.
  */
 class ConvKernelTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     /** name, n, c, h, w, co, k, stride, pad, groups. */
     static final Object[][] CASES = {
             {"3x3 s1 (stem 3->16)", 2, 3, 12, 11, 16, 3, 1, 1, 1},
@@ -55,7 +61,7 @@ class ConvKernelTest {
     @MethodSource("cases")
     void convEqualsCpuReference(String name, int n, int c, int h, int w, int co, int k, int stride, int pad,
                                 int groups, ConvAlgo algo, DType t) {
-        CudaBackend be = new CudaBackend(Kernels.runner(), t, Kernels.backend(t).options().withConv(algo));
+        CudaBackend be = Kernels.track(new CudaBackend(Kernels.runner(), t, Kernels.backend(t).options().withConv(algo)));
         ReferenceBackend cpu = new ReferenceBackend();
         ConvSpec s = new ConvSpec(stride, pad, groups);
         int ho = s.outSize(h, k), wo = s.outSize(w, k);

@@ -14,6 +14,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** The dense layer (tiled GEMM) and softmax cross-entropy against the double-precision CPU reference. */
 class DenseLossKernelTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     private final ReferenceBackend cpu = new ReferenceBackend();
 
     @ParameterizedTest

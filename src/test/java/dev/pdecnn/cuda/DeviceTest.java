@@ -13,11 +13,17 @@ import org.junit.jupiter.api.Test;
  * on the device.
  */
 class DeviceTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     @Test
     void fusedPdeOnTheDeviceEqualsCpuReference() {
         KernelRunner gpu = Kernels.device();
         for (DType t : DType.values()) {
-            CudaBackend be = new CudaBackend(gpu, t);
+            CudaBackend be = Kernels.track(new CudaBackend(gpu, t));
             for (PdeKernelTest.Velocity v : PdeKernelTest.Velocity.values()) {
                 for (PdeKernelTest.Diffusivity d : PdeKernelTest.Diffusivity.values()) {
                     for (int k : new int[]{1, 2, 5}) {

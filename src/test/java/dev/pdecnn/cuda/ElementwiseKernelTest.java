@@ -18,6 +18,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * wrap (more elements than 4096 blocks x 256 threads is too slow to emulate; 3 blocks of a capped grid do it).
  */
 class ElementwiseKernelTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     private final ReferenceBackend cpu = new ReferenceBackend();
 
     @ParameterizedTest

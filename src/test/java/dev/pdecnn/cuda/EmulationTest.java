@@ -17,6 +17,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * faults a GPU would hide or hang on are reported, and grid/block indices decompose as on a GPU.
  */
 class EmulationTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     private static int[] iota(int n) {
         int[] a = new int[n];
         for (int i = 0; i < n; i++) {

@@ -22,6 +22,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the host build registers, so each kernel a GPU can run is one the equality suite can run on the host.
  */
 class KernelResourcesTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     @Test
     void committedKernelsMatchTheSources() throws IOException {
         KernelModules km = KernelModules.load();

@@ -8,7 +8,9 @@ import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.tensor.DType;
 import org.junit.jupiter.api.Assumptions;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -105,8 +107,25 @@ final class Kernels {
         return host(maxShared);
     }
 
+    /** Backends a test made, released after it ({@link #releaseTracked}): device lifetimes are explicit. */
+    private static final List<CudaBackend> TRACKED = new ArrayList<>();
+
+    /** Registers {@code be} to be released after the current test. */
+    static synchronized CudaBackend track(CudaBackend be) {
+        TRACKED.add(be);
+        return be;
+    }
+
+    /** Gives back the device buffers of every backend the finished test made (the test classes' @AfterEach). */
+    static synchronized void releaseTracked() {
+        for (CudaBackend be : TRACKED) {
+            be.releaseDevice();
+        }
+        TRACKED.clear();
+    }
+
     static CudaBackend backend(DType dtype) {
-        return new CudaBackend(runner(), dtype);
+        return track(new CudaBackend(runner(), dtype));
     }
 
     static void assumeAvailable() {

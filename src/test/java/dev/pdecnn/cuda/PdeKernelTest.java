@@ -26,6 +26,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sizes that are not multiples of the block size, several planes per block, and both element types.
  */
 class PdeKernelTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     enum Velocity { LEARNED, ZERO }
 
     enum Diffusivity { LEARNED, CONSTANT, ZERO }
@@ -88,8 +94,8 @@ class PdeKernelTest {
     @ParameterizedTest(name = "{0}x{1}x{2}x{3} K={4} v={5} D={6} {7}")
     @MethodSource("stepCases")
     void stepKernelsEqualCpuReference(int n, int c, int h, int w, int k, Velocity vel, Diffusivity dif, DType t) {
-        CudaBackend be = new CudaBackend(Kernels.runner(), t,
-                Kernels.backend(t).options().withPdeStepKernels(true));
+        CudaBackend be = Kernels.track(new CudaBackend(Kernels.runner(), t,
+                Kernels.backend(t).options().withPdeStepKernels(true)));
         assertFalse(be.pdePlan(n * c, h, w, k, false).fused());
         check(be, n, c, h, w, k, vel, dif, t, new PdeSpec(k, 0.2, 1.3, 0.8));
     }
@@ -98,7 +104,7 @@ class PdeKernelTest {
     @Test
     void largeSharedMemoryKeepsDoublePlanesFused() {
         int shared = 227 * 1024;
-        CudaBackend be = new CudaBackend(Kernels.runner(shared), DType.F64);
+        CudaBackend be = Kernels.track(new CudaBackend(Kernels.runner(shared), DType.F64));
         dev.pdecnn.backend.cuda.PdeKernels.Plan plan = be.pdePlan(3, 32, 32, 5, true);
         assertTrue(plan.fused());
         assertEquals(11 * 1024 * 8, plan.shared());
@@ -110,8 +116,8 @@ class PdeKernelTest {
     void partialGradientRequests() {
         Kernels.assumeAvailable();
         for (boolean steps : new boolean[]{false, true}) {
-            CudaBackend be = new CudaBackend(Kernels.runner(), DType.F64,
-                    Kernels.backend(DType.F64).options().withPdeStepKernels(steps));
+            CudaBackend be = Kernels.track(new CudaBackend(Kernels.runner(), DType.F64,
+                    Kernels.backend(DType.F64).options().withPdeStepKernels(steps)));
             SplittableRandom r = new SplittableRandom(7);
             int[] sh = {2, 2, 9, 10};
             Tensor f = Check.pair(r, sh)[1], h = Check.pair(r, sh)[1], u = Check.pair(r, sh)[1], v = Check.pair(r, sh)[1];

@@ -16,6 +16,12 @@ import java.util.SplittableRandom;
  * and the whole perona_malik PDE mode: h -> (Dx, Dy) -> K steps -> gradients back into h.
  */
 class PeronaMalikKernelTest {
+    /** Device lifetimes are explicit: the backends this test made give their buffers back. */
+    @org.junit.jupiter.api.AfterEach
+    void releaseBackends() {
+        Kernels.releaseTracked();
+    }
+
     private final ReferenceBackend cpu = new ReferenceBackend();
     static final int[][] SHAPES = {{1, 1, 2, 2}, {1, 2, 2, 5}, {2, 3, 5, 7}, {1, 2, 16, 16}, {2, 1, 28, 28}};
 

@@ -90,9 +90,21 @@ final class CountingRunner implements KernelRunner {
         inner.awaitStaged();
     }
 
+    /** When non-null, every launch appends its kernel name and the device addresses it was given. */
+    java.util.List<String> record;
+
     @Override
     public void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
         launches++;
+        if (record != null) {
+            StringBuilder b = new StringBuilder(kernel);
+            for (Object a : args) {
+                if (a instanceof DevicePtr p) {
+                    b.append(' ').append(Long.toHexString(p.address()));
+                }
+            }
+            record.add(b.toString());
+        }
         if (failing.test(kernel)) {
             throw new KernelException("an illegal memory access was encountered (CUDA_ERROR_ILLEGAL_ADDRESS)");
         }

@@ -98,6 +98,7 @@ class TrainStepEquivalenceTest {
         Stepped cpu64 = step(cfg, new ReferenceBackend(), init, DType.F64);
         Stepped gpu64 = step(cfg, new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 256L << 20), DType.F64), init, DType.F64);
         double w64 = compare("f64", cpu64, gpu64, F64_TOL, F64_TOL, failures);
+        gpu64.net().backend().releaseDevice(); // device lifetimes are explicit: done with this network
 
         // float32: the training path
         Stepped cpu32 = step(cfg, new CpuBackend(), init, DType.F32);
@@ -165,6 +166,7 @@ class TrainStepEquivalenceTest {
                 assertArrayEquals(pa.get(k).value.download().copy().f32(), pb.get(k).value.download().copy().f32(), k);
             }
             pooled.releaseDevice();
+            b.net().backend().releaseDevice();
             assertEquals(0, pool.inUse());
             assertTrue(pool.peak() > 0 && pool.peak() < 64L << 20, pool.summary());
         }

@@ -186,6 +186,7 @@ public final class CudaBackend implements Backend {
      * returns every buffer to {@link #memory()}: afterwards nothing of this backend is on the device. The backend
      * stays usable; its next operation uploads what it needs again.
      */
+    @Override
     public void releaseDevice() {
         scopes.releaseAll();
     }

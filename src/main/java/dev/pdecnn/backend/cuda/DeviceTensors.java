@@ -2,8 +2,6 @@ package dev.pdecnn.backend.cuda;
 
 import dev.pdecnn.tensor.Tensor;
 
-import java.lang.ref.ReferenceQueue;
-import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -12,7 +10,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -25,8 +22,8 @@ import java.util.function.Supplier;
  * <p>Two lifetimes:
  * <ul>
  *   <li><b>persistent</b>: parameters, their gradients, optimizer velocities, batch-norm running and saved
- *       statistics (the tensors an operation takes in those roles). Their buffers stay for as long as the tensor
- *       lives, so a whole training run keeps them on the device;</li>
+ *       statistics (the tensors an operation takes in those roles; the parameter store's flat tensors). Their
+ *       buffers stay until {@link #releaseAll}, so a whole training run keeps them on the device;</li>
  *   <li><b>step</b>: everything else (activations, their gradients, the input batch). Their buffers are
  *       returned when the training step ends ({@link #endStep}) and handed to the next step's tensors of the
  *       same size. A step tensor that only the device held becomes unreadable then ("recycled"): host code
@@ -36,10 +33,9 @@ import java.util.function.Supplier;
  * <p>On a pool ({@link DeviceMemory#pooled()}), returned buffers and operation scratch go to a cache keyed by
  * size rather than back to the pool, so from the second step on a step takes no block from the pool at all;
  * the cache is emptied into the pool when an allocation would otherwise fail. On checked memory (the tests'
- * separate allocations) buffers go straight back. A buffer whose tensor was garbage-collected is returned at
- * the next operation of any backend (weak references), so abandoned tensors do not leak device memory; on a
- * pool, a step tensor's buffer still waits for its step's end (so what a step needs does not depend on when the
- * collector runs).
+ * separate allocations) buffers go straight back. Lifetimes are explicit, never the garbage collector's: a
+ * buffer goes back when its step ends, when its tensor is evicted, or at {@link #releaseAll} (which code that
+ * is done with a backend calls: the session's close, {@code bench} between models, the tests after each case).
  *
  * <p><b>Staged uploads</b> ({@link #stage}): the next batch is copied into a page-locked staging buffer and
  * uploaded on the runner's copy stream while the current step runs; it is a step tensor of the step whose first
@@ -48,12 +44,9 @@ import java.util.function.Supplier;
  * <p>Not thread-safe: one thread runs the operations and reads the tensors, as the Trainer does.
  */
 final class DeviceTensors {
-    private static final ReferenceQueue<Tensor> DEAD = new ReferenceQueue<>();
-    /** Every live {@link Resident}, so one stays reachable (and is enqueued) after its tensor and backend die. */
-    private static final Set<Resident> REGISTRY = ConcurrentHashMap.newKeySet();
-
     /** The device copy of one tensor. */
-    static final class Resident extends WeakReference<Tensor> implements Tensor.DeviceCopy {
+    static final class Resident implements Tensor.DeviceCopy {
+        final Tensor tensor;
         final DeviceTensors owner;
         final DevicePtr ptr;
         boolean hostValid = true, deviceValid;
@@ -66,7 +59,7 @@ final class DeviceTensors {
         boolean staged, pending;
 
         Resident(DeviceTensors owner, Tensor t, DevicePtr ptr, boolean persistent) {
-            super(t, DEAD);
+            this.tensor = t;
             this.owner = owner;
             this.ptr = ptr;
             this.persistent = persistent;
@@ -91,6 +84,8 @@ final class DeviceTensors {
     private final KernelRunner rt;
     private final DeviceMemory mem;
     private final Map<Long, ArrayDeque<DevicePtr>> cache = new HashMap<>();
+    /** Every device copy this object holds a buffer for, until it is dropped (step end, eviction, release). */
+    private final Set<Resident> live = new LinkedHashSet<>();
     private final List<Resident> step = new ArrayList<>();
     private final Set<Resident> persistent = new LinkedHashSet<>();
     private final List<Resident> staged = new ArrayList<>();
@@ -173,8 +168,8 @@ final class DeviceTensors {
     /** Bytes held by tensors (persistent and of the current step). */
     long residentBytes() {
         long s = 0;
-        for (Resident r : REGISTRY) {
-            if (r.owner == this && !r.released) {
+        for (Resident r : live) {
+            if (!r.released) {
                 s += key(r.ptr.bytes());
             }
         }
@@ -188,7 +183,6 @@ final class DeviceTensors {
      * A device copy of another backend is first brought back to the host and dropped.
      */
     Resident resident(Tensor t, boolean persistent, Supplier<String> what) {
-        drainDead();
         Tensor.DeviceCopy dc = t.deviceCopy();
         if (dc instanceof Resident r && r.owner == this && !r.released) {
             if (r.pending) {
@@ -217,7 +211,7 @@ final class DeviceTensors {
         }
         Resident r = new Resident(this, t, take((long) t.size() * t.dtype().bytes, what, !persistent),
                 persistent);
-        REGISTRY.add(r);
+        live.add(r);
         (persistent ? this.persistent : step).add(r);
         t.deviceCopy(r);
         return r;
@@ -289,7 +283,6 @@ final class DeviceTensors {
      * reads it then uploads it, and reports an out-of-memory error with its own context).
      */
     boolean stage(Tensor t, Supplier<String> what) {
-        drainDead();
         if (t.deviceCopy() != null || t.aliased() || !t.hostAllocated()) {
             return false;
         }
@@ -314,7 +307,7 @@ final class DeviceTensors {
             staging.asDoubleBuffer().put((double[]) t.hostArray());
         }
         Resident r = new Resident(this, t, dst, false);
-        REGISTRY.add(r);
+        live.add(r);
         staged.add(r);
         r.staged = true;
         r.pending = true;
@@ -385,7 +378,7 @@ final class DeviceTensors {
             return;
         }
         r.released = true;
-        REGISTRY.remove(r);
+        live.remove(r);
         if (r.staged) {
             staged.remove(r);
         }
@@ -405,7 +398,7 @@ final class DeviceTensors {
             if (r.released || r.persistent) {
                 continue;
             }
-            Tensor t = r.get();
+            Tensor t = r.tensor;
             drop(r);
             if (t != null) {
                 if (r.hostValid) {
@@ -416,7 +409,6 @@ final class DeviceTensors {
             }
         }
         step.clear();
-        drainDead();
     }
 
     /**
@@ -426,14 +418,9 @@ final class DeviceTensors {
      */
     void releaseAll() {
         awaitStaged();
-        List<Resident> all = new ArrayList<>();
-        for (Resident r : REGISTRY) {
-            if (r.owner == this && !r.released) {
-                all.add(r);
-            }
-        }
+        List<Resident> all = new ArrayList<>(live);
         for (Resident r : all) {
-            Tensor t = r.get();
+            Tensor t = r.tensor;
             if (t != null) {
                 if (!r.lost) {
                     download(r, t);
@@ -451,27 +438,6 @@ final class DeviceTensors {
         if (staging != null) {
             rt.freeStaging(staging);
             staging = null;
-        }
-    }
-
-    /**
-     * Returns the buffers of tensors that were garbage-collected (of any backend). A dead step tensor on a pool
-     * waits for its step's end instead: returning it whenever the collector happens to run would make the
-     * number of buffers a step needs depend on the collector, and a later step could have to take new blocks.
-     */
-    static void drainDead() {
-        for (Object o; (o = DEAD.poll()) != null; ) {
-            Resident r = (Resident) o;
-            if (r.released || (!r.persistent && !r.staged && r.owner.mem.pooled())) { // unreleased: in the step list
-                continue;
-            }
-            try {
-                r.owner.drop(r);
-            } catch (RuntimeException e) {
-                // that backend's memory or runner is gone: nothing left to return
-                r.released = true;
-                REGISTRY.remove(r);
-            }
         }
     }
 }
