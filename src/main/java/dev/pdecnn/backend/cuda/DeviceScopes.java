@@ -184,7 +184,7 @@ final class DeviceScopes {
         public void close() {
             current = outer;
             for (int i = owned.size() - 1; i >= 0; i--) {
-                dt.give(owned.get(i));
+                dt.giveScratch(owned.get(i));
             }
         }
     }

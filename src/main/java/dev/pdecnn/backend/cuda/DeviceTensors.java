@@ -30,8 +30,10 @@ import java.util.function.Supplier;
  *       must read activations before the next step starts.</li>
  * </ul>
  *
- * <p>On a pool ({@link DeviceMemory#pooled()}), returned buffers and operation scratch go to a cache keyed by
- * size rather than back to the pool, so from the second step on a step takes no block from the pool at all;
+ * <p>On a pool ({@link DeviceMemory#pooled()}), returned buffers and operation scratch go to caches keyed by
+ * size (one for step tensors, one for scratch) rather than back to the pool, so from the second step on a step
+ * takes no block from the pool at all, and, since both go back in the reverse order of taking, every step runs
+ * on the same addresses as the one before (the input batch aside when it is staged);
  * the cache is emptied into the pool when an allocation would otherwise fail. On checked memory (the tests'
  * separate allocations) buffers go straight back. Lifetimes are explicit, never the garbage collector's: a
  * buffer goes back when its step ends, when its tensor is evicted, or at {@link #releaseAll} (which code that
@@ -83,7 +85,8 @@ final class DeviceTensors {
 
     private final KernelRunner rt;
     private final DeviceMemory mem;
-    private final Map<Long, ArrayDeque<DevicePtr>> cache = new HashMap<>();
+    /** Returned step-tensor buffers by size (on a pool), and, apart, returned operation scratch. */
+    private final Map<Long, ArrayDeque<DevicePtr>> cache = new HashMap<>(), scratch = new HashMap<>();
     /** Every device copy this object holds a buffer for, until it is dropped (step end, eviction, release). */
     private final Set<Resident> live = new LinkedHashSet<>();
     private final List<Resident> step = new ArrayList<>();
@@ -106,20 +109,28 @@ final class DeviceTensors {
     }
 
     /**
-     * A buffer of {@code bytes} bytes: from the cache when one of that size is there, else from the memory.
-     * {@code what} names it in an out-of-memory message (built only when a block is taken from the memory).
+     * Scratch of one operation, {@code bytes} bytes: from the scratch cache when one of that size is there, else
+     * from the memory. {@code what} names it in an out-of-memory message (built only when a block is taken from
+     * the memory). Scratch has its own cache: an operation gives its scratch back in the reverse order of taking
+     * ({@link #giveScratch}), which leaves that cache as it found it, so scratch never reorders the blocks the
+     * step's tensors take, and every step runs on the same addresses.
      */
     DevicePtr take(long bytes, Supplier<String> what) {
-        return take(bytes, what, true);
+        return take(scratch, bytes, what, true);
     }
 
     /**
-     * As above; {@code cached} false takes a fresh block (persistent tensors: they must not consume the buffers
-     * the next step's activations and scratch will ask for, or that step would have to take new blocks).
+     * A step tensor's buffer ({@code cached}: from the step cache) or, with {@code cached} false, a fresh block
+     * (persistent tensors: they must not consume the buffers the next step's activations will ask for, or that
+     * step would have to take new blocks).
      */
     private DevicePtr take(long bytes, Supplier<String> what, boolean cached) {
+        return take(cache, bytes, what, cached);
+    }
+
+    private DevicePtr take(Map<Long, ArrayDeque<DevicePtr>> from, long bytes, Supplier<String> what, boolean cached) {
         long b = Math.max(bytes, 1);
-        ArrayDeque<DevicePtr> q = cached ? cache.get(key(b)) : null;
+        ArrayDeque<DevicePtr> q = cached ? from.get(key(b)) : null;
         if (q != null && !q.isEmpty()) {
             return new DevicePtr(q.pop().address(), b);
         }
@@ -133,13 +144,22 @@ final class DeviceTensors {
         }
     }
 
-    /** Returns a buffer of {@link #take}: to the cache on a pool, else to the memory. */
-    void give(DevicePtr p) {
+    /** Returns an operation's scratch ({@link #take}): to the scratch cache on a pool, else to the memory. */
+    void giveScratch(DevicePtr p) {
+        give(scratch, p);
+    }
+
+    /** Returns a step tensor's buffer: to the step cache on a pool, else to the memory. */
+    private void give(DevicePtr p) {
+        give(cache, p);
+    }
+
+    private void give(Map<Long, ArrayDeque<DevicePtr>> to, DevicePtr p) {
         if (p == null || p.isNull()) {
             return;
         }
         if (mem.pooled()) {
-            cache.computeIfAbsent(key(p.bytes()), k -> new ArrayDeque<>()).push(p);
+            to.computeIfAbsent(key(p.bytes()), k -> new ArrayDeque<>()).push(p);
         } else {
             mem.free(p);
         }
@@ -148,10 +168,12 @@ final class DeviceTensors {
     /** Returns every cached buffer to the memory; false when there was none. */
     boolean flushCache() {
         boolean any = false;
-        for (ArrayDeque<DevicePtr> q : cache.values()) {
-            while (!q.isEmpty()) {
-                mem.free(q.pop());
-                any = true;
+        for (Map<Long, ArrayDeque<DevicePtr>> m : List.of(cache, scratch)) {
+            for (ArrayDeque<DevicePtr> q : m.values()) {
+                while (!q.isEmpty()) {
+                    mem.free(q.pop());
+                    any = true;
+                }
             }
         }
         return any;
@@ -159,8 +181,10 @@ final class DeviceTensors {
 
     long cachedBytes() {
         long s = 0;
-        for (Map.Entry<Long, ArrayDeque<DevicePtr>> e : cache.entrySet()) {
-            s += e.getKey() * e.getValue().size();
+        for (Map<Long, ArrayDeque<DevicePtr>> m : List.of(cache, scratch)) {
+            for (Map.Entry<Long, ArrayDeque<DevicePtr>> e : m.entrySet()) {
+                s += e.getKey() * e.getValue().size();
+            }
         }
         return s;
     }
@@ -394,7 +418,11 @@ final class DeviceTensors {
 
     /** Ends a training step: the step tensors' buffers go back (to the cache on a pool) for the next step. */
     void endStep() {
-        for (Resident r : step) {
+        // Back in the reverse order of taking: the size-keyed cache is a stack, so the next step's first request of
+        // a size gets the block this step's first request got, and every step runs on the same addresses (what a
+        // captured CUDA graph needs).
+        for (int i = step.size() - 1; i >= 0; i--) {
+            Resident r = step.get(i);
             if (r.released || r.persistent) {
                 continue;
             }
