@@ -3,6 +3,7 @@ package dev.pdecnn.cli;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.HostBuild;
+import dev.pdecnn.backend.cuda.KernelPath;
 import dev.pdecnn.backend.cuda.KernelModules;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParentCommand;
@@ -14,7 +15,8 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code devices}: the GPUs this machine offers for {@code --device N} (name, compute capability, memory total and
- * free), the driver, whether cuDNN / cuBLAS / cuRAND load, the kernels in the jar, and whether the emulated device
+ * free) and which path the kernels take on each (SASS for its architecture, or the driver's JIT of the PTX), the
+ * driver, whether cuDNN / cuBLAS / cuRAND load, the kernels in the jar, and whether the emulated device
  * is available. Exit code 0 also when there is no GPU: that is an answer, printed with its reason.
  */
 @Command(name = "devices", mixinStandardHelpOptions = true,
@@ -40,6 +42,7 @@ final class DevicesCommand implements Callable<Integer> {
             for (Gpus.Gpu g : p.gpus()) {
                 out.printf(Locale.ROOT, "%s, %s free, up to %s shared memory per block  (--device %d)%n", g.describe(),
                         freeMemory(g), DeviceMemory.bytes(g.maxSharedPerBlock()), g.ordinal());
+                out.println("  kernels: " + kernelPaths(g));
             }
         }
         out.println("libraries (optional: every operation runs on the trainer's own CUDA kernels):");
@@ -59,6 +62,18 @@ final class DevicesCommand implements Callable<Integer> {
                 ? "kernel sources at " + HostBuild.sourceDir() + ", compiled with g++ on first use"
                 : "unavailable (needs the project's src/main/cuda and g++)"));
         return 0;
+    }
+
+    /**
+     * Which code of the committed fatbins the driver runs on this GPU, per module: "SASS sm_XY" when a fatbin has
+     * SASS for the GPU's architecture, else "PTX JIT (compute_70)" (see {@link KernelPath}).
+     */
+    static String kernelPaths(Gpus.Gpu g) {
+        try {
+            return KernelPath.describe(g.ccMajor(), g.ccMinor(), KernelModules.load(), KernelPath.forcePtx());
+        } catch (RuntimeException e) {
+            return "? (" + e.getMessage() + ")";
+        }
     }
 
     /** Free memory of a GPU (a short-lived context on it); "?" when it cannot be asked. */

@@ -64,8 +64,11 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
  * driver's error codes are checked after every call (JCuda's exceptions stay off) and become
  * {@link KernelException}s naming the call.
  *
- * <p>Modules: each source's fatbin (SASS for sm_80 and sm_90) is loaded when the driver accepts it, otherwise
- * its PTX (compute_75: Turing, e.g. a T4, and later), which the driver JIT-compiles for the GPU at hand.
+ * <p>Modules: each source's fatbin (built with nvcc 11.8: SASS for sm_70, sm_75, sm_80, sm_86, sm_89 and sm_90,
+ * plus compute_70 PTX of ISA 7.8) is loaded, and the driver takes the SASS for the GPU at hand or JIT-compiles the
+ * embedded PTX (GPUs newer than sm_90); should the driver refuse the fatbin, the module's .ptx is loaded instead.
+ * {@code PDECNN_CUDA_FORCE_PTX=1} loads every module from its .ptx, so the PTX JIT path can be tested on a GPU
+ * that has SASS. {@link #modulePaths()} says which path each loaded module took ({@link KernelPath}).
  * Launches above 48 KiB of dynamic shared memory opt in per kernel (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
  * up to the device's opt-in limit, which {@link #maxSharedBytesPerBlock()} reports.
  *
@@ -94,6 +97,9 @@ public final class JCudaKernelRunner implements KernelRunner {
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Map<String, String> kernelModule;
     private final Map<String, CUmodule> modules = new HashMap<>();
+    private final Map<String, String> modulePaths = new java.util.TreeMap<>();
+    private final int ccMajor, ccMinor;
+    private final boolean forcePtx = KernelPath.forcePtx();
     private final Map<Long, CUdeviceptr> allocations = new HashMap<>();
     private final Map<String, Integer> sharedOptIn = new HashMap<>();
     private final AtomicLong ids = new AtomicLong();
@@ -271,6 +277,13 @@ public final class JCudaKernelRunner implements KernelRunner {
         maxShared = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         name = "GPU " + ordinal + ": " + deviceName(dev) + " (sm_" + major + minor + ")";
         kernelModule = kernels.kernels();
+        ccMajor = major;
+        ccMinor = minor;
+    }
+
+    /** Module -> the path it took on this GPU ("SASS sm_90", "PTX JIT (compute_70)", ...), for modules loaded so far. */
+    public synchronized Map<String, String> modulePaths() {
+        return Map.copyOf(modulePaths);
     }
 
     /**
@@ -334,10 +347,16 @@ public final class JCudaKernelRunner implements KernelRunner {
         CUmodule mod = modules.get(m);
         if (mod == null) {
             mod = new CUmodule();
-            if (cuModuleLoadData(mod, kernels.fatbin(m)) != CUresult.CUDA_SUCCESS) {
-                // no SASS for this GPU (e.g. one newer than sm_90): JIT-compile the PTX
+            if (!forcePtx && cuModuleLoadData(mod, kernels.fatbin(m)) == CUresult.CUDA_SUCCESS) {
+                // the driver took the SASS for this GPU, or JIT-compiled the fatbin's compute_70 PTX
+                modulePaths.put(m, KernelPath.choose(ccMajor, ccMinor, kernels.fatbinContents(m), false));
+            } else {
+                // forced, or a fatbin the driver refused: JIT-compile the module's own PTX
                 mod = new CUmodule();
-                check(cuModuleLoadData(mod, kernels.ptx(m, true)), "cuModuleLoadData");
+                check(cuModuleLoadData(mod, kernels.ptx(m, true)), "cuModuleLoadData (" + m + ".ptx, PTX ISA "
+                        + kernels.ptxIsa(m) + ": needs a driver of CUDA 11.8 or later)");
+                modulePaths.put(m, "PTX JIT (" + m + ".ptx" + (forcePtx ? ", forced by " + KernelPath.FORCE_PTX_ENV
+                        + "=1)" : ", the fatbin was refused)"));
             }
             modules.put(m, mod);
         }

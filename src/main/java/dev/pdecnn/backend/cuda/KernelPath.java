@@ -1,0 +1,72 @@
+package dev.pdecnn.backend.cuda;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Which code of a module's fatbin the CUDA driver runs on a GPU, decided the way the driver decides: SASS built
+ * for sm_XY runs on GPUs of the same major version and a minor version of at least Y (sm_80 SASS runs on an
+ * sm_86 or sm_87 GPU, never on sm_90), and the driver takes the newest such SASS; without one, it JIT-compiles
+ * the newest embedded PTX whose virtual architecture is not above the GPU's (compute_70 for every GPU from
+ * Volta on, sm_100 and sm_120 included). PTX ISA 7.8 needs a driver of CUDA 11.8 (r520) or later; see
+ * docs/gpu.md for the table of GPUs and drivers.
+ */
+public final class KernelPath {
+    /** Set to 1 to load every module from its PTX (the driver JIT-compiles it) instead of the fatbin's SASS. */
+    public static final String FORCE_PTX_ENV = "PDECNN_CUDA_FORCE_PTX";
+
+    private KernelPath() {
+    }
+
+    /**
+     * The path for a GPU of compute capability {@code major.minor}: "SASS sm_XY", "PTX JIT (compute_70)", or
+     * "none: ..." when neither fits (a GPU older than the PTX's architecture).
+     */
+    public static String choose(int major, int minor, Fatbin fatbin, boolean forcePtx) {
+        int cc = major * 10 + minor;
+        if (!forcePtx) {
+            Integer sass = null;
+            for (int a : fatbin.sass()) {
+                if (a / 10 == major && a <= cc) {
+                    sass = a;
+                }
+            }
+            if (sass != null) {
+                return "SASS sm_" + sass;
+            }
+        }
+        Integer ptx = null;
+        for (int a : fatbin.ptx()) {
+            if (a <= cc) {
+                ptx = a;
+            }
+        }
+        if (ptx != null) {
+            return "PTX JIT (compute_" + ptx + (forcePtx ? ", forced by " + FORCE_PTX_ENV + "=1)" : ")");
+        }
+        int oldest = fatbin.ptx().isEmpty() ? -1 : java.util.Collections.min(fatbin.ptx());
+        return "none: the kernels need compute capability " + (oldest < 0 ? "?" : oldest / 10 + "." + oldest % 10)
+                + " or later";
+    }
+
+    /** Whether {@value #FORCE_PTX_ENV}=1 is set. */
+    public static boolean forcePtx() {
+        return "1".equals(System.getenv(FORCE_PTX_ENV));
+    }
+
+    /**
+     * One line for a GPU: the path of each module, grouped ("SASS sm_90 (batchnorm, conv, ...)"); the modules of
+     * one build normally share one path.
+     */
+    public static String describe(int major, int minor, KernelModules kernels, boolean forcePtx) {
+        Map<String, StringBuilder> byPath = new TreeMap<>();
+        for (String m : kernels.modules()) {
+            String p = choose(major, minor, Fatbin.parse(kernels.fatbin(m)), forcePtx);
+            StringBuilder b = byPath.computeIfAbsent(p, k -> new StringBuilder());
+            b.append(b.length() == 0 ? "" : ", ").append(m);
+        }
+        StringBuilder s = new StringBuilder();
+        byPath.forEach((p, ms) -> s.append(s.length() == 0 ? "" : "; ").append(p).append(" (").append(ms).append(')'));
+        return s.toString();
+    }
+}
