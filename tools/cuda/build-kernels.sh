@@ -72,6 +72,10 @@ manifest_value() { # $1 = key
 # entry; u32 arch at byte 28, e.g. 90) followed by its payload (nvcc 11.8 LZ4-compresses the embedded PTX). KernelBinariesTest parses the same in Java
 # (dev.pdecnn.backend.cuda.Fatbin).
 describe() { # $1 = directory
+  if ! command -v python3 > /dev/null 2>&1; then
+    echo "build-kernels: python3 is needed to read the fatbin headers" >&2
+    return 1
+  fi
   python3 - "$1" $(modules) <<'EOF'
 import re, struct, sys
 d, mods = sys.argv[1], sys.argv[2:]
