@@ -89,16 +89,24 @@ class SweepRunTest {
         assertEquals(0, st.code(), st.err());
         assertTrue(st.out().contains("4 cells: 4 done, 0 running, 0 stopped, 0 failed, 0 not started"), st.out());
 
-        // Sweep B holds the same cell as A's first; its cell is stopped by SIGTERM mid-epoch, then sweep run resumes it.
+        // Sweep B holds the same cell as A's first. `sweep run` (its own JVM) gets SIGTERM while the cell is mid-epoch:
+        // it passes one SIGTERM on, the cell checkpoints and stops, and the same command later resumes it.
         Path b = sweepFile("b", "[configs/mnist_pde_const_c1.yaml]", "[1]", data);
         Path dirB = tmp.resolve("B");
-        SweepFolder.prepare(dirB, SweepFile.expand(b, null), b);
-        Cell cell = Plan.read(dirB).cell(0);
         // slow steps (a test seam that changes no number) make "mid-epoch" certain on a busy machine
-        SignalStopTest.Child child = new SignalStopTest.Child(150, "sweep", "cell", dirB.toString(), "--index", "0");
-        child.await("epoch 1/2");
-        child.signal("TERM");
-        assertEquals(143, child.exit(), child.out() + child.err());
+        SignalStopTest.Child run = new SignalStopTest.Child(0, "sweep", "run", b.toString(), "--out", dirB.toString(),
+                "--jvm-arg", "-Dpdecnn.test.stepDelayMillis=150", "--jvm-arg", QUICK_JVM[0]);
+        run.await("[");  // "[hh:mm:ss] started ..."
+        Cell cell = Plan.read(dirB).cell(0);
+        Path log = SweepFolder.log(dirB, cell);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!(Files.exists(log) && Files.readString(log).contains("epoch 1/2 ")) && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        run.signal("TERM");
+        assertEquals(143, run.exit(), run.out() + run.err());
+        assertTrue(run.out().contains("SIGTERM: asking 1 running cell(s) to checkpoint"), run.out());
+        assertTrue(Files.readString(log).contains("stopped by SIGTERM at epoch 1, batch "), Files.readString(log));
         TrainState mid = Checkpoint.read(dirB.resolve(cell.run()).resolve("last.safetensors")).state();
         assertTrue(mid.epochsDone == 0 && mid.batchesDone > 0 && mid.batchesDone < 6, "mid-epoch: " + mid.batchesDone);
         st = CliRunner.run("sweep", "status", dirB.toString());
