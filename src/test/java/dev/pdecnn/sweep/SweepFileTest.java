@@ -93,6 +93,19 @@ class SweepFileTest {
     }
 
     @Test
+    void shippedSweepFilesExpandIntoTheStudysGrids() {
+        Plan t2 = SweepFile.expand(Path.of("configs", "sweeps", "table2.yaml"), null);
+        assertEquals(24, t2.cells().size());
+        assertEquals("row1_resnet32-s1", t2.cells().get(0).id());
+        assertEquals("row8_advection-s3", t2.cells().get(23).id());
+        assertTrue(t2.cells().stream().allMatch(c -> c.epochs() == 200 && c.config().startsWith("configs/cifar10/")));
+        Plan t1 = SweepFile.expand(Path.of("configs", "sweeps", "mnist_table1.yaml"), 10);
+        assertEquals(16, t1.cells().size());
+        assertTrue(t1.cells().stream().allMatch(c -> c.epochs() == 10 && !c.id().contains("noflip")));
+        assertEquals(8, t1.cells().stream().map(Cell::config).distinct().count());
+    }
+
+    @Test
     void entriesOfOneFileAreToldApartByTheirOverrides() throws Exception {
         config("m.yaml", "model: pde\nchannels: 1\n");
         Path f = write("s.yaml", "name: x\nconfigs:\n  - m.yaml\n  - {config: m.yaml, overrides: {hflip: false}}\n"
