@@ -168,14 +168,8 @@ class SweepRunTest {
         Files.writeString(f, "name: sl\nconfigs: [configs/mnist_cnn_c1.yaml, configs/mnist_cnn_c8.yaml]\nseeds: [1, 2]\n"
                 + "epochs: 2\n");
         Path dir = tmp.resolve("SL");
-        List<String> cmd = Launcher.command(List.of("-XX:TieredStopAtLevel=1"), List.of("sweep", "run", f.toString(),
-                "--executor", "slurm", "--out", dir.toString(), "--max-parallel", "2", "--time", "1:00:00"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
+        String out = withPath(bin, "sweep", "run", f.toString(), "--executor", "slurm", "--out", dir.toString(),
+                "--max-parallel", "2", "--time", "1:00:00");
         assertTrue(out.contains("submitted Slurm job 4242"), out);
         assertEquals(List.of("4242"), Files.readAllLines(dir.resolve("slurm-jobs.txt")));
         Path script = dir.resolve("sweep.sbatch").toAbsolutePath();
@@ -184,5 +178,25 @@ class SweepRunTest {
         assertTrue(text.contains("#SBATCH --array=0-3%2\n") && text.contains("#SBATCH --time=1:00:00\n"), text);
         assertEquals(4, Plan.read(dir).cells().size());
         assertTrue(Files.exists(dir.resolve("sweep.yaml")) && Files.isDirectory(dir.resolve("logs")));
+
+        // sweep status adds the recorded jobs' squeue lines when squeue is on PATH
+        Path squeue = bin.resolve("squeue");
+        Files.writeString(squeue, "#!/bin/sh\necho \"JOBID PARTITION NAME\"\necho \"4242_0 cpu sweep-sl ($@)\"\n");
+        Files.setPosixFilePermissions(squeue, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String status = withPath(bin, "sweep", "status", dir.toString());
+        assertTrue(status.contains("4 cells: 0 done, 0 running, 0 stopped, 0 failed, 4 not started"), status);
+        assertTrue(status.contains("4242_0 cpu sweep-sl (-r -j 4242)"), status);
+    }
+
+    /** The CLI in a child JVM with {@code bin} first on PATH; its output, after checking it exited 0. */
+    private static String withPath(Path bin, String... args) throws Exception {
+        List<String> cmd = Launcher.command(List.of("-XX:TieredStopAtLevel=1"), List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        return out;
     }
 }
