@@ -81,7 +81,7 @@ public final class SlurmExecutor {
                 %s &
                 child=$!
                 trap 'echo "SIGUSR1: asking the trainer to checkpoint"; kill -USR1 "$child" 2>/dev/null' USR1
-                trap 'echo "SIGTERM: the trainer got it from Slurm too and checkpoints"' TERM
+                trap 'echo "SIGTERM to the batch shell: not passed on (Slurm signals the trainer itself)"' TERM
                 # A trap interrupts `wait`; wait again while the trainer lives, then once more for its exit code.
                 while kill -0 "$child" 2>/dev/null; do
                     wait "$child"

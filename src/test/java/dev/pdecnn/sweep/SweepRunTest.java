@@ -121,6 +121,61 @@ class SweepRunTest {
         assertEquals(RunFolderTest.metricsWithoutTimes(refRun), RunFolderTest.metricsWithoutTimes(resumed));
     }
 
+    /**
+     * The batch script's own logic, run with bash as Slurm would run it (its #SBATCH lines are comments to bash)
+     * and a fake scontrol on PATH: USR1 to the batch shell reaches the trainer, which checkpoints mid-epoch and
+     * exits 138, and the script requeues its task; the requeued task (the same script again) finishes the cell.
+     */
+    @Test
+    void batchScriptForwardsUsr1AndRequeuesTheTask() throws Exception {
+        Path data = mnist();
+        assumeTrue(data != null, "shared MNIST folder absent");
+        Path f = sweepFile("q", "[configs/mnist_cnn_c1.yaml]", "[3]", data);
+        Path dir = tmp.resolve("Q");
+        Plan plan = SweepFile.expand(f, null);
+        SweepFolder.prepare(dir, plan, f);
+        Path script = dir.resolve("sweep.sbatch");
+        Files.writeString(script, SlurmExecutor.script(dir, plan, new SlurmExecutor.Options(1, 2, 0, null, null, null,
+                60), List.of(QUICK_JVM[0], "-Dpdecnn.test.stepDelayMillis=150")));
+        Path bin = Files.createDirectories(tmp.resolve("qbin"));
+        Path scontrol = bin.resolve("scontrol");
+        Files.writeString(scontrol, "#!/bin/sh\necho \"$@\" >> \"" + bin.resolve("scontrol.log") + "\"\n");
+        Files.setPosixFilePermissions(scontrol, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path out1 = tmp.resolve("task1.out");
+        Process task = task(script, bin, out1);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!(Files.exists(out1) && Files.readString(out1).contains("epoch 1/2 ")) && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertEquals(0, new ProcessBuilder("kill", "-USR1", Long.toString(task.pid())).start().waitFor());
+        assertTrue(task.waitFor(60, TimeUnit.SECONDS));
+        String log = Files.readString(out1);
+        assertEquals(138, task.exitValue(), log);
+        assertTrue(log.contains("stopped by SIGUSR1 at epoch 1, batch ") && log.contains("trainer exited with 138"), log);
+        assertEquals("requeue 77_0", Files.readString(bin.resolve("scontrol.log")).strip());
+        TrainState mid = Checkpoint.read(dir.resolve(plan.cell(0).run()).resolve("last.safetensors")).state();
+        assertTrue(mid.epochsDone == 0 && mid.batchesDone > 0, "mid-epoch: " + mid.batchesDone);
+
+        Path out2 = tmp.resolve("task2.out");
+        Process again = task(script, bin, out2);
+        assertTrue(again.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, again.exitValue(), Files.readString(out2));
+        assertTrue(Files.readString(out2).contains("resuming from "), Files.readString(out2));
+        assertEquals(CellState.Kind.DONE, CellState.of(dir, plan.cell(0)).kind());
+        assertEquals("requeue 77_0", Files.readString(bin.resolve("scontrol.log")).strip(), "no second requeue");
+    }
+
+    /** The batch script as array task 77_0, with {@code bin} first on PATH. */
+    private static Process task(Path script, Path bin, Path out) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", script.toString()).redirectErrorStream(true)
+                .redirectOutput(out.toFile());
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().put("SLURM_ARRAY_JOB_ID", "77");
+        pb.environment().put("SLURM_ARRAY_TASK_ID", "0");
+        pb.environment().remove("JOB_COMPLETION_INDEX");
+        return pb.start();
+    }
+
     @Test
     void aFailedCellIsReportedAndTheOthersStillRun() throws Exception {
         Path missing = tmp.resolve("no-data-here");
