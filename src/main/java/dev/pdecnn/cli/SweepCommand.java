@@ -1,13 +1,13 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
-import dev.pdecnn.sweep.Cell;
 import dev.pdecnn.sweep.CellState;
 import dev.pdecnn.sweep.K8sExecutor;
 import dev.pdecnn.sweep.LocalExecutor;
 import dev.pdecnn.sweep.Plan;
 import dev.pdecnn.sweep.SlurmExecutor;
 import dev.pdecnn.sweep.SweepFile;
+import dev.pdecnn.sweep.StatusTable;
 import dev.pdecnn.sweep.SweepFolder;
 import dev.pdecnn.io.AtomicFiles;
 import dev.pdecnn.train.StopSignals;
@@ -20,9 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -191,21 +189,7 @@ final class SweepCommand {
         public Integer call() {
             var o = sweep.main.out;
             Plan plan = Plan.read(dir);
-            Map<CellState.Kind, Integer> totals = new EnumMap<>(CellState.Kind.class);
-            int w = plan.cells().stream().mapToInt(c -> c.id().length()).max().orElse(2);
-            o.printf(Locale.ROOT, "%5s  %-" + w + "s  %7s  %9s  %s%n", "index", "id", "epochs", "best acc", "state");
-            for (Cell c : plan.cells()) {
-                CellState s = CellState.of(dir, c);
-                totals.merge(s.kind(), 1, Integer::sum);
-                o.printf(Locale.ROOT, "%5d  %-" + w + "s  %7s  %9s  %s%n", c.index(), c.id(),
-                        s.epochsDone() + "/" + c.epochs(), s.bestAcc() >= 0
-                                ? String.format(Locale.ROOT, "%.2f%%", 100 * s.bestAcc()) : "-", s.describe());
-            }
-            List<String> parts = new ArrayList<>();
-            for (CellState.Kind k : CellState.Kind.values()) {
-                parts.add(totals.getOrDefault(k, 0) + " " + k.name().toLowerCase(Locale.ROOT).replace('_', ' '));
-            }
-            o.println("sweep " + plan.name() + ": " + plan.cells().size() + " cells: " + String.join(", ", parts));
+            Map<CellState.Kind, Integer> totals = StatusTable.print(dir, plan, o);
             squeue(SlurmExecutor.jobs(dir), o);
             return totals.getOrDefault(CellState.Kind.FAILED, 0) > 0 ? 1 : 0;
         }

@@ -86,7 +86,8 @@ public final class LocalExecutor {
             t.join();
         }
         previous.forEach(Signal::handle);
-        out.printf("sweep %s: %d done, %d failed, %d stopped, %d not run%n", plan.name(), done, failed, stopped,
+        StatusTable.print(sweepDir, plan, out);
+        out.printf("this run: %d done, %d failed, %d stopped, %d not run%n", done - already, failed, stopped,
                 queue.size());
         failures.forEach(out::println);
         if (stopSignal != null) {
