@@ -214,6 +214,26 @@ class SweepRunTest {
     }
 
     @Test
+    void slurmDryRunPrintsTheScriptAndWritesNothing() throws Exception {
+        Path f = tmp.resolve("dry.yaml");
+        Files.writeString(f, "name: dry\nconfigs: [configs/mnist_cnn_c1.yaml]\nseeds: [1, 2, 3]\nepochs: 2\n"
+                + "axes: {K: [1, 2]}\n");
+        Path dir = tmp.resolve("DRY");
+        CliRunner.Result r = CliRunner.run("sweep", "run", f.toString(), "--executor", "slurm", "--out", dir.toString(),
+                "--dry-run", "--epochs", "4", "--max-parallel", "3", "--cpus-per-task", "8", "--gpus-per-task", "1",
+                "--time", "2-00:00:00", "--partition", "gpu", "--account", "a1", "--signal-before", "300");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("#!/bin/bash\n"), r.out());
+        for (String l : List.of("#SBATCH --array=0-5%3", "#SBATCH --cpus-per-task=8", "#SBATCH --gpus-per-task=1",
+                "#SBATCH --time=2-00:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=a1",
+                "#SBATCH --signal=B:USR1@300", "#SBATCH --requeue")) {
+            assertTrue(r.out().lines().anyMatch(l::equals), l + " in " + r.out());
+        }
+        assertTrue(r.out().contains(" sweep cell " + dir.toAbsolutePath() + " --device 0 &"), r.out());
+        assertFalse(Files.exists(dir), "a dry run writes nothing");
+    }
+
+    @Test
     void slurmSubmitsThroughSbatchOnPathAndRecordsTheJob() throws Exception {
         Path bin = Files.createDirectories(tmp.resolve("bin"));
         Path sbatch = bin.resolve("sbatch");
