@@ -88,22 +88,29 @@ final class PredictCommand implements Callable<Integer> {
         float[][] lut = DataLoader.normalisation(model.mean(), model.std());
         PredictionWriter writer = format == null ? null : new PredictionWriter(format, classes, k, logits);
         int failed = 0, done = 0;
+        // Inputs in the order given, folders expanded; a path that cannot be expanded stays in place as its
+        // error, so the error lines come in input order among the printed predictions.
         List<Path> files = new ArrayList<>();
+        java.util.Map<Integer, String> unusable = new java.util.HashMap<>();
         for (Path in : inputs) {
             try {
                 files.addAll(expand(in));
             } catch (UserException e) {
-                main.err.println("error: " + e.getMessage());
-                failed++;
+                unusable.put(files.size(), e.getMessage());
+                files.add(in);
             }
         }
         int sample = chw[0] * chw[1] * chw[2], plane = chw[1] * chw[2];
         for (int start = 0; start < files.size(); start += batchSize) {
             List<Path> ok = new ArrayList<>();
             float[] batch = new float[Math.min(batchSize, files.size() - start) * sample];
-            for (Path f : files.subList(start, Math.min(files.size(), start + batchSize))) {
+            for (int at = start; at < Math.min(files.size(), start + batchSize); at++) {
+                Path f = files.get(at);
                 byte[] px;
                 try {
+                    if (unusable.containsKey(at)) {
+                        throw new UserException(unusable.get(at));
+                    }
                     px = ImageInput.load(f, chw[0], chw[1], chw[2]);
                 } catch (UserException e) {
                     main.err.println("error: " + e.getMessage());
