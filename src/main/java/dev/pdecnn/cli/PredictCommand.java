@@ -53,11 +53,11 @@ final class PredictCommand implements Callable<Integer> {
     @Option(names = "--logits", description = "Add the raw logits (one per class) to the printout and the output file.")
     boolean logits;
 
-    @Option(names = "--batch-size", defaultValue = "64",
+    @Option(names = "--batch-size", paramLabel = "N", defaultValue = "64",
             description = "Images per forward pass. Range: 1..16384. Default: ${DEFAULT-VALUE}.")
     int batchSize;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, auto, a GPU number or emulated, as for "
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "cpu", description = "cpu, auto, a GPU number or emulated, as for "
             + "training. Default: ${DEFAULT-VALUE}.")
     String device;
 
@@ -70,6 +70,10 @@ final class PredictCommand implements Callable<Integer> {
             throw new UserException("--top must be 1 or more, got " + top);
         }
         PredictionWriter.Format format = output == null ? null : PredictionWriter.formatOf(output);
+        Path parent = output == null ? null : output.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) { // refused before the work, not after it
+            throw new UserException("--output " + output + ": folder " + parent + " does not exist");
+        }
         Path file = EvalCommand.checkpointOf(target, true);
         try (Devices.Opened opened = Devices.open(device, main.out)) {
             return opened.guard(() -> {
