@@ -12,7 +12,6 @@ import dev.pdecnn.train.TrainStep;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -58,7 +57,7 @@ public class ExportCheckpoint {
         st.mean = new double[net.inputChw[0]];
         st.std = new double[net.inputChw[0]];
         java.util.Arrays.fill(st.std, 1);
-        st.classNames = List.of("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
+        st.classNames = net.inputChw[0] == 1 ? dev.pdecnn.data.Mnist.CLASS_NAMES : dev.pdecnn.data.Cifar10.CLASS_NAMES;
         Checkpoint.save(ckpt, net, step.store().velocities(), st);
 
         Tensor x = randomBatch(net, 16, rnd);

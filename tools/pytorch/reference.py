@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""An independent PyTorch implementation of the CIFAR models of docs/design.md §1-§2, written from docs/design.md (not
-from our Java code), used for three things:
+"""An independent PyTorch implementation of the models of docs/design.md §1-§2 (the CIFAR ResNets and the MNIST
+example), written from docs/design.md (not from our Java code), used for four things:
 
   check  replay one float64 training step that tools/pytorch/ExportStep.java wrote (same weights, same
          batch) and compare loss, every gradient, the BN running statistics, eval-mode logits and the
@@ -123,6 +123,27 @@ def sobel_y(h):
     return F.conv2d(F.pad(h, (1, 1, 1, 1), mode="reflect"), k, groups=c)
 
 
+def pde_steps(f, h, u, v, Dx, Dy, cfg):
+    """The K DuFort-Frankel steps of docs/design.md §1 from H(-1) = f, H(0) = h; returns H(K)."""
+    dt, dx, dy = cfg["dt"], cfg["dx"], cfg["dy"]
+    # x is dim 2 (rows), y dim 3 (columns); roll(t, 1, d)[i] = t[i-1] (periodic).
+    ux = (torch.roll(u, 1, 2) - torch.roll(u, -1, 2)) / (2 * dx)
+    vy = (torch.roll(v, 1, 3) - torch.roll(v, -1, 3)) / (2 * dy)
+    Ax, Ay = u * dt / dx, v * dt / dy
+    Bx, By = Dx * dt / dx ** 2, Dy * dt / dy ** 2
+    E = (ux + vy) * dt
+    L = 1 / (1 + 2 * Bx + 2 * By)
+    M = 1 - 2 * Bx - 2 * By
+    prev, cur = f, h
+    for _ in range(cfg["K"]):
+        nxt = L * (M * prev - 2 * E * cur
+                   + (-Ax + 2 * Bx) * torch.roll(cur, 1, 2) + (Ax + 2 * Bx) * torch.roll(cur, -1, 2)
+                   + (-Ay + 2 * By) * torch.roll(cur, 1, 3) + (Ay + 2 * By) * torch.roll(cur, -1, 3)) \
+            + 2 * dt * L * f
+        prev, cur = cur, nxt
+    return cur
+
+
 class GlobalLayer(nn.Module):
     """docs/design.md §1 written as the autograd chain of element-wise operations a PyTorch user would write."""
 
@@ -141,7 +162,6 @@ class GlobalLayer(nn.Module):
 
     def forward(self, f):
         cfg = self.cfg
-        dt, dx, dy = cfg["dt"], cfg["dx"], cfg["dy"]
         h = self.init(f) if hasattr(self, "init") else f
         if cfg["velocity"] == "learned":
             u, v = self.vel_u(h), self.vel_v(h)
@@ -157,21 +177,7 @@ class GlobalLayer(nn.Module):
         else:
             c = cfg["diffusivity_constant"] if d == "constant" else 0.0
             Dx = Dy = torch.full_like(h, c)
-        # x is dim 2 (rows), y dim 3 (columns); roll(t, 1, d)[i] = t[i-1] (periodic).
-        ux = (torch.roll(u, 1, 2) - torch.roll(u, -1, 2)) / (2 * dx)
-        vy = (torch.roll(v, 1, 3) - torch.roll(v, -1, 3)) / (2 * dy)
-        Ax, Ay = u * dt / dx, v * dt / dy
-        Bx, By = Dx * dt / dx ** 2, Dy * dt / dy ** 2
-        E = (ux + vy) * dt
-        L = 1 / (1 + 2 * Bx + 2 * By)
-        M = 1 - 2 * Bx - 2 * By
-        prev, cur = f, h
-        for _ in range(cfg["K"]):
-            nxt = L * (M * prev - 2 * E * cur
-                       + (-Ax + 2 * Bx) * torch.roll(cur, 1, 2) + (Ax + 2 * Bx) * torch.roll(cur, -1, 2)
-                       + (-Ay + 2 * By) * torch.roll(cur, 1, 3) + (Ay + 2 * By) * torch.roll(cur, -1, 3)) \
-                + 2 * dt * L * f
-            prev, cur = cur, nxt
+        cur = pde_steps(f, h, u, v, Dx, Dy, cfg)
         return F.relu(self.bn_out(cur))
 
 
@@ -204,12 +210,55 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
+class MnistBlock(nn.Module):
+    """The block of the MNIST illustrative example (docs/design.md §2): cnn, residual or pde."""
+
+    def __init__(self, kind, c, cfg):
+        super().__init__()
+        self.kind, self.cfg = kind, cfg
+        if kind == "cnn":
+            self.conv, self.bn = nn.Conv2d(c, c, 3, 1, 1, bias=False), bn(c)
+        else:
+            self.bn_pre, self.conv, self.bn_out = bn(c), nn.Conv2d(c, c, 3, 1, 1, bias=False), bn(c)
+
+    def forward(self, f):
+        if self.kind == "cnn":
+            return F.relu(self.bn(self.conv(f)))
+        r = self.conv(F.relu(self.bn_pre(f)))
+        if self.kind == "residual":
+            return F.relu(self.bn_out(f + r))
+        cfg = self.cfg  # pde: u = v = r (no relu), D constant or Perona-Malik of f, H(-1) = H(0) = f
+        if cfg["diffusivity"] == "perona_malik":
+            lam2 = cfg["pm_lambda"] ** 2
+            Dx, Dy = 1 / (1 + sobel_x(f) ** 2 / lam2), 1 / (1 + sobel_y(f) ** 2 / lam2)
+        else:
+            Dx = Dy = torch.full_like(f, cfg["diffusivity_constant"])
+        return F.relu(self.bn_out(pde_steps(f, f, r, r, Dx, Dy, cfg)))
+
+
+class Mnist(nn.Module):
+    """f = conv3x3_{1->C}(relu(BN(x))), the block, relu, 4x4 average pool to 7x7, dense C*49 -> 10."""
+
+    def __init__(self, kind, c, cfg):
+        super().__init__()
+        self.bn0, self.conv0 = bn(1), nn.Conv2d(1, c, 3, 1, 1, bias=False)
+        self.block = MnistBlock(kind, c, cfg)
+        self.fc = nn.Linear(c * 49, 10)
+
+    def forward(self, x):
+        f = self.conv0(F.relu(self.bn0(x)))
+        y = F.avg_pool2d(F.relu(self.block(f)), 4)
+        return self.fc(torch.flatten(y, 1))
+
+
 def build(cfg):
     if cfg["model"] == "resnet32":
         return ResNet(5, (), cfg)
     if cfg["model"] == "resnet32_global":
         return ResNet(1, (1, 2, 3), cfg)
-    raise ValueError("this reference covers the CIFAR models only, not " + cfg["model"])
+    if cfg["model"] in ("cnn", "residual", "pde"):
+        return Mnist(cfg["model"], int(cfg.get("channels", 8)), cfg)
+    raise ValueError("this reference has no model " + cfg["model"])
 
 
 def set_torch_default_init(model):
