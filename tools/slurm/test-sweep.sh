@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Integration test of `sweep run --executor slurm` on a real Slurm cluster (tools/slurm/cluster.sh: slurmctld and
-# slurmd on this machine). A tiny MNIST sweep (2 configs x 2 seeds, 2 epochs, a few thousand training images) is
+# slurmd on this machine). A tiny MNIST sweep (2 configs x 2 seeds, 2 epochs, 12,000 training images) is
 # submitted through sbatch as one job array. While one array task is in the middle of its first epoch it is sent
 # `scontrol requeue`, which is what a preemption does: Slurm sends SIGTERM to the task's processes, the trainer
 # finishes its step, writes a mid-epoch checkpoint and exits; the requeued task resumes from that checkpoint.
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-JAR=$ROOT/target/trainer.jar
+JAR=${PDECNN_JAR:-$ROOT/target/trainer.jar}   # PDECNN_JAR: test another build
 DATA=${PDECNN_MNIST_DIR:-$ROOT/../shared/data/mnist}
 [ -f "$JAR" ] || { echo "test-sweep: $JAR missing; run mvn -B -q package -DskipTests first" >&2; exit 1; }
 [ -d "$DATA" ] || { echo "test-sweep: MNIST not found at $DATA" >&2; exit 1; }
@@ -45,7 +45,7 @@ tools/slurm/cluster.sh install
 tools/slurm/cluster.sh start "$CLUSTER"
 export SLURM_CONF=$CLUSTER/slurm.conf
 
-# 2 configs x 2 seeds, 2 epochs; 4,000 training images make an epoch of a C=1 model last a few seconds, long
+# 2 configs x 2 seeds, 2 epochs; 12,000 training images make an epoch of a C=1 model last a few seconds, long
 # enough to requeue a task in the middle of it; checkpoint_every 0: only the signal writes a mid-epoch checkpoint.
 cat > "$WORK/tiny.yaml" <<EOF
 name: tiny
@@ -56,8 +56,8 @@ seeds: [1, 2]
 epochs: 2
 train:
   data_dir: $DATA
-  limit_train: 4000
-  limit_test: 500
+  limit_train: 12000
+  limit_test: 1000
 EOF
 
 java -jar "$JAR" sweep run "$WORK/tiny.yaml" --executor slurm --out "$WORK/slurm" --dry-run > "$WORK/dry.txt"
@@ -75,8 +75,9 @@ CELL0=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cells"]
 deadline=$((SECONDS + 240))
 while :; do
   log=$(ls "$WORK"/slurm/logs/slurm-"${JOB}"_0.out 2>/dev/null || true)
-  if [ -n "$log" ] && grep -Eq 'epoch 1/2 +[0-9]+% ' "$log"; then
-    pct=$(grep -Eo 'epoch 1/2 +[0-9]+%' "$log" | tail -1 | grep -Eo '[0-9]+%$')
+  # a line at 10% or more: some steps are done and the epoch is not
+  if [ -n "$log" ] && grep -Eq 'epoch 1/2 +[1-9][0-9]% ' "$log"; then
+    pct=$(grep -Eo 'epoch 1/2 +[1-9][0-9]%' "$log" | tail -1 | grep -Eo '[0-9]+%$')
     echo "task 0 ($CELL0) is in epoch 1 at $pct: scontrol requeue ${JOB}_0"
     break
   fi
@@ -101,6 +102,10 @@ echo "job array $JOB finished"
 
 log0="$WORK/slurm/logs/slurm-${JOB}_0.out"
 grep -q 'resume with' "$log0" || fail "task 0 did not write a mid-epoch checkpoint when requeued ($log0)"
+first_stop=$(grep -n 'resume with' "$log0" | head -1 | cut -d: -f1)
+first_e2=$(grep -nE 'epoch 2/2 ' "$log0" | head -1 | cut -d: -f1)
+[ -z "$first_e2" ] || [ "$first_stop" -lt "$first_e2" ] || fail "task 0 was not stopped in its first epoch ($log0)"
+echo "task 0's log around the requeue:"; grep -E 'stopped|resum|SIGTERM|checkpoint' "$log0" | head -6 | sed 's/^/  /'
 java -jar "$JAR" sweep status "$WORK/slurm" | tee "$WORK/status.txt"
 
 # The same sweep without interruption, on this machine
