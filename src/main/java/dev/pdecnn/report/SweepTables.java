@@ -136,7 +136,7 @@ public final class SweepTables {
         for (Cell c : s.cells) {
             rows.add(List.of(c.index(), c.id(), groupOf.get(c), c.seed(), c.state().name().toLowerCase(Locale.ROOT),
                     c.epochs(), c.plannedEpochs(), num(c.bestAcc()), num(c.finalAcc()), num(c.secondsPerEpoch()),
-                    count(c.trainable()), count(c.withStats()), count(c.macs()), s.dir.relativize(c.run()).toString()));
+                    count(c.trainable()), count(c.withStats()), count(c.macs()), s.dir.toAbsolutePath().relativize(c.run().toAbsolutePath()).toString()));
         }
         return csv(CELL_COLUMNS, rows);
     }

@@ -54,6 +54,9 @@ class SweepReportTest {
         partial(dir, cells, "row2-K3-s3", ROW2, Map.of("K", 3), 3, 10, new double[]{0.5, 0.7, 0.65, 0.69});
         // Row 1 with one seed: no std.
         finished(dir, cells, "row1-s1", ROW1, Map.of(), Map.of(), 1, 10, 0.9250, 0.9200, 200.0, 844_922);
+        // ... and a second seed whose summary says 5 epochs of the 10 planned (stopped early): not finished.
+        finished(dir, cells, "row1-s2", ROW1, Map.of(), Map.of(), 2, 5, 0.9000, 0.9000, 100.0, 844_922);
+        cells.get(cells.size() - 1).put("epochs", 10);
         // MNIST cnn C=1 with an override, one seed finished, one not started.
         Map<String, Object> lr = Map.of("lr", 0.05, "batch_size", 16);
         finished(dir, cells, "cnn1-s1", CNN1, lr, Map.of(), 1, 10, 0.7000, 0.6900, 6.0, 526);
@@ -175,6 +178,8 @@ class SweepReportTest {
         assertEquals(1, row1.best().n());
         assertTrue(Double.isNaN(row1.best().std()));
         assertEquals("1", row1.published().row());
+        assertEquals(SweepReport.State.PARTIAL, row1.unfinished().get(0).state());
+        assertEquals(5, row1.unfinished().get(0).epochs());
 
         SweepReport.Group cnn = group(r, "cnn1");
         assertEquals("cnn C=1", cnn.published().row());
@@ -198,14 +203,14 @@ class SweepReportTest {
     void markdownCsvAndPng(@TempDir Path tmp) throws IOException {
         SweepReport r = SweepReport.read(fixture(tmp));
         String md = SweepTables.markdown(r);
-        assertTrue(md.contains("# Sweep fixture: 7 of 12 cells finished, 7 groups"), md);
+        assertTrue(md.contains("# Sweep fixture: 7 of 13 cells finished, 7 groups"), md);
         assertTrue(md.contains("| Table 2 row 2 | row2 | resnet32_global | dwconv | dwconv | identity | – | 3/3 | 163,578 | "
                 + "16.36M | 91.50 ± 1.80 | 91.17 ± 1.76 | 91.27 | 11.0 | 10 |"), md);
         assertTrue(md.contains("| Table 2 row 2 | row2-K3 | resnet32_global | dwconv | dwconv | identity | K=3 | 2/3 ⚠ |"), md);
         assertTrue(md.contains("| 92.50 ± – | 92.00 ± – | 93.92 |"), md); // one seed: no std
         assertTrue(md.contains("| Table 1 cnn C=1 | cnn1 | mnist_cnn_c1 | - | - | - | – | 1/2 ⚠ |"), md);
         assertTrue(md.contains("| – | lost | ? | ? | ? | ? |"), md);
-        assertTrue(md.contains("5 unfinished cell(s), left out of the means: row2-K3-s3 4/10 epochs; cnn1-s2 not started;"), md);
+        assertTrue(md.contains("6 unfinished cell(s), left out of the means: row2-K3-s3 4/10 epochs; row1-s2 5/10 epochs; cnn1-s2 not started;"), md);
 
         List<Path> files = SweepTables.write(r, tmp.resolve("out/report"));
         assertEquals(4, files.size());
@@ -225,9 +230,9 @@ class SweepReportTest {
         assertEquals("", groups.get(0).get("best_test_acc_std"), "one seed: no std");
         assertEquals("", groups.get(6).get("study_test_acc"));
         List<CSVRecord> cells = parse(Files.readString(tmp.resolve("out/report-cells.csv")));
-        assertEquals(12, cells.size());
+        assertEquals(13, cells.size());
         assertEquals(List.of("finished", "finished", "finished", "finished", "finished", "partial", "finished",
-                "finished", "not_started", "not_started", "not_started", "not_started"),
+                "partial", "finished", "not_started", "not_started", "not_started", "not_started"),
                 cells.stream().map(c -> c.get("state")).toList());
         assertEquals("cells/row2-K3-s3", cells.get(5).get("run"));
 
