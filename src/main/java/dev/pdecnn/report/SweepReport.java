@@ -183,7 +183,11 @@ public final class SweepReport {
     private static RunConfig load(Path configJson) {
         RunConfig cfg = new RunConfig();
         ConfigFiles.apply(configJson, cfg); // JSON is YAML; names the file and key on a bad value
-        cfg.validate();
+        try {
+            cfg.validate();
+        } catch (UserException e) { // a combination of keys: say which file holds it
+            throw new UserException("report: " + configJson + ": " + e.getMessage());
+        }
         return cfg;
     }
 
