@@ -36,16 +36,24 @@ import java.util.TreeMap;
 public final class SweepReport {
     public static final String PLAN = "plan.json";
 
-    /** FINISHED: summary.json with the planned epochs; PARTIAL: started (config or metrics) but not finished. */
-    public enum State { FINISHED, PARTIAL, NOT_STARTED }
+    /**
+     * FINISHED: summary.json with the planned epochs; FAILED: not finished and the sweep runner left
+     * {@code logs/<id>.failed} (its last attempt failed); PARTIAL: started (config or metrics) but not finished.
+     */
+    public enum State { FINISHED, PARTIAL, FAILED, NOT_STARTED }
 
     /**
      * One cell as found on disk. Accuracies are fractions; for a partial cell they are the best and last test
      * accuracy of the epochs done so far (NaN before the first epoch). Counts are 0 where no summary exists.
+     * {@code note}: why a failed cell failed (the first line of its marker), else empty.
      */
     public record Cell(int index, String id, long seed, int plannedEpochs, Path run, State state, int epochs,
                        double bestAcc, double finalAcc, double secondsPerEpoch, long trainable, long withStats,
-                       long macs) {
+                       long macs, String note) {
+        Cell failed(String why) {
+            return new Cell(index, id, seed, plannedEpochs, run, State.FAILED, epochs, bestAcc, finalAcc,
+                    secondsPerEpoch, trainable, withStats, macs, why);
+        }
     }
 
     /** Mean and sample standard deviation (n - 1) of n values; NaN mean for n = 0, NaN std for n < 2. */
@@ -199,13 +207,12 @@ public final class SweepReport {
     private static RunConfig fromPlan(Path dir, Map<String, Object> cell) {
         String config = String.valueOf(cell.get("config"));
         RunConfig cfg = new RunConfig();
-        Path asGiven = Path.of(config), inSweep = dir.resolve(config);
-        if (Files.isRegularFile(asGiven)) {
-            ConfigFiles.apply(asGiven, cfg);
-        } else if (Files.isRegularFile(inSweep)) {
-            ConfigFiles.apply(inSweep, cfg);
+        Path file = configBases(dir).stream().map(b -> b.resolve(config)).filter(Files::isRegularFile).findFirst()
+                .orElse(null);
+        if (file != null) {
+            ConfigFiles.apply(file, cfg);
         } else if (RunConfig.MODELS.contains(config)) {
-            cfg.model = config;
+            cfg.model = config; // a sweep entry without a file names the model
         } else {
             return null;
         }
@@ -216,7 +223,42 @@ public final class SweepReport {
         return cfg;
     }
 
+    /** The cell's run folder, then the sweep runner's failure marker for a cell that did not finish. */
+    /**
+     * Where a relative config path may be resolved: the working folder, the sweep folder, and the running jar's
+     * folder and its parent (which hold configs/ in the repository and the Docker image), as the sweep runner does.
+     */
+    private static List<Path> configBases(Path dir) {
+        List<Path> bases = new ArrayList<>(List.of(Path.of("").toAbsolutePath(), dir));
+        try {
+            Path jar = Path.of(SweepReport.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            if (jar.getParent() != null) {
+                bases.add(jar.getParent());
+                if (jar.getParent().getParent() != null) {
+                    bases.add(jar.getParent().getParent());
+                }
+            }
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            // no code source (an unusual class loader): the other bases remain
+        }
+        return bases;
+    }
+
     private static Cell readCell(Path dir, Map<String, Object> c, int position) {
+        Cell cell = readRun(dir, c, position);
+        Path marker = dir.resolve("logs").resolve(cell.id() + ".failed");
+        if (cell.state() == State.FINISHED || !Files.isRegularFile(marker)) {
+            return cell;
+        }
+        try {
+            String why = Files.readString(marker).strip().lines().findFirst().orElse("");
+            return cell.failed(why.length() > 200 ? why.substring(0, 200) + "..." : why);
+        } catch (IOException e) {
+            return cell.failed("see " + marker);
+        }
+    }
+
+    private static Cell readRun(Path dir, Map<String, Object> c, int position) {
         String id = (String) c.get("id");
         int index = c.get("index") instanceof Number n ? n.intValue() : position;
         long seed = c.get("seed") instanceof Number n ? n.longValue() : -1;
@@ -232,7 +274,7 @@ public final class SweepReport {
                     num(m, "final_test_acc").doubleValue(),
                     epochs == 0 ? Double.NaN : num(m, "wall_seconds").doubleValue() / epochs,
                     num(m, "trainable_params").longValue(), num(m, "params_with_bn_stats").longValue(),
-                    num(m, "macs").longValue());
+                    num(m, "macs").longValue(), "");
         }
         Path metrics = run.resolve("metrics.csv");
         if (Files.isRegularFile(metrics)) {
@@ -251,10 +293,10 @@ public final class SweepReport {
                 throw new UserException("report: unreadable " + metrics + ": " + e.getMessage());
             }
             return new Cell(index, id, seed, planned, run, State.PARTIAL, epochs, best, last,
-                    epochs == 0 ? Double.NaN : secs / epochs, 0, 0, 0);
+                    epochs == 0 ? Double.NaN : secs / epochs, 0, 0, 0, "");
         }
         State state = Files.isRegularFile(run.resolve("config.json")) ? State.PARTIAL : State.NOT_STARTED;
-        return new Cell(index, id, seed, planned, run, state, 0, Double.NaN, Double.NaN, Double.NaN, 0, 0, 0);
+        return new Cell(index, id, seed, planned, run, state, 0, Double.NaN, Double.NaN, Double.NaN, 0, 0, 0, "");
     }
 
     // Whole numbers stay Long, so axes read back as "K=3" and set integer keys; fractions stay Double.

@@ -74,6 +74,7 @@ public final class SweepTables {
     private static String cellState(Cell c) {
         return c.id() + " " + switch (c.state()) {
             case NOT_STARTED -> "not started";
+            case FAILED -> "failed after " + c.epochs() + " epochs" + (c.note().isEmpty() ? "" : " (" + c.note() + ")");
             case PARTIAL -> c.epochs() + "/" + (c.plannedEpochs() > 0 ? c.plannedEpochs() : "?") + " epochs";
             case FINISHED -> "finished";
         };
@@ -126,7 +127,7 @@ public final class SweepTables {
 
     public static final List<String> CELL_COLUMNS = List.of("index", "id", "group", "seed", "state", "epochs",
             "planned_epochs", "best_test_acc", "final_test_acc", "seconds_per_epoch", "trainable_params",
-            "params_with_bn_stats", "macs", "run");
+            "params_with_bn_stats", "macs", "run", "note");
 
     /** One row per cell of the plan, in plan order; a partial cell's accuracies are those of its epochs so far. */
     public static String cellsCsv(SweepReport s) {
@@ -136,7 +137,8 @@ public final class SweepTables {
         for (Cell c : s.cells) {
             rows.add(List.of(c.index(), c.id(), groupOf.get(c), c.seed(), c.state().name().toLowerCase(Locale.ROOT),
                     c.epochs(), c.plannedEpochs(), num(c.bestAcc()), num(c.finalAcc()), num(c.secondsPerEpoch()),
-                    count(c.trainable()), count(c.withStats()), count(c.macs()), s.dir.toAbsolutePath().relativize(c.run().toAbsolutePath()).toString()));
+                    count(c.trainable()), count(c.withStats()), count(c.macs()),
+                    s.dir.toAbsolutePath().relativize(c.run().toAbsolutePath()).toString(), c.note()));
         }
         return csv(CELL_COLUMNS, rows);
     }

@@ -52,6 +52,9 @@ class SweepReportTest {
         finished(dir, cells, "row2-K3-s1", ROW2, Map.of(), Map.of("K", 3), 1, 10, 0.8800, 0.8700, 90.0, 163_578);
         finished(dir, cells, "row2-K3-s2", ROW2, Map.of(), Map.of("K", 3), 2, 10, 0.8600, 0.8600, 70.0, 163_578);
         partial(dir, cells, "row2-K3-s3", ROW2, Map.of("K", 3), 3, 10, new double[]{0.5, 0.7, 0.65, 0.69});
+        // ... whose last attempt failed: the sweep runner's marker, read back as the cell's note.
+        Files.createDirectories(dir.resolve("logs"));
+        Files.writeString(dir.resolve("logs/row2-K3-s3.failed"), "exit 3: training diverged\nmore detail\n");
         // Row 1 with one seed: no std.
         finished(dir, cells, "row1-s1", ROW1, Map.of(), Map.of(), 1, 10, 0.9250, 0.9200, 200.0, 844_922);
         // ... and a second seed whose summary says 5 epochs of the 10 planned (stopped early): not finished.
@@ -167,7 +170,8 @@ class SweepReportTest {
         assertEquals(Math.sqrt(2 * 0.01 * 0.01), k3.best().std(), EPS); // two values 0.01 either side: var 0.0002
         assertEquals(List.of("row2-K3-s3"), k3.unfinished().stream().map(SweepReport.Cell::id).toList());
         SweepReport.Cell p = k3.unfinished().get(0);
-        assertEquals(SweepReport.State.PARTIAL, p.state());
+        assertEquals(SweepReport.State.FAILED, p.state());
+        assertEquals("exit 3: training diverged", p.note());
         assertEquals(4, p.epochs());
         assertEquals(0.7, p.bestAcc(), EPS);
         assertEquals(0.69, p.finalAcc(), EPS);
@@ -210,7 +214,7 @@ class SweepReportTest {
         assertTrue(md.contains("| 92.50 ± – | 92.00 ± – | 93.92 |"), md); // one seed: no std
         assertTrue(md.contains("| Table 1 cnn C=1 | cnn1 | mnist_cnn_c1 | - | - | - | – | 1/2 ⚠ |"), md);
         assertTrue(md.contains("| – | lost | ? | ? | ? | ? |"), md);
-        assertTrue(md.contains("6 unfinished cell(s), left out of the means: row2-K3-s3 4/10 epochs; row1-s2 5/10 epochs; cnn1-s2 not started;"), md);
+        assertTrue(md.contains("6 unfinished cell(s), left out of the means: row2-K3-s3 failed after 4 epochs (exit 3: training diverged); row1-s2 5/10 epochs; cnn1-s2 not started;"), md);
 
         List<Path> files = SweepTables.write(r, tmp.resolve("out/report"));
         assertEquals(4, files.size());
@@ -231,10 +235,11 @@ class SweepReportTest {
         assertEquals("", groups.get(6).get("study_test_acc"));
         List<CSVRecord> cells = parse(Files.readString(tmp.resolve("out/report-cells.csv")));
         assertEquals(13, cells.size());
-        assertEquals(List.of("finished", "finished", "finished", "finished", "finished", "partial", "finished",
+        assertEquals(List.of("finished", "finished", "finished", "finished", "finished", "failed", "finished",
                 "partial", "finished", "not_started", "not_started", "not_started", "not_started"),
                 cells.stream().map(c -> c.get("state")).toList());
         assertEquals("cells/row2-K3-s3", cells.get(5).get("run"));
+        assertEquals("exit 3: training diverged", cells.get(5).get("note"));
 
         BufferedImage png = ImageIO.read(tmp.resolve("out/report.png").toFile());
         assertNotNull(png);
