@@ -13,10 +13,11 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Gathers finished runs into the study's table (model, v, D, init, parameters, MACs, best and",
-                "final accuracy, epochs, seconds per epoch) as Markdown and CSV, and plots accuracy against MACs.",
-                "Given one sweep folder (it holds plan.json), groups its cells across seeds: mean ± sample std per",
-                "group, the study's published accuracy beside ours, unfinished cells counted and listed."})
+        description = {"Gathers finished runs into the study's table (model, v, D, init, parameters,",
+                "MACs, best and final accuracy, epochs, seconds per epoch) as Markdown and CSV,",
+                "and plots accuracy against MACs. Given one sweep folder (it holds plan.json),",
+                "groups its cells across seeds: mean ± sample std per group, the study's",
+                "published accuracy beside ours, unfinished cells counted and listed."})
 final class ReportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;

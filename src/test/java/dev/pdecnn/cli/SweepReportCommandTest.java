@@ -31,13 +31,13 @@ class SweepReportCommandTest {
 
     @Test
     void reportsRealRunsGroupedAcrossSeeds(@TempDir Path tmp) throws Exception {
-        Path data = SyntheticMnist.write(tmp.resolve("data"), 256, 64, 5);
+        Path data = SyntheticMnist.write(tmp.resolve("data"), 128, 32, 5);
         Path sweep = tmp.resolve("sweep");
         List<Map<String, Object>> cells = new ArrayList<>();
         double[][] best = new double[2][3];
         Path[] configs = {CNN, PDE};
         for (int c = 0; c < 2; c++) {
-            for (int seed = 1; seed <= 3; seed++) {
+            for (int seed = 1; seed <= 3 - c; seed++) { // cnn: 3 seeds; pde: 2 seeds
                 String id = (c == 0 ? "cnn" : "pde") + "-s" + seed;
                 Map<String, Object> cell = new LinkedHashMap<>();
                 cell.put("index", cells.size());
@@ -49,7 +49,7 @@ class SweepReportCommandTest {
                 cell.put("epochs", 1);
                 cell.put("run", "cells/" + id);
                 cells.add(cell);
-                if (c == 1 && seed == 3) {
+                if (c == 1 && seed == 2) {
                     continue; // left unstarted: must be flagged, not averaged
                 }
                 CliRunner.Result r = CliRunner.run("--config", configs[c].toString(), "--epochs", "1", "--seed",
@@ -71,8 +71,8 @@ class SweepReportCommandTest {
         String md = Files.readString(sweep.resolve("report.md"));
         assertTrue(md.contains("| Table 1 cnn C=1 | cnn | mnist_cnn_c1 | - | - | - | – | 3/3 | 526 |"), md);
         assertTrue(md.contains("| Table 1 pde constant D C=1 | pde | mnist_pde_const_c1 | conv (u = v) | constant 1 | - "
-                + "| – | 2/3 ⚠ | 530 |"), md);
-        assertTrue(md.contains("pde-s3 not started"), md);
+                + "| – | 1/2 ⚠ | 530 |"), md);
+        assertTrue(md.contains("pde-s2 not started"), md);
         assertTrue(rep.out().startsWith(md), "the table is printed too");
 
         List<CSVRecord> rows = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true).build()
@@ -83,10 +83,8 @@ class SweepReportCommandTest {
         double v0 = (Math.pow(best[0][0] - m0, 2) + Math.pow(best[0][1] - m0, 2) + Math.pow(best[0][2] - m0, 2)) / 2;
         assertEquals(m0, Double.parseDouble(rows.get(0).get("best_test_acc_mean")), 5e-7);
         assertEquals(Math.sqrt(v0), Double.parseDouble(rows.get(0).get("best_test_acc_std")), 5e-7);
-        double m1 = (best[1][0] + best[1][1]) / 2;
-        assertEquals(m1, Double.parseDouble(rows.get(1).get("best_test_acc_mean")), 5e-7);
-        assertEquals(Math.abs(best[1][0] - best[1][1]) / Math.sqrt(2),
-                Double.parseDouble(rows.get(1).get("best_test_acc_std")), 5e-7);
+        assertEquals(best[1][0], Double.parseDouble(rows.get(1).get("best_test_acc_mean")), 5e-7);
+        assertEquals("", rows.get(1).get("best_test_acc_std"), "one seed: no std");
         assertEquals(0.6459, Double.parseDouble(rows.get(0).get("study_test_acc")), 1e-9);
         assertEquals(0.6531, Double.parseDouble(rows.get(1).get("study_test_acc")), 1e-9);
         assertFalse(rows.get(0).get("seconds_per_epoch").isEmpty());
