@@ -64,6 +64,19 @@ public interface KernelRunner extends AutoCloseable {
      */
     int maxSharedBytesPerBlock();
 
+    /**
+     * A CUDA graph of {@code ops}, a recorded step (see {@link StepGraphs}), ready to replay; null where this runner
+     * has no graphs (the default: the step then runs one operation at a time).
+     */
+    default StepGraph captureGraph(java.util.List<StepOp> ops) {
+        return null;
+    }
+
+    /** Whether {@link #captureGraph} makes graphs here (a wrapper that does not forward it says no). */
+    default boolean capturesGraphs() {
+        return false;
+    }
+
     @Override
     void close();
 

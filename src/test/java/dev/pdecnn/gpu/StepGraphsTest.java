@@ -1,0 +1,85 @@
+package dev.pdecnn.gpu;
+
+import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.backend.cuda.DeviceMemory;
+import dev.pdecnn.backend.cuda.StepGraphs;
+import dev.pdecnn.tensor.DType;
+import dev.pdecnn.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The step-graph machinery on a small step (emulated device): the switch, a step that reads the device mid-way
+ * (it cannot be one graph: it runs eagerly and stays right), and a replayed step that sees each step's new input.
+ */
+class StepGraphsTest {
+    @RegisterExtension
+    static final Emulated.PerClass DEVICE = new Emulated.PerClass();
+
+    @Test
+    void theSwitchReadsZeroFalseOffNoAsOff() {
+        for (String off : new String[]{"0", "false", "OFF", " no "}) {
+            assertFalse(StepGraphs.switchedOn(off, null), off);
+            assertFalse(StepGraphs.switchedOn(null, off), off);
+        }
+        assertTrue(StepGraphs.switchedOn(null, null));
+        assertTrue(StepGraphs.switchedOn("1", null));
+        assertTrue(StepGraphs.switchedOn("0", "true"), "the Java property wins over the environment");
+        assertFalse(StepGraphs.switchedOn("1", "0"));
+    }
+
+    /** relu(x + x) as a step, its output downloaded after the step; random inputs, an odd size. */
+    private static float[] step(CudaBackend be, float[] in, boolean readMidStep) {
+        Tensor x = Tensor.of(in.clone(), 1, 1, 1, in.length);
+        return be.step("relu", () -> {
+            Tensor s = be.arena().like(x), y = be.arena().like(x);
+            be.add(x, x, s);
+            if (readMidStep) {
+                s.download(); // a synchronous host read inside the step
+            }
+            be.relu(s, y);
+            Runnable landed = be.downloadLater(y);
+            return () -> {
+                landed.run();
+                return y.copy().f32();
+            };
+        });
+    }
+
+    @Test
+    void replaysSeeEachStepsInputAndAMidStepReadRunsEagerly() {
+        try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 1 << 20)) {
+            for (boolean mid : new boolean[]{false, true}) {
+                CudaBackend be = new CudaBackend(pool, DType.F32);
+                assertTrue(be.graphs());
+                SplittableRandom r = new SplittableRandom(mid ? 2 : 1);
+                for (int i = 0; i < 6; i++) {
+                    float[] in = new float[37];
+                    float[] want = new float[in.length];
+                    for (int j = 0; j < in.length; j++) {
+                        in[j] = (float) r.nextGaussian();
+                        want[j] = Math.max(0f, in[j] + in[j]);
+                    }
+                    assertArrayEquals(want, step(be, in, mid), "step " + i + (mid ? " with a mid-step read" : ""));
+                }
+                StepGraphs.Stats st = be.graphStats();
+                if (mid) {
+                    assertEquals(0, st.captures(), st.toString());
+                    assertEquals(6, st.eagerSteps(), st.toString());
+                } else {
+                    assertEquals(1, st.captures(), st.toString());
+                    assertEquals(5, st.replays(), st.toString()); // the first step warms up, the second is captured
+                    assertEquals(1, st.lastStepSubmissions(), st.toString());
+                }
+                be.releaseDevice();
+            }
+        }
+    }
+}
