@@ -37,10 +37,18 @@ class StepGraphsTest {
 
     /** relu(x + x) as a step, its output downloaded after the step; random inputs, an odd size. */
     private static float[] step(CudaBackend be, float[] in, boolean readMidStep) {
+        return step(be, in, readMidStep, false);
+    }
+
+    /** {@code extra}: one more launch (a step unlike the others; the result is the same). */
+    private static float[] step(CudaBackend be, float[] in, boolean readMidStep, boolean extra) {
         Tensor x = Tensor.of(in.clone(), 1, 1, 1, in.length);
         return be.step("relu", () -> {
             Tensor s = be.arena().like(x), y = be.arena().like(x);
             be.add(x, x, s);
+            if (extra) {
+                be.relu(s, y);
+            }
             if (readMidStep) {
                 s.download(); // a synchronous host read inside the step
             }
@@ -80,6 +88,30 @@ class StepGraphsTest {
                 }
                 be.releaseDevice();
             }
+        }
+    }
+
+    /** A step unlike the graph runs eagerly and leaves the graph for the steps that match it again. */
+    @Test
+    void aDifferentStepRunsEagerlyAndTheGraphStays() {
+        try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 1 << 20)) {
+            CudaBackend be = new CudaBackend(pool, DType.F32);
+            SplittableRandom r = new SplittableRandom(3);
+            boolean[] extra = {false, false, false, true, false, false};
+            for (int i = 0; i < extra.length; i++) {
+                float[] in = new float[19];
+                float[] want = new float[in.length];
+                for (int j = 0; j < in.length; j++) {
+                    in[j] = (float) r.nextGaussian();
+                    want[j] = Math.max(0f, in[j] + in[j]);
+                }
+                assertArrayEquals(want, step(be, in, false, extra[i]), "step " + i);
+            }
+            StepGraphs.Stats st = be.graphStats();
+            assertEquals(1, st.captures(), st.toString());
+            assertEquals(2, st.eagerSteps(), st.toString()); // the warm-up and the different step
+            assertEquals(4, st.replays(), st.toString());
+            be.releaseDevice();
         }
     }
 }

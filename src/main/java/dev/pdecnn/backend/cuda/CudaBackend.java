@@ -536,21 +536,10 @@ public final class CudaBackend implements Backend {
         return pde.plan(planes, h, w, k, backward);
     }
 
-    private static void checkPde(Tensor f, Tensor... others) {
-        for (Tensor t : others) {
-            if (t != null && !t.sameShape(f)) {
-                throw new IllegalArgumentException("PDE tensors must share a shape: " + f + " vs " + t);
-            }
-        }
-        if (f.rank() != 4) {
-            throw new IllegalArgumentException("PDE tensors are NCHW, got " + f);
-        }
-    }
-
     @Override
     public void pdeForward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,
                            Tensor out) {
-        checkPde(f, h, u, v, dX, dY, out);
+        PdeKernels.checkShapes(f, h, u, v, dX, dY, out);
         if ((u == null) != (v == null) || (dX == null) != (dY == null)) {
             throw new IllegalArgumentException("u and v, and dX and dY, are both given or both null");
         }
@@ -567,7 +556,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void pdeBackward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,
                             Tensor gOut, Tensor gf, Tensor gh, Tensor gu, Tensor gv, Tensor gDx, Tensor gDy) {
-        checkPde(f, h, u, v, dX, dY, gOut, gf, gh, gu, gv, gDx, gDy);
+        PdeKernels.checkShapes(f, h, u, v, dX, dY, gOut, gf, gh, gu, gv, gDx, gDy);
         if ((u == null) != (v == null) || (dX == null) != (dY == null) || (gu == null) != (gv == null)
                 || (gDx == null) != (gDy == null)) {
             throw new IllegalArgumentException("u/v, dX/dY, gu/gv and gDx/gDy come in pairs: both given or both null");
@@ -590,16 +579,9 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------------------------ Perona–Malik
 
-    private static void checkReflect(Tensor h) {
-        if (h.dim(2) < 2 || h.dim(3) < 2) {
-            throw new IllegalArgumentException("Perona-Malik needs maps of at least 2x2 for reflect padding, got "
-                    + h.dim(2) + "x" + h.dim(3));
-        }
-    }
-
     @Override
     public void peronaMalik(Tensor h, double lambda, Tensor dX, Tensor dY) {
-        checkReflect(h);
+        PeronaMalikKernels.checkReflect(h);
         int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
         try (Scope sc = op("peronaMalik", "h", h, "Dx", dX, "Dy", dY)) {
             DevicePtr H = sc.in(h), DX = sc.out(dX), DY = sc.out(dY);
@@ -611,7 +593,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void peronaMalikBackward(Tensor h, double lambda, Tensor gDx, Tensor gDy, Tensor gh) {
-        checkReflect(h);
+        PeronaMalikKernels.checkReflect(h);
         int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
         try (Scope sc = op("peronaMalikBackward", "h", h, "gDx", gDx, "gDy", gDy, "gh", gh)) {
             DevicePtr H = sc.in(h), GDX = sc.in(gDx), GDY = sc.in(gDy), GH = sc.in(gh);
