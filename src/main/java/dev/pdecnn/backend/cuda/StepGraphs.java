@@ -34,6 +34,11 @@ public final class StepGraphs {
     /** What happened so far, for tests, {@code bench} and the docs. */
     public record Stats(long eagerSteps, long captures, long replays, long updatedLaunches, int lastGraphNodes,
                         long lastStepSubmissions) {
+        /** "3 graphs captured, 17 steps replayed, 5 eager, 15 node updates". */
+        public String describe() {
+            return captures + " graphs captured, " + replays + " steps replayed, " + eagerSteps + " eager, "
+                    + updatedLaunches + " node updates";
+        }
     }
 
     private static final class Entry {
