@@ -56,7 +56,8 @@ public final class StepGraphs {
     private final Map<Object, Entry> entries = new HashMap<>();
     private long eagerSteps, captures, replays, updated, lastStepSubmissions;
     private int lastNodes;
-    private boolean warned;
+    /** Set when the driver refused a capture or a replay: every later step runs eagerly. */
+    private boolean warned, off;
 
     StepGraphs(StepRecorder rec, boolean enabled) {
         this.rec = rec;
@@ -79,7 +80,7 @@ public final class StepGraphs {
     }
 
     boolean enabled() {
-        return enabled;
+        return enabled && !off;
     }
 
     /**
@@ -89,7 +90,7 @@ public final class StepGraphs {
     <R> R run(StepArena arena, Object key, Supplier<Supplier<R>> body) {
         try (StepArena.Step s = arena.open()) {
             long before = rec.submissions();
-            Entry e = enabled ? entries.computeIfAbsent(key, k -> new Entry()) : null;
+            Entry e = enabled && !off ? entries.computeIfAbsent(key, k -> new Entry()) : null;
             if (e == null || e.misses >= MAX_MISSES) {
                 eagerSteps += e == null ? 0 : 1;
                 R r = body.get().get();
@@ -160,18 +161,35 @@ public final class StepGraphs {
             return rec.captureGraph(ops);
         } catch (KernelException failure) {
             // a driver that refuses the capture: the step runs as it would without graphs, and says so once
-            if (!warned) {
-                System.err.println("CUDA graphs off (" + failure.getMessage() + "); steps run one launch at a time");
-                warned = true;
-            }
+            warn(failure);
+            off = true;
             return null;
         }
     }
 
     private void replay(StepGraph g, List<StepOp> ops, int[] changed) {
-        g.replay(ops, changed);
+        try {
+            g.replay(ops, changed);
+        } catch (KernelException failure) {
+            // A driver that refuses a node update or the graph launch: the graph has not run, so the step runs
+            // eagerly and graphs stay off. (Had the graph run and faulted, the context's error is sticky and the
+            // eager step fails with it.)
+            warn(failure);
+            off = true;
+            clear();
+            rec.execute(ops);
+            eagerSteps++;
+            return;
+        }
         rec.replayed();
         replays++;
+    }
+
+    private void warn(KernelException failure) {
+        if (!warned) {
+            System.err.println("CUDA graphs off (" + failure.getMessage() + "); steps run one launch at a time");
+            warned = true;
+        }
     }
 
     Stats stats() {
