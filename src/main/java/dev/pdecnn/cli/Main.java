@@ -77,6 +77,11 @@ public final class Main implements Callable<Integer> {
             + "kernels, for tests). Default: ${DEFAULT-VALUE}.")
     String device;
 
+    @Option(names = "--precision", paramLabel = "P", description = "Float32 convolutions and dense layer on a GPU: "
+            + "tf32 (tensor cores, compute capability 8.0+) or fp32. Default: TF32 convolutions and an fp32 dense "
+            + "layer on 8.0+, fp32 elsewhere (PyTorch's defaults).")
+    String precision;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs",
             description = "Folder that receives run folders. Default: ${DEFAULT-VALUE}.")
     String outDir;
@@ -202,7 +207,7 @@ public final class Main implements Callable<Integer> {
         }
         // Data and device first: a run that cannot start leaves no folder, lock or file behind.
         Split split = DataSources.load(cfg, out);
-        try (Devices.Opened opened = Devices.open(cfg.device, out);
+        try (Devices.Opened opened = Devices.open(cfg.device, cfg.precision, out);
              RunFolder folder = claimFolder(cfg, target)) {
             int stale = folder.removeStaleTemps();
             if (stale > 0) {

@@ -543,4 +543,15 @@ public final class JCudaKernelRunner implements KernelRunner {
         closed = true;
         check(cuCtxDestroy(context), "cuCtxDestroy");
     }
+
+    /** TF32 tensor cores: compute capability 8.0 (Ampere) and later. */
+    @Override
+    public boolean tf32Capable() {
+        return ccMajor >= 8;
+    }
+
+    @Override
+    public boolean tf32ByDefault() {
+        return tf32Capable();
+    }
 }
