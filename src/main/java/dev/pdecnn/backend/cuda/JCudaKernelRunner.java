@@ -544,10 +544,10 @@ public final class JCudaKernelRunner implements KernelRunner {
         check(cuCtxDestroy(context), "cuCtxDestroy");
     }
 
-    /** TF32 tensor cores: compute capability 8.0 (Ampere) and later. */
+    /** TF32 tensor cores: compute capability 8.0 (Ampere) and later, through the fatbin's SASS (not the PTX JIT). */
     @Override
     public boolean tf32Capable() {
-        return ccMajor >= 8;
+        return KernelPath.tf32TensorCores(ccMajor, ccMinor, kernels.fatbinContents("conv"), forcePtx);
     }
 
     @Override
