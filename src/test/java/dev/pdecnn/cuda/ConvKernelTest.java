@@ -122,6 +122,7 @@ class ConvKernelTest {
     @MethodSource("tf32Cases")
     void tf32ConvEqualsRoundedReference(String name, int n, int c, int h, int w, int co, int k, int stride, int pad,
                                         int groups) {
+        Kernels.assumeTf32();
         CudaBackend be = Kernels.track(new CudaBackend(Kernels.runner(), DType.F32,
                 CudaBackend.defaultOptions(Kernels.runner()).withConv(ConvAlgo.GEMM).withPrecision(Precision.TF32)));
         ReferenceBackend cpu = new ReferenceBackend();

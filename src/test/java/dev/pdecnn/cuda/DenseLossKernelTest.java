@@ -63,6 +63,7 @@ class DenseLossKernelTest {
      */
     @Test
     void denseTf32() {
+        Kernels.assumeTf32();
         KernelRunner rt = Kernels.runner();
         CudaBackend be = Kernels.track(new CudaBackend(rt, DType.F32,
                 CudaBackend.defaultOptions(rt).withPrecision(Precision.TF32)));

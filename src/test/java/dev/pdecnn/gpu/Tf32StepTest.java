@@ -57,6 +57,8 @@ class Tf32StepTest {
 
     @Test
     void resnet32StepInTf32AgreesWithinTf32Precision() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(DEVICE.runner().tf32Capable(),
+                () -> DEVICE.runner().description() + " runs no TF32 tensor-core kernels");
         RunConfig cfg = Steps.config("cifar10/row1_resnet32.yaml");
         cfg.widths = List.of(16, 32, 64, 64);
         cfg.blocks = 1;
