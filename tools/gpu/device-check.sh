@@ -2,11 +2,15 @@
 # The GPU checks of issue 5, run in one call on a lent GPU machine (repository root, .gpu/ from
 # tools/gpu/prepare.sh carried along):
 #   1. the machine: nvidia-smi, the trainer's `devices`;
-#   2. the kernel equality suite (src/test/java/dev/pdecnn/cuda) on GPU 0 against the CPU reference;
+#   2. the kernel equality suite (src/test/java/dev/pdecnn/cuda) on GPU 0 against the CPU reference, the TF32
+#      tensor-core kernels included (ConvKernelTest.tf32*, DenseLossKernelTest.denseTf32: against a TF32-rounded
+#      reference; skipped below sm_80 and under PDECNN_CUDA_FORCE_PTX=1, whose compute_70 PTX has no TF32);
 #   3. training-step tests on GPU 0: one SGD step of every model vs the CPU backend (small and full-size ResNets),
+#      one resnet32 step in TF32 vs float64 (Tf32StepTest),
 #      device-resident step accounting, no leak over 100 steps;
-#   4. `bench --device 0` (our GPU backend) and tools/pytorch/reference.py bench --device cuda (eager PyTorch,
-#      cuDNN) in the same call, batch 128;
+#   4. `bench --device 0 --precision tf32` (our GPU backend on the tensor cores; fp32 stays the GPU default until
+#      this check has passed on a GPU) and tools/pytorch/reference.py bench --device cuda (eager PyTorch, cuDNN) in the same call, batch
+#      128 and 32; `bench --precision fp32` at batch 128 too (step tf32bench), for the TF32 speed-up;
 #   5. one epoch of resnet32_global and of resnet32 on the CIFAR-10 images, --device 0;
 #   6. (step graphs) CUDA graphs: GraphReplayTest on GPU 0 (replayed steps bit for bit equal to eager steps, all 16
 #      models, 20 steps, a second batch shape, evaluation) and bench with graphs on and off (PDECNN_CUDA_GRAPHS=0).
@@ -15,6 +19,9 @@
 # Usage (device tool): bash tools/gpu/device-check.sh [steps...]
 #   steps: env kernels steps (step tests) resident (DeviceResidentStepTest, async and synced) full (full-size step
 #   equality) bench torch train train5 profile (per-op GPU time) sync (bench, a synchronisation after every launch)
+#   tf32 (the conv/dense kernel tests, TF32 included, and the TF32 step alone) tf32bench (bench --precision fp32,
+#   the baseline of the default TF32 bench) ptx (the kernel
+#   suite and step tests through the PTX JIT, PDECNN_CUDA_FORCE_PTX=1)
 #   graphs (CUDA graph replay vs eager, and bench with graphs off)
 set -u
 OUT=${OUT:-/tmp/gpu-out}
@@ -23,7 +30,7 @@ LOG="$OUT/log.txt"
 T0=$(date +%s)
 DEADLINE=${DEADLINE:-540}
 G=.gpu
-STEPS=${*:-env kernels steps bench torch profile train}
+STEPS=${*:-env kernels steps bench tf32bench torch profile train}
 
 say() { echo "$@" | tee -a "$LOG"; }
 left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
@@ -72,12 +79,24 @@ for step in $STEPS; do
     TAIL=25 run kernels 150 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-package dev.pdecnn.cuda ;;
   steps)
     TAIL=40 run steps-small 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest \
-      --select-class dev.pdecnn.gpu.NoLeakTest --select-class dev.pdecnn.gpu.DeviceResidentStepTest
+      --select-class dev.pdecnn.gpu.NoLeakTest --select-class dev.pdecnn.gpu.DeviceResidentStepTest \
+      --select-class dev.pdecnn.gpu.Tf32StepTest
     TAIL=40 run steps-full 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda -Dpdecnn.steps.full=true "${JUNIT[@]}" \
       --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
   bench)
-    run bench-ours 100 "$JAVA" -jar $JAR bench --device 0 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 global
-    run bench-ours-b32 60 "$JAVA" -jar $JAR bench --device 0 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+    PDECNN_CUDA_GRAPHS=1 run bench-ours 100 "$JAVA" -jar $JAR bench --device 0 --precision tf32 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 global
+    PDECNN_CUDA_GRAPHS=1 run bench-ours-b32 60 "$JAVA" -jar $JAR bench --device 0 --precision tf32 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+  tf32)
+    TAIL=30 run tf32-kernels 120 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \
+      --select-class dev.pdecnn.cuda.ConvKernelTest --select-class dev.pdecnn.cuda.DenseLossKernelTest \
+      --select-class dev.pdecnn.gpu.Tf32StepTest ;;
+  tf32bench)
+    # the bench step runs --precision tf32; this is the fp32 baseline beside it
+    run bench-ours-fp32 100 "$JAVA" -jar $JAR bench --device 0 --precision fp32 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+  ptx)
+    PDECNN_CUDA_FORCE_PTX=1 TAIL=25 run kernels-ptx 150 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-package dev.pdecnn.cuda
+    PDECNN_CUDA_FORCE_PTX=1 TAIL=40 run steps-ptx 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \
+      --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
   resident)
     TAIL=30 run resident-async 60 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-class dev.pdecnn.gpu.DeviceResidentStepTest
     PDECNN_CUDA_SYNC=1 TAIL=30 run resident-synced 60 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \

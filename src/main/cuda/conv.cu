@@ -23,8 +23,13 @@
 //   conv_backward_data_direct:  thread per input element, gathers Co/G KH KW products.
 //   conv_backward_filter_direct: block per weight element (grid = Co C/G KH KW, 256 threads), a block-wide
 //                               double reduction over N Ho Wo, then gw += sum.
-// Products accumulate in T in the order of the CPU reference's inner loop (c, ki, kj).
+//  TF32 (sm_80+, gemm_tf32.cuh): conv_{forward,backward_data,backward_filter}_tf32_BMxBN_f32 run the same three
+//   implicit GEMMs (the same loaders and stores: one body per operation, templated on the tile core) on the tensor
+//   cores, with the tile shape BM x BN the launcher (ConvKernels, Tf32Gemm) picks for the layer;
+//   grid (ceil(columns / BN), ceil(rows / BM), G or G splits), TF32_THREADS threads.
+// Products accumulate in T in the order of the CPU reference's inner loop (c, ki, kj) (fp32 and f64 kernels).
 #include "gemm.cuh"
+#include "gemm_tf32.cuh"
 
 #define CONV_DIMS int N, int C, int H, int W, int Co, int KH, int KW, int stride, int pad, int groups, int Ho, int Wo
 #define CONV_DIM_ARGS N, C, H, W, Co, KH, KW, stride, pad, groups, Ho, Wo
@@ -32,13 +37,13 @@
 // ----------------------------------------------------------------------------------------- implicit GEMM
 
 #define CONV_FWD_PARAMS(T) const T *__restrict__ x, const T *__restrict__ w, T *__restrict__ y, CONV_DIMS
-template <typename T>
-__device__ void conv_forward_gemm_impl(CONV_FWD_PARAMS(T)) {
+template <typename T, class Core>
+__device__ __forceinline__ void conv_forward_body(const Core& core, CONV_FWD_PARAMS(T)) {
     const int g = blockIdx.z;
     const int cg = C / groups, cog = Co / groups, kk = KH * KW, K = cg * kk, P = Ho * Wo;
     const T* wg = w + (size_t)g * cog * K;
-    gemm_tile<T>(
-        cog, N * P, blockIdx.y * GEMM_BM, blockIdx.x * GEMM_BN, 0, K,
+    core(
+        cog, N * P, 0, K,
         [&](int m, int k) { return wg[(size_t)m * K + k]; },
         [&](int k, int col) {
             const int c = k / kk, r = k - (k / kk) * kk;
@@ -54,15 +59,20 @@ __device__ void conv_forward_gemm_impl(CONV_FWD_PARAMS(T)) {
             y[((size_t)img * Co + g * cog + m) * P + p] = v;
         });
 }
+template <typename T>
+__device__ void conv_forward_gemm_impl(CONV_FWD_PARAMS(T)) {
+    conv_forward_body<T>(GemmCore<T>{}, x, w, y, CONV_DIM_ARGS);
+}
 PDECNN_KERNELS_BOUNDED(conv_forward_gemm, GEMM_THREADS, CONV_FWD_PARAMS, (x, w, y, CONV_DIM_ARGS))
+PDECNN_TF32_KERNELS(conv_forward, CONV_FWD_PARAMS, (core, x, w, y, CONV_DIM_ARGS))
 
 #define CONV_BD_PARAMS(T) const T *__restrict__ gy, const T *__restrict__ w, T *__restrict__ gx, CONV_DIMS
-template <typename T>
-__device__ void conv_backward_data_gemm_impl(CONV_BD_PARAMS(T)) {
+template <typename T, class Core>
+__device__ __forceinline__ void conv_backward_data_body(const Core& core, CONV_BD_PARAMS(T)) {
     const int g = blockIdx.z;
     const int cg = C / groups, cog = Co / groups, kk = KH * KW, HW = H * W;
-    gemm_tile<T>(
-        cg, N * HW, blockIdx.y * GEMM_BM, blockIdx.x * GEMM_BN, 0, cog * kk,
+    core(
+        cg, N * HW, 0, cog * kk,
         [&](int c, int k) {
             const int co = k / kk, r = k - (k / kk) * kk;
             return w[(((size_t)g * cog + co) * cg + c) * kk + r];
@@ -83,12 +93,17 @@ __device__ void conv_backward_data_gemm_impl(CONV_BD_PARAMS(T)) {
             gx[((size_t)img * C + g * cg + c) * HW + q] = v;
         });
 }
+template <typename T>
+__device__ void conv_backward_data_gemm_impl(CONV_BD_PARAMS(T)) {
+    conv_backward_data_body<T>(GemmCore<T>{}, gy, w, gx, CONV_DIM_ARGS);
+}
 PDECNN_KERNELS_BOUNDED(conv_backward_data_gemm, GEMM_THREADS, CONV_BD_PARAMS, (gy, w, gx, CONV_DIM_ARGS))
+PDECNN_TF32_KERNELS(conv_backward_data, CONV_BD_PARAMS, (core, gy, w, gx, CONV_DIM_ARGS))
 
 #define CONV_BF_PARAMS(T) \
     const T *__restrict__ x, const T *__restrict__ gy, T *__restrict__ partial, CONV_DIMS, int splits
-template <typename T>
-__device__ void conv_backward_filter_gemm_impl(CONV_BF_PARAMS(T)) {
+template <typename T, class Core>
+__device__ __forceinline__ void conv_backward_filter_body(const Core& core, CONV_BF_PARAMS(T)) {
     const int g = blockIdx.z / splits, split = blockIdx.z - (blockIdx.z / splits) * splits;
     const int cg = C / groups, cog = Co / groups, kk = KH * KW, cols = cg * kk, P = Ho * Wo;
     const int red = N * P;
@@ -96,8 +111,8 @@ __device__ void conv_backward_filter_gemm_impl(CONV_BF_PARAMS(T)) {
     const int k0 = split * chunk < red ? split * chunk : red;
     const int k1 = k0 + chunk < red ? k0 + chunk : red;
     T* out = partial + (size_t)split * Co * cols;
-    gemm_tile<T>(
-        cog, cols, blockIdx.y * GEMM_BM, blockIdx.x * GEMM_BN, k0, k1,
+    core(
+        cog, cols, k0, k1,
         [&](int m, int k) {
             const int img = k / P, p = k - (k / P) * P;
             return gy[((size_t)img * Co + g * cog + m) * P + p];
@@ -113,7 +128,12 @@ __device__ void conv_backward_filter_gemm_impl(CONV_BF_PARAMS(T)) {
         },
         [&](int m, int col, T v) { out[((size_t)g * cog + m) * cols + col] = v; });
 }
+template <typename T>
+__device__ void conv_backward_filter_gemm_impl(CONV_BF_PARAMS(T)) {
+    conv_backward_filter_body<T>(GemmCore<T>{}, x, gy, partial, CONV_DIM_ARGS, splits);
+}
 PDECNN_KERNELS_BOUNDED(conv_backward_filter_gemm, GEMM_THREADS, CONV_BF_PARAMS, (x, gy, partial, CONV_DIM_ARGS, splits))
+PDECNN_TF32_KERNELS(conv_backward_filter, CONV_BF_PARAMS, (core, x, gy, partial, CONV_DIM_ARGS, splits))
 
 // ---------------------------------------------------------------------------------------------- direct
 

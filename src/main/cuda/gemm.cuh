@@ -70,3 +70,13 @@ __device__ __forceinline__ void gemm_tile(int M, int N, int m0, int n0, int k0, 
         }
     }
 }
+
+/** gemm_tile as a functor over the block's tile (blockIdx.y: rows, blockIdx.x: columns), for the shared bodies. */
+template <typename T>
+struct GemmCore {
+    template <class LoadA, class LoadB, class Store>
+    __device__ __forceinline__ void operator()(int M, int N, int k0, int k1, const LoadA& la, const LoadB& lb,
+                                               const Store& st) const {
+        gemm_tile<T>(M, N, blockIdx.y * GEMM_BM, blockIdx.x * GEMM_BN, k0, k1, la, lb, st);
+    }
+};

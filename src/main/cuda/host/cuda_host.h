@@ -168,6 +168,7 @@ struct Fiber {
     FiberState state = FiberState::Runnable;
     const char* site = nullptr;
     void* stack = nullptr;  // mmap'd, lowest page PROT_NONE
+    long long warpCollectives = 0;  // warp-wide calls (wmma_host.h) this block, compared across the warp's lanes
     Worker* worker = nullptr;
 };
 
@@ -228,6 +229,33 @@ inline void syncThreads(const char* site) {
     toScheduler(f);
 }
 
+/**
+ * Warp-collective operations (the WMMA fragment calls of wmma_host.h) must be made by all 32 lanes of a warp
+ * together: at every barrier and at the block's end, each lane of a warp must have made as many as lane 0, and a
+ * block that makes any must consist of whole warps.
+ */
+inline void checkWarpCollectives(const std::vector<Fiber>& fibers, const char* where) {
+    const int nt = static_cast<int>(fibers.size());
+    for (int w = 0; w * 32 < nt; w++) {
+        const long long n0 = fibers[w * 32].warpCollectives;
+        for (int l = 1; l < 32; l++) {
+            if (w * 32 + l >= nt) {
+                if (n0 > 0) {
+                    fatal("warp-collective (wmma) operations in a block of " + std::to_string(nt)
+                          + " threads, not a whole number of warps");
+                }
+                break;
+            }
+            const long long n = fibers[w * 32 + l].warpCollectives;
+            if (n != n0) {
+                fatal("divergent warp-collective (wmma) operations before " + std::string(where) + ": lane 0 of warp "
+                      + std::to_string(w) + " made " + std::to_string(n0) + ", lane " + std::to_string(l) + " made "
+                      + std::to_string(n));
+            }
+        }
+    }
+}
+
 /** Runs one block to completion, phase by phase (see the header comment). */
 inline void runBlock(Worker& w, dim3 block, std::size_t sharedBytes) {
     const int nt = static_cast<int>(w.fibers.size());
@@ -236,6 +264,7 @@ inline void runBlock(Worker& w, dim3 block, std::size_t sharedBytes) {
     }
     for (Fiber& f : w.fibers) {
         f.state = FiberState::Runnable;
+        f.warpCollectives = 0;
     }
     (void)block;
     for (long long phase = 0;; phase++) {
@@ -261,6 +290,7 @@ inline void runBlock(Worker& w, dim3 block, std::size_t sharedBytes) {
                 exited++;
             }
         }
+        checkWarpCollectives(w.fibers, atBarrier == 0 ? "the end of the block" : site);
         if (atBarrier == 0) {
             return;
         }

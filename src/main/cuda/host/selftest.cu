@@ -61,3 +61,48 @@ extern "C" __global__ void emu_align(int* out) {
     out[threadIdx.x] = (int)(reinterpret_cast<std::uintptr_t>(&local[0]) % 16) + (local[0] - 1);
 }
 PDECNN_REGISTER(emu_align)
+
+// ---------------------------------------------------------------- WMMA emulation (wmma_host.h)
+#include "wmma_host.h"
+
+/** out[i] = __float_to_tf32(in[i]), grid-stride: the kernels' rounding, compared with the tests' reference. */
+extern "C" __global__ void emu_tf32_round(const float* in, float* out, int n) {
+    PDECNN_FOR(i, n) {
+        out[i] = nvcuda::wmma::__float_to_tf32(in[i]);
+    }
+}
+PDECNN_REGISTER(emu_tf32_round)
+
+/**
+ * One warp per block: C (16 x 16) = A (16 x 8) B (8 x 16) + C through the fragment calls, A row-major or
+ * column-major (colA != 0), B row-major, C loaded and stored row-major; every operand with leading dimension
+ * 20 (padding read but unused).
+ */
+extern "C" __global__ void emu_wmma_mma(const float* a, const float* b, float* c, int colA) {
+    namespace wmma = nvcuda::wmma;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+    wmma::load_matrix_sync(acc, c, 20, wmma::mem_row_major);
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+    wmma::load_matrix_sync(fb, b, 20);
+    if (colA != 0) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
+        wmma::load_matrix_sync(fa, a, 20);
+        wmma::mma_sync(acc, fa, fb, acc);
+    } else {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+        wmma::load_matrix_sync(fa, a, 20);
+        wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(c, acc, 20, wmma::mem_row_major);
+}
+PDECNN_REGISTER(emu_wmma_mma)
+
+/** Only lanes below `lanes` of each warp fill a fragment: a divergent warp-collective call, reported. */
+extern "C" __global__ void emu_wmma_divergent(int lanes) {
+    nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 8, float> acc;
+    if ((int)(threadIdx.x % 32) < lanes) {
+        nvcuda::wmma::fill_fragment(acc, 0.0f);
+    }
+    __syncthreads();
+}
+PDECNN_REGISTER(emu_wmma_divergent)

@@ -37,13 +37,17 @@ final class BenchCommand implements Callable<Integer> {
             + "until its kernels have finished), auto or emulated. Default: ${DEFAULT-VALUE}.")
     String device;
 
+    @Option(names = "--precision", paramLabel = "P", description = "GPU convolutions and dense layer: tf32 or fp32 "
+            + "(default: TF32 convolutions on compute capability 8.0+, as PyTorch).")
+    String precision;
+
     @Override
     public Integer call() {
         List<String> names = Bench.expand(models);
         if (device.strip().equalsIgnoreCase("cpu")) {
             return Bench.run(names, batch, warmup, reps, main.out);
         }
-        try (Devices.Opened opened = Devices.open(device, main.out)) {
+        try (Devices.Opened opened = Devices.open(device, precision, main.out)) {
             String where = opened.session() == null ? null : opened.session().description();
             int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where,
                     () -> Bench.profiledIfAsked(opened.backend())));

@@ -84,16 +84,28 @@ public final class Devices {
 
     /** Opens what {@code --device} names; a GPU run prints which device and the note on cuDNN / cuBLAS. */
     public static Opened open(String device, PrintStream out) {
+        return open(device, null, out);
+    }
+
+    /**
+     * As {@link #open(String, PrintStream)}, with the config's {@code precision} of the float32 matrix products
+     * (null: PyTorch's default, see {@link dev.pdecnn.backend.cuda.Precision}); the CPU computes in fp32 whatever
+     * it says, with a note when it says tf32.
+     */
+    public static Opened open(String device, String precision, PrintStream out) {
         String d = device == null ? "cpu" : device.strip();
         switch (d) {
             case "cpu":
+                if ("tf32".equals(precision)) {
+                    out.println("note: --precision tf32 applies to GPU convolutions; the CPU computes in fp32");
+                }
                 return new Opened(d, new CpuBackend(), null);
             case "auto": {
                 Gpus.Probe p = probe(d);
                 String why = p.reason() != null ? p.reason() : p.gpus().isEmpty() ? p.gpuList() : null;
                 if (why == null) {
                     try {
-                        return gpu(d, 0, out);
+                        return gpu(d, 0, precision, out);
                     } catch (UserException e) {
                         why = e.getMessage();
                     }
@@ -102,7 +114,7 @@ public final class Devices {
                 return new Opened(d, new CpuBackend(), null);
             }
             case "emulated":
-                return session(d, out, false, CudaSession::emulated);
+                return session(d, out, false, () -> CudaSession.emulated(precision));
             default:
                 int n;
                 try {
@@ -114,7 +126,7 @@ public final class Devices {
                 if (n < 0) {
                     throw new UserException("--device " + device + ": GPU numbers start at 0");
                 }
-                return gpu(d, n, out);
+                return gpu(d, n, precision, out);
         }
     }
 
@@ -126,7 +138,7 @@ public final class Devices {
         }
     }
 
-    private static Opened gpu(String device, int ordinal, PrintStream out) {
+    private static Opened gpu(String device, int ordinal, String precision, PrintStream out) {
         Gpus.Probe p = probe(device);
         if (p.reason() != null) {
             throw new UserException("--device " + device + ": " + p.reason() + "; use --device cpu (or auto)");
@@ -135,7 +147,7 @@ public final class Devices {
             throw new UserException("--device " + device + ": no GPU " + ordinal + ", " + p.gpuList()
                     + " ('java -jar trainer.jar devices' lists them)");
         }
-        return session(device, out, true, () -> CudaSession.gpu(ordinal));
+        return session(device, out, true, () -> CudaSession.gpu(ordinal, precision));
     }
 
     /** {@code gpu}: a real GPU, whose note lists the NVIDIA libraries that do not load (the emulation asks nothing). */

@@ -43,6 +43,7 @@ final class DevicesCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "%s, %s free, up to %s shared memory per block  (--device %d)%n", g.describe(),
                         freeMemory(g), DeviceMemory.bytes(g.maxSharedPerBlock()), g.ordinal());
                 out.println("  kernels: " + kernelPaths(g));
+                out.println("  precision: " + precision(g));
             }
         }
         out.println("libraries (optional: every operation runs on the trainer's own CUDA kernels):");
@@ -71,6 +72,18 @@ final class DevicesCommand implements Callable<Integer> {
     static String kernelPaths(Gpus.Gpu g) {
         try {
             return KernelPath.describe(g.ccMajor(), g.ccMinor(), KernelModules.load(), KernelPath.forcePtx());
+        } catch (RuntimeException e) {
+            return "? (" + e.getMessage() + ")";
+        }
+    }
+
+    /** Whether TF32 tensor cores run here (sm_80+ through SASS), and so the default of --precision. */
+    static String precision(Gpus.Gpu g) {
+        try {
+            boolean tf32 = KernelPath.tf32TensorCores(g.ccMajor(), g.ccMinor(), KernelModules.load().fatbinContents("conv"),
+                    KernelPath.forcePtx());
+            return tf32 ? "TF32 tensor cores with --precision tf32 (default fp32 until a GPU check has verified them)"
+                    : "fp32 only (no TF32 tensor-core code for this GPU in the kernels)";
         } catch (RuntimeException e) {
             return "? (" + e.getMessage() + ")";
         }

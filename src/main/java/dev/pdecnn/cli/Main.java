@@ -78,6 +78,11 @@ public final class Main implements Callable<Integer> {
             + "kernels, for tests). Default: ${DEFAULT-VALUE}.")
     String device;
 
+    @Option(names = "--precision", paramLabel = "P", description = "Float32 convolutions and dense layer on a GPU: "
+            + "tf32 (tensor cores, compute capability 8.0+) or fp32. Default: TF32 convolutions and an fp32 dense "
+            + "layer on 8.0+, fp32 elsewhere (PyTorch's defaults).")
+    String precision;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs",
             description = "Folder that receives run folders. Default: ${DEFAULT-VALUE}.")
     String outDir;
@@ -214,7 +219,7 @@ public final class Main implements Callable<Integer> {
     static int train(RunConfig cfg, ResumeTarget target, java.util.function.Function<RunConfig, RunFolder> claim,
                      java.util.function.Function<Path, String> resumeCommand, CheckpointEvery every, int stopAfter, PrintStream out, PrintStream err) {
         Split split = DataSources.load(cfg, out);
-        try (Devices.Opened opened = Devices.open(cfg.device, out);
+        try (Devices.Opened opened = Devices.open(cfg.device, cfg.precision, out);
              RunFolder folder = claim.apply(cfg)) {
             int stale = folder.removeStaleTemps();
             if (stale > 0) {

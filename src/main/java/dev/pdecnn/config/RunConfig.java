@@ -51,6 +51,7 @@ public final class RunConfig {
     public long seed = 1;
     // run
     public String device = "cpu";
+    public String precision = null; // float32 matrix products on a GPU: tf32 or fp32; null = PyTorch's default
     public String out = "runs";
     public String name = null;
 
@@ -116,6 +117,7 @@ public final class RunConfig {
 
     public static final List<String> MODELS = List.of("cnn", "residual", "pde", "resnet32", "resnet32_global", "resnet");
     public static final List<String> DATASETS = List.of("mnist", "cifar10", "folder");
+    public static final List<String> PRECISIONS = List.of("tf32", "fp32");
     public static final List<String> WEIGHT_INITS = List.of("he_normal", "torch", "glorot_uniform");
     public static final List<String> SUBNETS = List.of("identity", "dwconv", "conv", "pwconv", "basic");
 
@@ -169,6 +171,10 @@ public final class RunConfig {
         KEYS.put("seed", new Key("integer", c -> c.seed, (c, v) -> c.seed = (Long) v, "random seed",
                 Range.ints(Long.MIN_VALUE, Long.MAX_VALUE)));
         str("device", c -> c.device, (c, v) -> c.device = v, "cpu, auto, a GPU number N, or emulated");
+        str("precision", c -> c.precision,
+                (c, v) -> c.precision = v == null ? null : oneOf("precision", v, PRECISIONS),
+                "GPU convolutions and dense layer: tf32 (tensor cores, sm_80+) or fp32; unset: tf32 convolutions "
+                        + "on sm_80+, as PyTorch");
         str("out", c -> c.out, (c, v) -> c.out = v, "folder that receives run folders");
         str("name", c -> c.name, (c, v) -> c.name = v, "run folder name (default: derived from the model)");
     }

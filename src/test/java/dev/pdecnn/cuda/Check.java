@@ -68,6 +68,44 @@ final class Check {
         return t.size() == 0 ? 0 : Math.sqrt(s / t.size());
     }
 
+    /**
+     * TF32 kernels against the double reference on TF32-rounded inputs: each product of two TF32 values is exact
+     * in float, so only the float accumulation differs from the reference, in another order (16 x 16 x 8
+     * fragments summed per k-slab instead of one long loop; on a GPU the tensor cores' own adder tree). That is
+     * the error budget of the fp32 kernels, F32_TOL; 2x of it leaves room for a tensor core's accumulation, which
+     * is not specified to round like sequential IEEE float additions. Rounding the inputs or not moves results by
+     * about 2^-11 relative per product, far beyond this: see {@link #worstScaled}.
+     */
+    static final double TF32_TOL = 2e-5;
+
+    /** Round to nearest TF32 (10-bit mantissa), ties away from zero, as cvt.rna.tf32.f32 / wmma::__float_to_tf32. */
+    static float tf32(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7f800000) != 0x7f800000) {
+            u = (u + 0x1000) & 0xffffe000;
+        }
+        return Float.intBitsToFloat(u);
+    }
+
+    /** A copy of {@code t} (float-representable values) with every element rounded to TF32. */
+    static Tensor tf32(Tensor t) {
+        Tensor r = Tensor.zeros(t.dtype(), t.shape());
+        for (int i = 0; i < t.size(); i++) {
+            r.set(i, tf32((float) t.get(i)));
+        }
+        return r;
+    }
+
+    /** max_i |got_i - ref_i| / (|ref_i| + rms(ref)): the measure {@link #scaled} bounds. */
+    static double worstScaled(Tensor ref, Tensor got) {
+        got.download();
+        double floor = rms(ref), worst = 0;
+        for (int i = 0; i < ref.size(); i++) {
+            worst = Math.max(worst, Math.abs(ref.get(i) - got.get(i)) / (Math.abs(ref.get(i)) + floor + 1e-300));
+        }
+        return worst;
+    }
+
     static void elementwise(String what, Tensor ref, Tensor got, double rtol) {
         compare(what, ref, got, rtol, false);
     }

@@ -1,5 +1,9 @@
 package dev.pdecnn.cuda;
 
+import dev.pdecnn.backend.cuda.KernelRunner;
+import dev.pdecnn.backend.cuda.Precision;
+import org.junit.jupiter.api.Test;
+
 import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.tensor.DType;
@@ -48,6 +52,42 @@ class DenseLossKernelTest {
                 Check.scaled(at + "gw (accumulated)", gwR, gwG, Check.tol(t));
                 Check.scaled(at + "gb (accumulated)", gbR, gbG, Check.tol(t));
             }
+        }
+    }
+
+    /**
+     * The TF32 dense kernels ({@code --precision tf32}) against the double reference on TF32-rounded operands
+     * (forward: x, w; data gradient: gy, w; filter gradient: gy, x), within {@link Check#TF32_TOL}; the bias is
+     * added in float and the bias gradient (col_sum) stays fp32, so both take the unrounded values. Shapes as above,
+     * plus M = 17 and 33 (just past the 16- and 32-row tiles) and a 64-row case over both 64-row tiles.
+     */
+    @Test
+    void denseTf32() {
+        Kernels.assumeTf32();
+        KernelRunner rt = Kernels.runner();
+        CudaBackend be = Kernels.track(new CudaBackend(rt, DType.F32,
+                CudaBackend.defaultOptions(rt).withPrecision(Precision.TF32)));
+        SplittableRandom r = new SplittableRandom(23);
+        int[][] cases = {{1, 1, 1}, {5, 7, 3}, {70, 130, 66}, {32, 64, 10}, {4, 8 * 7 * 7, 10}, {17, 40, 33},
+                {128, 64, 10}, {33, 300, 200}};
+        for (int[] c : cases) {
+            int n = c[0], in = c[1], out = c[2];
+            String at = n + "x" + in + "->" + out + " tf32 ";
+            Tensor[] x = Check.pair(r, n, in), w = Check.pair(r, out, in), b = Check.pair(r, out);
+            Tensor[] gy = Check.pair(r, n, out), gw = Check.pair(r, out, in), gb = Check.pair(r, out);
+            Tensor xr = Check.tf32(x[1]), wr = Check.tf32(w[1]), gyr = Check.tf32(gy[1]);
+            Tensor y = Tensor.zeros(DType.F64, n, out), yG = Tensor.zeros(DType.F32, n, out);
+            cpu.dense(xr, wr, b[1], y);
+            be.dense(x[0], w[0], b[0], yG);
+            Check.scaled(at + "y", y, yG, Check.TF32_TOL);
+            Tensor gx = Tensor.zeros(DType.F64, n, in), gwR = gw[1].copy(), gbR = gb[1].copy();
+            cpu.denseBackward(xr, wr, gyr, gx, gwR, null);
+            cpu.denseBackward(xr, wr, gy[1], null, null, gbR);
+            Tensor gxG = Tensor.zeros(DType.F32, n, in), gwG = gw[0].copy(), gbG = gb[0].copy();
+            be.denseBackward(x[0], w[0], gy[0], gxG, gwG, gbG);
+            Check.scaled(at + "gx", gx, gxG, Check.TF32_TOL);
+            Check.scaled(at + "gw (accumulated)", gwR, gwG, Check.TF32_TOL);
+            Check.scaled(at + "gb (accumulated)", gbR, gbG, Check.tol(DType.F32));
         }
     }
 

@@ -160,4 +160,101 @@ class EmulationTest {
             rt.close();
         }
     }
+
+    /** The kernels' TF32 rounding equals the tests' reference {@link Check#tf32}, ties and special values included. */
+    @Test
+    void tf32RoundingMatchesTheReference() {
+        HostKernelRunner rt = Kernels.host();
+        float[] special = {0f, -0f, 1f, 1f + 0x1p-11f, 1f + 0x1p-11f + 0x1p-23f, 1f + 0x1p-12f, -1f - 0x1p-11f,
+                Float.MIN_VALUE, Float.MIN_NORMAL, Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+                Float.NaN, 3.14159265f, -2.7182817f, 1e-30f, 65504f};
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        float[] in = new float[special.length + 1000];
+        System.arraycopy(special, 0, in, 0, special.length);
+        for (int i = special.length; i < in.length; i++) {
+            in[i] = Float.intBitsToFloat(r.nextInt());
+        }
+        DevicePtr a = rt.alloc(4L * in.length), b = rt.alloc(4L * in.length);
+        try {
+            rt.toDevice(in, a);
+            rt.launch("emu_tf32_round", Dim3.of(4), Dim3.of(256), 0, a, b, in.length);
+            float[] got = new float[in.length];
+            rt.toHost(b, got);
+            for (int i = 0; i < in.length; i++) {
+                assertEquals(Float.floatToRawIntBits(Check.tf32(in[i])) , Float.floatToRawIntBits(got[i]),
+                        "tf32(" + in[i] + ")");
+            }
+            // ties round away from zero; 10 mantissa bits survive
+            assertEquals(1f + 0x1p-10f, Check.tf32(1f + 0x1p-11f));
+            assertEquals(-1f - 0x1p-10f, Check.tf32(-1f - 0x1p-11f));
+            assertEquals(1f, Check.tf32(1f + 0x1p-12f));
+        } finally {
+            rt.free(a);
+            rt.free(b);
+        }
+    }
+
+    /** One fragment product against a double reference on rounded inputs, A row- and column-major. */
+    @Test
+    void wmmaFragmentsMultiplyInTf32() {
+        HostKernelRunner rt = Kernels.host();
+        java.util.SplittableRandom r = new java.util.SplittableRandom(9);
+        float[] a = new float[16 * 20], b = new float[8 * 20], c = new float[16 * 20];
+        for (float[] m : new float[][]{a, b, c}) {
+            for (int i = 0; i < m.length; i++) {
+                m[i] = (float) r.nextGaussian();
+            }
+        }
+        DevicePtr da = rt.alloc(4L * a.length), db = rt.alloc(4L * b.length), dc = rt.alloc(4L * c.length);
+        try {
+            for (int colA = 0; colA < 2; colA++) {
+                rt.toDevice(a, da);
+                rt.toDevice(b, db);
+                rt.toDevice(c, dc);
+                rt.launch("emu_wmma_mma", Dim3.of(1), Dim3.of(32), 0, da, db, dc, colA);
+                float[] got = new float[c.length];
+                rt.toHost(dc, got);
+                for (int i = 0; i < 16; i++) {
+                    for (int j = 0; j < 20; j++) {
+                        if (j >= 16) {
+                            assertEquals(c[i * 20 + j], got[i * 20 + j], "padding untouched");
+                            continue;
+                        }
+                        double s = c[i * 20 + j], scale = Math.abs(c[i * 20 + j]);
+                        for (int k = 0; k < 8; k++) {
+                            float av = colA == 1 ? a[k * 20 + i] : a[i * 20 + k];
+                            double p = (double) Check.tf32(av) * Check.tf32(b[k * 20 + j]);
+                            s += p;
+                            scale += Math.abs(p);
+                        }
+                        // 8 float additions of exact products: at most 8 ulps of the sum of magnitudes
+                        assertEquals(s, got[i * 20 + j], 8 * Math.ulp((float) scale), "C[" + i + "][" + j + "] colA=" + colA);
+                    }
+                }
+            }
+        } finally {
+            rt.free(da);
+            rt.free(db);
+            rt.free(dc);
+        }
+    }
+
+    /** A fragment call made by part of a warp, or by a block that is not whole warps, fails the launch. */
+    @Test
+    void divergentWarpCollectivesAreReported() {
+        Kernels.host();
+        for (int[] c : new int[][]{{64, 16}, {48, 32}}) {
+            HostKernelRunner rt = Kernels.host().withMaxShared(48 * 1024);
+            try {
+                KernelException e = assertThrows(KernelException.class,
+                        () -> rt.launch("emu_wmma_divergent", Dim3.of(1), Dim3.of(c[0]), 0, c[1]));
+                assertTrue(e.getMessage().contains(c[0] == 64 ? "divergent warp-collective" : "not a whole number of warps"),
+                        e.getMessage());
+            } finally {
+                rt.close();
+            }
+        }
+        HostKernelRunner rt = Kernels.host();
+        rt.launch("emu_wmma_divergent", Dim3.of(2), Dim3.of(64), 0, 32); // every lane: fine
+    }
 }

@@ -128,6 +128,16 @@ final class Kernels {
         return track(new CudaBackend(runner(), dtype));
     }
 
+    /**
+     * The TF32 tests run where the TF32 kernels use tensor cores: the emulation, or a GPU of compute capability
+     * 8.0+ running SASS (skipped on older GPUs and with PDECNN_CUDA_FORCE_PTX=1: the compute_70 PTX carries their
+     * fp32 body).
+     */
+    static void assumeTf32() {
+        KernelRunner r = runner();
+        Assumptions.assumeTrue(r.tf32Capable(), () -> r.description() + " runs no TF32 tensor-core kernels");
+    }
+
     static void assumeAvailable() {
         runner();
     }

@@ -128,7 +128,7 @@ class DeviceCliTest {
         CliRunner.Result gpu = CliRunner.run(tiny("emu", "--device", "emulated"));
         assertEquals(0, gpu.code(), gpu.err());
         assertTrue(gpu.out().lines().anyMatch(l -> l.startsWith("device: emulated device (host build of the CUDA kernels), "
-                + "device memory pool 256 MiB")), gpu.out());
+                + "device memory pool 256 MiB") && l.endsWith(", precision fp32")), gpu.out());
         assertTrue(gpu.out().contains("note: every operation runs on the trainer's own CUDA kernels"), gpu.out());
         CliRunner.Result cpu = CliRunner.run(tiny("cpu", "--device", "cpu"));
         assertEquals(0, cpu.code(), cpu.err());
@@ -147,6 +147,29 @@ class DeviceCliTest {
                 assertEquals(y, x, 1.0 / 32 + 1e-9, "epoch " + i + " column " + col);
             }
         }
+    }
+
+    /**
+     * --precision: the emulated device runs fp32 by default and the emulated tensor cores when asked, and says which
+     * in its device line; a bad value is one line with exit 2; the CPU notes that it ignores tf32.
+     */
+    @Test
+    void precisionOption() throws Exception {
+        Emulated.executable();
+        CliRunner.Result tf = CliRunner.run(tiny("emu-tf32", "--device", "emulated", "--precision", "tf32"));
+        assertEquals(0, tf.code(), tf.err());
+        assertTrue(tf.out().lines().anyMatch(l -> l.startsWith("device: emulated device")
+                && l.endsWith(", precision tf32 convolutions and dense layer")), tf.out());
+        assertTrue(Files.readString(tmp.resolve("runs/emu-tf32/config.json")).contains("\"precision\": \"tf32\""));
+        List<String> m = Files.readAllLines(tmp.resolve("runs/emu-tf32/metrics.csv"));
+        assertEquals(3, m.size(), "header + 2 epochs");
+        assertTrue(Double.isFinite(Double.parseDouble(m.get(2).split(",")[1])), m.get(2));
+        fails(2, "--precision: key 'precision' has value 'fp16'; allowed: [tf32, fp32]",
+                tiny("bad", "--device", "emulated", "--precision", "fp16"));
+        CliRunner.Result cpu = CliRunner.run(tiny("cpu-tf32", "--device", "cpu", "--precision", "tf32"));
+        assertEquals(0, cpu.code(), cpu.err());
+        assertTrue(cpu.out().contains("note: --precision tf32 applies to GPU convolutions; the CPU computes in fp32"),
+                cpu.out());
     }
 
     /** `bench --device emulated` times steps on the GPU backend and reports the device pool it used. */

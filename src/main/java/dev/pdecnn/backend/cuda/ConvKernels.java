@@ -10,7 +10,9 @@ import static dev.pdecnn.backend.cuda.Launcher.concat;
  * gradient, each as an implicit GEMM on the tiles of {@code gemm.cuh} (for convolutions with enough channels per
  * group) or as a direct kernel. The filter gradient's GEMM splits its long reduction over N Ho Wo into partial
  * products that {@code add_partials} (elementwise.cu) sums in a fixed order. Every kernel takes its three
- * pointers followed by the twelve dimensions of {@link Geom#dims()}.
+ * pointers followed by the twelve dimensions of {@link Geom#dims()}. With TF32 (float32 on sm_80+, see
+ * {@link Precision}) the implicit GEMMs run on the tensor-core kernels of {@code gemm_tf32.cuh} instead, with the
+ * tile shape {@link Tf32Gemm#choose} picks for the layer; the direct kernels stay fp32.
  */
 final class ConvKernels {
     /** Implicit GEMM from this many reduction columns (channels per group x kernel area) and outputs per group. */
@@ -21,11 +23,32 @@ final class ConvKernels {
     private final Launcher l;
     private final CudaBackend.ConvAlgo algo;
     private final ElementwiseKernels ew;
+    /** The implicit GEMMs run on the TF32 tensor-core kernels ({@link Tf32Gemm}; float32 only). */
+    private final boolean tf32;
 
-    ConvKernels(Launcher launcher, CudaBackend.ConvAlgo algo, ElementwiseKernels ew) {
+    ConvKernels(Launcher launcher, CudaBackend.ConvAlgo algo, ElementwiseKernels ew, boolean tf32) {
         this.l = launcher;
         this.algo = algo;
         this.ew = ew;
+        this.tf32 = tf32;
+    }
+
+    /**
+     * Launches the implicit GEMM {@code op} (conv_forward, conv_backward_data, conv_backward_filter) over a
+     * rows x cols product, z deep: the TF32 kernel of the tile {@link Tf32Gemm#choose} picks, or the fp32 one.
+     */
+    private void gemmLaunch(String op, long rows, long cols, int z, Object[] args) {
+        if (tf32) {
+            Tf32Gemm.Tile t = Tf32Gemm.choose(rows, cols, z);
+            l.launch(t.kernel(op), t.grid(rows, cols, z), Tf32Gemm.block(), 0, args);
+        } else {
+            l.launch(op + "_gemm", Gemm.grid(rows, cols, z), Gemm.block(), 0, args);
+        }
+    }
+
+    /** Blocks of one rows x cols product layer on the tiles this convolution runs on. */
+    private int gemmTiles(long rows, long cols, int z) {
+        return tf32 ? Tf32Gemm.choose(rows, cols, z).tiles(rows, cols) : Gemm.tiles(rows, cols);
     }
 
     /** The shapes of one convolution: x [n, c, h, w], weights [co, c / groups, kh, kw], y [n, co, ho, wo]. */
@@ -73,8 +96,7 @@ final class ConvKernels {
     void forward(DevicePtr x, DevicePtr w, DevicePtr y, Geom g) {
         Object[] args = concat(new Object[]{x, w, y}, g.dims());
         if (gemm(g)) {
-            l.launch("conv_forward_gemm", Gemm.grid(g.cog(), (long) g.n() * g.ho() * g.wo(), g.g()), Gemm.block(), 0,
-                    args);
+            gemmLaunch("conv_forward", g.cog(), (long) g.n() * g.ho() * g.wo(), g.g(), args);
         } else {
             l.launch1d("conv_forward_direct", (long) g.n() * g.co() * g.ho() * g.wo(), args);
         }
@@ -84,8 +106,7 @@ final class ConvKernels {
     void backwardData(DevicePtr gy, DevicePtr w, DevicePtr gx, Geom g) {
         Object[] args = concat(new Object[]{gy, w, gx}, g.dims());
         if (gemm(g)) {
-            l.launch("conv_backward_data_gemm", Gemm.grid(g.cg(), (long) g.n() * g.h() * g.w(), g.g()), Gemm.block(), 0,
-                    args);
+            gemmLaunch("conv_backward_data", g.cg(), (long) g.n() * g.h() * g.w(), g.g(), args);
         } else {
             l.launch1d("conv_backward_data_direct", (long) g.n() * g.c() * g.h() * g.w(), args);
         }
@@ -97,10 +118,10 @@ final class ConvKernels {
         if (gemm(g)) {
             int cols = g.cg() * g.kh() * g.kw();
             long red = (long) g.n() * g.ho() * g.wo();
-            int tiles = Gemm.tiles(g.cog(), cols) * g.g();
+            int tiles = gemmTiles(g.cog(), cols, g.g()) * g.g();
             int splits = (int) Math.max(1, Math.min(Math.max(1, Launcher.TARGET_BLOCKS / tiles), red / FILTER_SPLIT_MIN));
             DevicePtr part = sc.elems(splits * weights, "filter-gradient partials");
-            l.launch("conv_backward_filter_gemm", Gemm.grid(g.cog(), cols, g.g() * splits), Gemm.block(), 0,
+            gemmLaunch("conv_backward_filter", g.cog(), cols, g.g() * splits,
                     concat(new Object[]{x, gy, part}, concat(g.dims(), splits)));
             ew.addPartials(part, splits, (int) weights, gw);
         } else {

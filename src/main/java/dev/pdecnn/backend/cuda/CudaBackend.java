@@ -57,19 +57,28 @@ public final class CudaBackend implements Backend {
     /**
      * Launch policy. {@code maxSharedBytes}: the dynamic shared memory a block may use (the runner's limit by
      * default); {@code pdeStepKernels}: always use the per-step PDE kernels (normally only for planes that do
-     * not fit a block); {@code conv}: convolution algorithm.
+     * not fit a block); {@code conv}: convolution algorithm; {@code precision}: fp32 or TF32 tensor-core matrix
+     * products for float32 tensors (fp32 unless asked; {@link CudaSession} applies PyTorch's default).
      */
-    public record Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv) {
+    public record Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv, Precision precision) {
+        public Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv) {
+            this(maxSharedBytes, pdeStepKernels, conv, Precision.FP32);
+        }
+
         public Options withPdeStepKernels(boolean b) {
-            return new Options(maxSharedBytes, b, conv);
+            return new Options(maxSharedBytes, b, conv, precision);
         }
 
         public Options withConv(ConvAlgo c) {
-            return new Options(maxSharedBytes, pdeStepKernels, c);
+            return new Options(maxSharedBytes, pdeStepKernels, c, precision);
         }
 
         public Options withMaxShared(int bytes) {
-            return new Options(bytes, pdeStepKernels, conv);
+            return new Options(bytes, pdeStepKernels, conv, precision);
+        }
+
+        public Options withPrecision(Precision p) {
+            return new Options(maxSharedBytes, pdeStepKernels, conv, p);
         }
     }
 
@@ -118,9 +127,10 @@ public final class CudaBackend implements Backend {
         this.scopes = new DeviceScopes(runner, dtype, dt);
         Launcher l = new Launcher(runner, dtype, scopes::describeCurrent);
         this.ew = new ElementwiseKernels(l);
-        this.conv = new ConvKernels(l, options.conv(), ew);
+        boolean f32 = dtype == DType.F32; // TF32 is a float32 format: float64 tensors keep their kernels
+        this.conv = new ConvKernels(l, options.conv(), ew, f32 && options.precision().tf32Conv());
         this.bn = new BatchNormKernels(l);
-        this.dense = new DenseLossKernels(l, ew);
+        this.dense = new DenseLossKernels(l, ew, f32 && options.precision().tf32Dense());
         this.pde = new PdeKernels(l, options.maxSharedBytes(), options.pdeStepKernels());
         this.pm = new PeronaMalikKernels(l);
         if (options.maxSharedBytes() > runner.maxSharedBytesPerBlock()) {

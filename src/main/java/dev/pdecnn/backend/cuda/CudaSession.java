@@ -24,17 +24,26 @@ public final class CudaSession implements AutoCloseable {
     private final CudaBackend backend;
     private final String description;
 
-    private CudaSession(KernelRunner runner, DeviceMemory memory, String description) {
+    private CudaSession(KernelRunner runner, DeviceMemory memory, String description, Precision precision) {
         this.runner = runner;
         this.memory = memory;
-        this.backend = new CudaBackend(memory, DType.F32);
-        this.description = description;
+        this.backend = new CudaBackend(memory, DType.F32, CudaBackend.defaultOptions(runner).withPrecision(precision));
+        this.description = description + ", precision " + precision.describe();
     }
 
     /** Opens GPU {@code ordinal} through JCuda and allocates its pool; {@link KernelException} says why not. */
     public static CudaSession gpu(int ordinal) {
+        return gpu(ordinal, null);
+    }
+
+    /**
+     * As {@link #gpu(int)}, with the config's {@code precision} (null: the default, {@link Precision#resolve});
+     * {@link IllegalArgumentException} for TF32 on a GPU without tensor cores for it.
+     */
+    public static CudaSession gpu(int ordinal, String precision) {
         JCudaKernelRunner r = JCudaKernelRunner.open(ordinal);
         try {
+            Precision p = Precision.resolve(precision, r);
             long[] info = r.memoryInfo();
             long pool = configuredPool().orElse(Math.min(GPU_DEFAULT_POOL_MIB << 20, info[0] / 10 * 9));
             if (pool > info[0]) {
@@ -45,7 +54,7 @@ public final class CudaSession implements AutoCloseable {
             }
             DeviceMemory m = DeviceMemory.pool(r, pool);
             return new CudaSession(r, m, r.description() + ", " + DeviceMemory.bytes(info[1]) + " ("
-                    + DeviceMemory.bytes(info[0]) + " free), device memory pool " + DeviceMemory.bytes(pool));
+                    + DeviceMemory.bytes(info[0]) + " free), device memory pool " + DeviceMemory.bytes(pool), p);
         } catch (RuntimeException e) {
             r.close();
             throw e;
@@ -57,20 +66,31 @@ public final class CudaSession implements AutoCloseable {
      * g++, see {@link HostBuild}), with a pool like a GPU's.
      */
     public static CudaSession emulated() {
-        return emulated(configuredPool().orElse(EMULATED_DEFAULT_POOL_MIB << 20), true);
+        return emulated((String) null);
+    }
+
+    /** As {@link #emulated()}, with the config's {@code precision} (null: fp32; "tf32" runs the emulated WMMA). */
+    public static CudaSession emulated(String precision) {
+        return emulated(configuredPool().orElse(EMULATED_DEFAULT_POOL_MIB << 20), true, precision);
     }
 
     /** The emulated device with a pool ({@code pooled}) or a checked budget of {@code bytes}. */
     public static CudaSession emulated(long bytes, boolean pooled) {
+        return emulated(bytes, pooled, null);
+    }
+
+    /** As {@link #emulated(long, boolean)} with the config's {@code precision}. */
+    public static CudaSession emulated(long bytes, boolean pooled, String precision) {
         HostBuild.Result b = HostBuild.build();
         if (!b.ok()) {
             throw new KernelException("the emulated device needs the host build of the kernels: " + b.reason());
         }
         HostKernelRunner r = HostKernelRunner.start(b.executable());
         try {
+            Precision p = Precision.resolve(precision, r);
             DeviceMemory m = pooled ? DeviceMemory.pool(r, bytes) : DeviceMemory.checked(r, bytes);
             return new CudaSession(r, m, "emulated device (host build of the CUDA kernels), device memory "
-                    + (pooled ? "pool " : "budget ") + DeviceMemory.bytes(bytes));
+                    + (pooled ? "pool " : "budget ") + DeviceMemory.bytes(bytes), p);
         } catch (RuntimeException e) {
             r.close();
             throw e;

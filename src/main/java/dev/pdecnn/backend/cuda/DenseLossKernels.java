@@ -11,25 +11,38 @@ final class DenseLossKernels {
 
     private final Launcher l;
     private final ElementwiseKernels ew;
+    /** The GEMMs run on the TF32 tensor-core kernels ({@link Tf32Gemm}; float32 only). */
+    private final boolean tf32;
 
-    DenseLossKernels(Launcher launcher, ElementwiseKernels ew) {
+    DenseLossKernels(Launcher launcher, ElementwiseKernels ew, boolean tf32) {
         this.l = launcher;
         this.ew = ew;
+        this.tf32 = tf32;
+    }
+
+    /** The GEMM {@code op} over a rows x cols product: TF32 on the tile {@link Tf32Gemm#choose} picks, or fp32. */
+    private void gemm(String op, int rows, int cols, Object... args) {
+        if (tf32) {
+            Tf32Gemm.Tile t = Tf32Gemm.choose(rows, cols, 1);
+            l.launch(t.kernel(op), t.grid(rows, cols, 1), Tf32Gemm.block(), 0, args);
+        } else {
+            l.launch(op, Gemm.grid(rows, cols, 1), Gemm.block(), 0, args);
+        }
     }
 
     /** y [n, out] = x [n, in] w^T + b (written). */
     void forward(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int n, int in, int out) {
-        l.launch("dense_forward", Gemm.grid(n, out, 1), Gemm.block(), 0, x, w, b, y, n, in, out);
+        gemm("dense_forward", n, out, x, w, b, y, n, in, out);
     }
 
     /** gx [n, in] = gy w (written). */
     void backwardData(DevicePtr gy, DevicePtr w, DevicePtr gx, int n, int in, int out) {
-        l.launch("dense_backward_data", Gemm.grid(n, in, 1), Gemm.block(), 0, gy, w, gx, n, in, out);
+        gemm("dense_backward_data", n, in, gy, w, gx, n, in, out);
     }
 
     /** gw [out, in] += gy^T x. */
     void backwardFilter(DevicePtr gy, DevicePtr x, DevicePtr gw, int n, int in, int out) {
-        l.launch("dense_backward_filter", Gemm.grid(out, in, 1), Gemm.block(), 0, gy, x, gw, n, in, out);
+        gemm("dense_backward_filter", out, in, gy, x, gw, n, in, out);
     }
 
     /** gb [out] += the column sums of gy [n, out]. */

@@ -428,4 +428,10 @@ public final class HostKernelRunner implements KernelRunner {
             }
         }
     }
+
+    /** The host build emulates the WMMA fragments (host/wmma_host.h), so {@code --precision tf32} runs here. */
+    @Override
+    public boolean tf32Capable() {
+        return true;
+    }
 }

@@ -566,4 +566,20 @@ public final class JCudaKernelRunner implements KernelRunner {
         closed = true;
         check(cuCtxDestroy(context), "cuCtxDestroy");
     }
+
+    /** TF32 tensor cores: compute capability 8.0 (Ampere) and later, through the fatbin's SASS (not the PTX JIT). */
+    @Override
+    public boolean tf32Capable() {
+        return KernelPath.tf32TensorCores(ccMajor, ccMinor, kernels.fatbinContents("conv"), forcePtx);
+    }
+
+    /**
+     * Not yet: the TF32 kernels are checked on the emulated tensor cores only. Once a lent GPU has passed
+     * {@code tools/gpu/device-check.sh tf32} this becomes {@code tf32Capable()}, PyTorch's default; until then a GPU
+     * runs fp32 unless {@code --precision tf32} asks for the tensor cores.
+     */
+    @Override
+    public boolean tf32ByDefault() {
+        return false;
+    }
 }

@@ -49,6 +49,16 @@ public final class KernelPath {
                 + " or later";
     }
 
+    /**
+     * Whether the TF32 kernels of a module run on tensor cores on this GPU: compute capability 8.0 or later and the
+     * driver taking SASS built for sm_80 or later. The committed PTX is compute_70, in which those kernels carry
+     * their fp32 fallback body (gemm_tf32.cuh), so a GPU that JIT-compiles it (forced, or newer than sm_90 SASS
+     * covers, such as sm_100 and sm_120) must use the fp32 kernels.
+     */
+    public static boolean tf32TensorCores(int major, int minor, Fatbin fatbin, boolean forcePtx) {
+        return major >= 8 && choose(major, minor, fatbin, forcePtx).startsWith("SASS sm_");
+    }
+
     /** Whether {@value #FORCE_PTX_ENV}=1 is set. */
     public static boolean forcePtx() {
         return "1".equals(System.getenv(FORCE_PTX_ENV));

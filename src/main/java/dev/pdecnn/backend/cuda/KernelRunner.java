@@ -86,6 +86,16 @@ public interface KernelRunner extends AutoCloseable {
         return false;
     }
 
+    /** Whether the TF32 kernels run on tensor cores here: a GPU of compute capability 8.0 or later, or the emulation. */
+    default boolean tf32Capable() {
+        return false;
+    }
+
+    /** Whether TF32 convolutions are the default here ({@link Precision}: PyTorch's, Ampere and later). */
+    default boolean tf32ByDefault() {
+        return false;
+    }
+
     @Override
     void close();
 

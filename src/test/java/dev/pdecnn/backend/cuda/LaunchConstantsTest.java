@@ -35,10 +35,11 @@ class LaunchConstantsTest {
             "PDE_RMAX", PdeKernels.RMAX,
             "PDE_MAX_THREADS", PdeKernels.MAX_THREADS,
             "PDE_FWD_SHARED_PLANES", PdeKernels.FWD_SHARED_PLANES,
-            "PDE_BWD_SHARED_FIXED_PLANES", PdeKernels.BWD_SHARED_FIXED_PLANES);
+            "PDE_BWD_SHARED_FIXED_PLANES", PdeKernels.BWD_SHARED_FIXED_PLANES,
+            "TF32_THREADS", Tf32Gemm.THREADS);
 
     /** Integer constants only the kernels use: the depth of a GEMM k-slab does not change any launch. */
-    static final Set<String> KERNEL_ONLY = Set.of("GEMM_BK");
+    static final Set<String> KERNEL_ONLY = Set.of("GEMM_BK", "TF32_BK");
 
     private static final Pattern DEFINE = Pattern.compile("^\\s*#\\s*define\\s+(\\w+)\\s+\\(?\\s*(\\d+)\\s*\\)?\\s*(?://.*)?$",
             Pattern.MULTILINE);
