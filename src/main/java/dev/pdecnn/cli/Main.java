@@ -33,7 +33,7 @@ import java.util.concurrent.Callable;
                 "Stopping: the first SIGINT (Ctrl-C), SIGTERM or SIGUSR1 finishes the current step, writes "
                         + "last.safetensors and exits; a second one exits at once.",
                 "A run folder is locked (RUN/.lock) while a process trains in it; a second process is refused."},
-        subcommands = {EvalCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class, ReportCommand.class,
+        subcommands = {EvalCommand.class, ExportCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class, ReportCommand.class,
                 DataCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @Spec
