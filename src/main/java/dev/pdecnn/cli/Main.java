@@ -33,8 +33,9 @@ import java.util.concurrent.Callable;
                 "Stopping: the first SIGINT (Ctrl-C), SIGTERM or SIGUSR1 finishes the current step, writes "
                         + "last.safetensors and exits; a second one exits at once.",
                 "A run folder is locked (RUN/.lock) while a process trains in it; a second process is refused."},
-        subcommands = {EvalCommand.class, ExportCommand.class, OpsCommand.class, VisualizeCommand.class, BenchCommand.class, ReportCommand.class,
-                DataCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {EvalCommand.class, PredictCommand.class, ExportCommand.class, OpsCommand.class,
+                VisualizeCommand.class, BenchCommand.class, ReportCommand.class, SweepCommand.class, DataCommand.class,
+                DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -200,24 +201,35 @@ public final class Main implements Callable<Integer> {
         } else {
             cfg = ConfigOptions.resolve(spec, model.config);
         }
-        // Data and device first: a run that cannot start leaves no folder, lock or file behind.
+        ResumeTarget from = target;
+        return train(cfg, target, c -> claimFolder(c, from), Main::resumeCommand, every, stopAfterOrMax(), out, err);
+    }
+
+    /**
+     * Trains {@code cfg} (continuing {@code target}'s checkpoint when not null) in the folder {@code claim} locks:
+     * the trainer's one code path, shared by the main command and {@code sweep cell}. {@code resumeCommand} gives
+     * the command printed when a signal stops the run. Data and device are opened
+     * first, so a run that cannot start leaves no folder, lock or file behind.
+     */
+    static int train(RunConfig cfg, ResumeTarget target, java.util.function.Function<RunConfig, RunFolder> claim,
+                     java.util.function.Function<Path, String> resumeCommand, CheckpointEvery every, int stopAfter, PrintStream out, PrintStream err) {
         Split split = DataSources.load(cfg, out);
         try (Devices.Opened opened = Devices.open(cfg.device, out);
-             RunFolder folder = claimFolder(cfg, target)) {
+             RunFolder folder = claim.apply(cfg)) {
             int stale = folder.removeStaleTemps();
             if (stale > 0) {
                 out.printf("removed %d temporary file(s) that interrupted writes left in %s%n", stale, folder.dir());
             }
             Trainer trainer = new Trainer(cfg, split, folder.dir(), out, Progress.isTerminal(), opened.backend())
                     .checkpointEvery(every)
-                    .resumeCommand(resumeCommand(folder.dir()));
+                    .resumeCommand(resumeCommand.apply(folder.dir()));
             if (target != null && !ResumeTarget.same(folder.dir(), target.sourceRun)) {
                 trainer.resumedFrom(target.origin());
             }
             Path resumeFile = target == null ? null : target.file;
             try (StopSignals signals = StopSignals.install(err)) {
                 trainer.stopSignals(signals);
-                opened.guard(() -> trainer.run(resumeFile, stopAfterOrMax()));
+                opened.guard(() -> trainer.run(resumeFile, stopAfter));
             }
             return 0;
         }

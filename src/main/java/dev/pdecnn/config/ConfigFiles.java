@@ -36,19 +36,7 @@ public final class ConfigFiles {
 
     /** Applies every key of {@code file} to {@code cfg}; unknown keys and bad values name the file and the key. */
     public static void apply(Path file, RunConfig cfg) {
-        String text = read(file);
-        Object doc;
-        try {
-            doc = new Yaml(new SafeConstructor(options())).load(text);
-        } catch (DuplicateKeyException e) {
-            Mark m = e.getProblemMark();
-            throw new UserException("config file " + file + (m == null ? "" : " line " + (m.getLine() + 1)) + ": "
-                    + e.getProblem() + " (each key may appear once)");
-        } catch (YAMLException e) {
-            throw new UserException("config file " + file + " is not valid YAML: " + e.getMessage());
-        } catch (StackOverflowError e) {
-            throw new UserException("config file " + file + " is nested too deeply");
-        }
+        Object doc = load(file, "config file");
         if (doc == null) {
             return;
         }
@@ -57,6 +45,25 @@ public final class ConfigFiles {
         }
         for (Map.Entry<?, ?> e : map.entrySet()) {
             cfg.set(String.valueOf(e.getKey()), e.getValue(), "config file " + file);
+        }
+    }
+
+    /**
+     * Parses a small YAML file (a config, a sweep file) with the limits below: size, nesting, aliases, duplicate
+     * keys. {@code what} names the kind of file in messages ("config file", "sweep file"). Null for an empty file.
+     */
+    public static Object load(Path file, String what) {
+        String text = read(file, what);
+        try {
+            return new Yaml(new SafeConstructor(options())).load(text);
+        } catch (DuplicateKeyException e) {
+            Mark m = e.getProblemMark();
+            throw new UserException(what + " " + file + (m == null ? "" : " line " + (m.getLine() + 1)) + ": "
+                    + e.getProblem() + " (each key may appear once)");
+        } catch (YAMLException e) {
+            throw new UserException(what + " " + file + " is not valid YAML: " + e.getMessage());
+        } catch (StackOverflowError e) {
+            throw new UserException(what + " " + file + " is nested too deeply");
         }
     }
 
@@ -72,24 +79,24 @@ public final class ConfigFiles {
     }
 
     /** The file as UTF-8 text; reads at most MAX_BYTES + 1 bytes, so a huge file or a device is refused early. */
-    private static String read(Path file) {
+    private static String read(Path file, String what) {
         byte[] bytes;
         try (InputStream in = Files.newInputStream(file)) {
             bytes = in.readNBytes(MAX_BYTES + 1);
         } catch (NoSuchFileException e) {
-            throw new UserException("config file " + file + " does not exist");
+            throw new UserException(what + " " + file + " does not exist");
         } catch (IOException e) {
-            throw new UserException("cannot read config file " + file + ": " + e.getMessage());
+            throw new UserException("cannot read " + what + " " + file + ": " + e.getMessage());
         }
         if (bytes.length > MAX_BYTES) {
-            throw new UserException("config file " + file + " is larger than " + (MAX_BYTES >> 10)
-                    + " KiB; a config holds a few dozen keys, is this the right file?");
+            throw new UserException(what + " " + file + " is larger than " + (MAX_BYTES >> 10)
+                    + " KiB; such a file holds a few dozen keys, is this the right file?");
         }
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
         } catch (CharacterCodingException e) {
-            throw new UserException("config file " + file + " is not UTF-8 text");
+            throw new UserException(what + " " + file + " is not UTF-8 text");
         }
     }
 }

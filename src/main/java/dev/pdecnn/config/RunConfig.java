@@ -59,6 +59,9 @@ public final class RunConfig {
      * file is read back as a config (--config RUN/config.json), so a fork's config reproduces the fork.
      */
     public static final String RESUMED_FROM = "resumed_from";
+    /** Not settings either: facts of the training data that config.json records for users of the model. */
+    public static final String NORMALIZATION = "normalization", CLASS_NAMES = "class_names";
+    private static final java.util.Set<String> RECORDS = java.util.Set.of(RESUMED_FROM, NORMALIZATION, CLASS_NAMES);
 
     /**
      * One config key: its value type, getter, validated setter, help line, and, for numbers and lists of
@@ -188,7 +191,7 @@ public final class RunConfig {
     /** Sets {@code key} from a parsed value (String, Number, Boolean or List), validating type and range. */
     public void set(String key, Object value, String source) {
         Key k = KEYS.get(key);
-        if (k == null && RESUMED_FROM.equals(key)) {
+        if (k == null && RECORDS.contains(key)) {
             return;
         }
         if (k == null) {

@@ -107,8 +107,16 @@ public final class DataLoader {
         this.seed = seed;
         this.augment = augment;
         this.dropLast = dropLast;
-        this.lut = new float[data.c()][256];
-        for (int ch = 0; ch < data.c(); ch++) {
+        this.lut = normalisation(mean, std);
+    }
+
+    /**
+     * The pixel map of training and evaluation, per channel and 8-bit value: {@code (v/255 - mean[c]) / std[c]} in
+     * float32. {@code predict} uses the same table, so an image gives the model the same numbers as in a batch.
+     */
+    public static float[][] normalisation(double[] mean, double[] std) {
+        float[][] lut = new float[mean.length][256];
+        for (int ch = 0; ch < mean.length; ch++) {
             if (!(std[ch] > 0) || !Double.isFinite(std[ch]) || !Double.isFinite(mean[ch])) {
                 throw new IllegalArgumentException("bad normalisation for channel " + ch + ": mean " + mean[ch]
                         + ", std " + std[ch]);
@@ -117,6 +125,7 @@ public final class DataLoader {
                 lut[ch][v] = (float) ((v / 255.0 - mean[ch]) / std[ch]);
             }
         }
+        return lut;
     }
 
     public Dataset dataset() {

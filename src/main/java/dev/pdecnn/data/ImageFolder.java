@@ -328,7 +328,7 @@ public final class ImageFolder {
         into.addAll(found);
     }
 
-    static boolean hasImageExtension(String fileName) {
+    public static boolean hasImageExtension(String fileName) {
         int dot = fileName.lastIndexOf('.');
         return dot > 0 && EXTENSIONS.contains(fileName.substring(dot + 1).toLowerCase(Locale.ROOT));
     }

@@ -40,12 +40,32 @@ import java.util.Map;
  * </pre>
  * Offsets are relative to the start of the data section; tensors are contiguous, little-endian, row-major.
  * We write tensors in the map's iteration order and read them back in data order, so a round trip keeps
- * the order. F32 and F64 are written as themselves; F16 and BF16 files are read into F32.
+ * the order. F32 and F64 are written as themselves; F16 and BF16 files are read into F32. I64 tensors (PyTorch's
+ * {@code num_batches_tracked} counters) are not {@link Tensor}s, whose elements are floating point: they are read
+ * and written as {@link Int64} values beside the tensors.
  */
 public final class Safetensors {
 
-    /** What {@link #read} returns: tensors in file (data offset) order, and the free-form metadata. */
-    public record Loaded(LinkedHashMap<String, Tensor> tensors, Map<String, String> metadata) {
+    /** What {@link #read} returns: tensors in file (data offset) order, the free-form metadata, and I64 entries. */
+    public record Loaded(LinkedHashMap<String, Tensor> tensors, Map<String, String> metadata,
+                         LinkedHashMap<String, Int64> integers) {
+        public Loaded(LinkedHashMap<String, Tensor> tensors, Map<String, String> metadata) {
+            this(tensors, metadata, new LinkedHashMap<>());
+        }
+    }
+
+    /** An I64 entry: its shape and row-major values (a scalar has shape {@code []} and one value). */
+    public record Int64(int[] shape, long[] values) {
+        public Int64 {
+            if (Tensor.numel(shape) != values.length) {
+                throw new IllegalArgumentException("I64 shape " + Arrays.toString(shape) + " does not hold "
+                        + values.length + " values");
+            }
+        }
+
+        public static Int64 scalar(long v) {
+            return new Int64(new int[0], new long[]{v});
+        }
     }
 
     /** The reference implementation's limit; a bigger header means a corrupt or foreign file. */
@@ -68,7 +88,13 @@ public final class Safetensors {
      * to {@code file}, atomically. Throws IllegalArgumentException for names the format cannot hold.
      */
     public static void write(Path file, LinkedHashMap<String, Tensor> tensors, Map<String, String> metadata) {
-        byte[] header = header(tensors, metadata);
+        write(file, tensors, new LinkedHashMap<>(), metadata);
+    }
+
+    /** As {@link #write(Path, LinkedHashMap, Map)}, with I64 entries written after the tensors. */
+    public static void write(Path file, LinkedHashMap<String, Tensor> tensors, LinkedHashMap<String, Int64> integers,
+                             Map<String, String> metadata) {
+        byte[] header = header(tensors, integers, metadata);
         AtomicFiles.write(file, out -> {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
             out.write(len.array());
@@ -76,11 +102,21 @@ public final class Safetensors {
             for (Tensor t : tensors.values()) {
                 writeData(out, t);
             }
+            for (Int64 v : integers.values()) {
+                ByteBuffer b = ByteBuffer.allocate(8 * v.values().length).order(ByteOrder.LITTLE_ENDIAN);
+                b.asLongBuffer().put(v.values());
+                out.write(b.array());
+            }
         });
     }
 
     /** The padded JSON header bytes, exactly as they go into the file. Package-private for tests. */
     static byte[] header(LinkedHashMap<String, Tensor> tensors, Map<String, String> metadata) {
+        return header(tensors, new LinkedHashMap<>(), metadata);
+    }
+
+    private static byte[] header(LinkedHashMap<String, Tensor> tensors, LinkedHashMap<String, Int64> integers,
+                                 Map<String, String> metadata) {
         JsonObject root = new JsonObject(); // keeps insertion order
         if (metadata != null && !metadata.isEmpty()) {
             JsonObject meta = new JsonObject();
@@ -94,25 +130,18 @@ public final class Safetensors {
         }
         long offset = 0;
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            String name = e.getKey();
             Tensor t = e.getValue();
-            if (name == null || name.equals(METADATA_KEY) || t == null) {
-                throw new IllegalArgumentException("cannot store tensor named " + name + (t == null ? " (null)" : ""));
+            if (t == null) {
+                throw new IllegalArgumentException("cannot store tensor named " + e.getKey() + " (null)");
             }
-            long bytes = (long) t.size() * t.dtype().bytes;
-            JsonObject info = new JsonObject();
-            info.addProperty("dtype", t.dtype().name()); // DType names are the safetensors names
-            JsonArray shape = new JsonArray();
-            for (int d : t.shape()) {
-                shape.add(d);
+            // DType names are the safetensors names
+            offset = describe(root, e.getKey(), t.dtype().name(), t.shape(), offset, (long) t.size() * t.dtype().bytes);
+        }
+        for (Map.Entry<String, Int64> e : integers.entrySet()) {
+            if (tensors.containsKey(e.getKey())) {
+                throw new IllegalArgumentException("cannot store " + e.getKey() + " twice");
             }
-            info.add("shape", shape);
-            JsonArray offsets = new JsonArray();
-            offsets.add(offset);
-            offsets.add(offset + bytes);
-            info.add("data_offsets", offsets);
-            root.add(name, info);
-            offset += bytes;
+            offset = describe(root, e.getKey(), "I64", e.getValue().shape(), offset, 8L * e.getValue().values().length);
         }
         byte[] json = GSON.toJson(root).getBytes(StandardCharsets.UTF_8);
         // Padding keeps the data section 8-byte aligned so readers can map F64 data in place.
@@ -120,6 +149,26 @@ public final class Safetensors {
         byte[] header = Arrays.copyOf(json, padded);
         Arrays.fill(header, json.length, padded, (byte) ' ');
         return header;
+    }
+
+    /** Adds one entry's header object to {@code root}; returns the data offset after it. */
+    private static long describe(JsonObject root, String name, String dtype, int[] dims, long offset, long bytes) {
+        if (name == null || name.equals(METADATA_KEY)) {
+            throw new IllegalArgumentException("cannot store tensor named " + name);
+        }
+        JsonObject info = new JsonObject();
+        info.addProperty("dtype", dtype);
+        JsonArray shape = new JsonArray();
+        for (int d : dims) {
+            shape.add(d);
+        }
+        info.add("shape", shape);
+        JsonArray offsets = new JsonArray();
+        offsets.add(offset);
+        offsets.add(offset + bytes);
+        info.add("data_offsets", offsets);
+        root.add(name, info);
+        return offset + bytes;
     }
 
     private static void writeData(OutputStream out, Tensor t) throws IOException {
@@ -151,7 +200,7 @@ public final class Safetensors {
 
     /** Stored element types we can read, and how wide they are on disk. */
     private enum Stored {
-        F32(4), F64(8), F16(2), BF16(2);
+        F32(4), F64(8), F16(2), BF16(2), I64(8);
 
         final int bytes;
 
@@ -222,12 +271,20 @@ public final class Safetensors {
         checkLayout(file, entries, dataSize);
 
         LinkedHashMap<String, Tensor> tensors = new LinkedHashMap<>();
+        LinkedHashMap<String, Int64> integers = new LinkedHashMap<>();
         for (Entry e : entries) {
             ByteBuffer raw = ByteBuffer.allocate((int) (e.end - e.begin)).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, raw, dataStart + e.begin);
-            tensors.put(e.name, decode(e, raw.flip()));
+            raw.flip();
+            if (e.dtype == Stored.I64) {
+                long[] v = new long[(int) Tensor.numel(e.shape)];
+                raw.asLongBuffer().get(v);
+                integers.put(e.name, new Int64(e.shape, v));
+            } else {
+                tensors.put(e.name, decode(e, raw));
+            }
         }
-        return new Loaded(tensors, metadata);
+        return new Loaded(tensors, metadata, integers);
     }
 
     private static JsonObject parseHeader(Path file, String json) {
@@ -275,7 +332,7 @@ public final class Safetensors {
             dtype = Stored.valueOf(dt.getAsString());
         } catch (IllegalArgumentException e) {
             throw new UserException(file + ": " + what + " has dtype " + dt.getAsString()
-                    + ", which this trainer cannot load (supported: F32, F64, F16, BF16); convert it to F32");
+                    + ", which this trainer cannot load (supported: F32, F64, F16, BF16, I64); convert it to F32");
         }
         JsonArray shapeArr = array(file, o, "shape", what);
         int[] shape = new int[shapeArr.size()];

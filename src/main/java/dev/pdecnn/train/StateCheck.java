@@ -103,6 +103,9 @@ final class StateCheck {
         if (norm != null) {
             return norm;
         }
+        if (st.classNames != null && (st.classNames.isEmpty() || st.classNames.contains(null))) {
+            return "has 'classNames' " + st.classNames + "; must be a non-empty list of names";
+        }
         if (st.history == null) {
             return "has no 'history'";
         }

@@ -36,6 +36,11 @@ public final class StopSignals implements AutoCloseable {
         enabled = true;
     }
 
+    /** Whether this is a real process that may take over the stop signals (see {@link #enableForProcess}). */
+    public static boolean enabledForProcess() {
+        return enabled;
+    }
+
     /** Handlers for INT, TERM and USR1 until {@link #close()}; without {@link #enableForProcess}, none. */
     public static StopSignals install(PrintStream log) {
         StopSignals s = new StopSignals(log);

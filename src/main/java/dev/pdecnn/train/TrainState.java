@@ -17,6 +17,11 @@ public final class TrainState {
     public double wallSeconds;
     public double[] mean;
     public double[] std;
+    /**
+     * The training split's class names, label order (MNIST "0".."9", CIFAR-10's names, an image folder's sorted
+     * sub-folder names); null in checkpoints written before they were recorded (see {@link Checkpoint#classNames}).
+     */
+    public List<String> classNames;
     public Map<String, Object> config;
     public List<EpochStats> history = new ArrayList<>();
     /**

@@ -171,6 +171,9 @@ public final class Trainer {
             st.mean = data.train().mean();
             st.std = data.train().std();
         }
+        if (st.classNames == null) { // a checkpoint from before class names were recorded: the data's are the same
+            st.classNames = data.train().classNames();
+        }
         try {
             Files.createDirectories(runDir);
         } catch (java.io.IOException e) {
@@ -184,6 +187,7 @@ public final class Trainer {
         if (st.resumedFrom != null) {
             config.put(RunConfig.RESUMED_FROM, st.resumedFrom);
         }
+        putInputFacts(config, st);
         AtomicFiles.writeString(runDir.resolve("config.json"),
                 Checkpoint.gson().newBuilder().setPrettyPrinting().serializeNulls().create().toJson(config) + "\n");
         DataLoader train = new DataLoader(data.train(), cfg.batchSize, true, cfg.seed,
@@ -297,12 +301,25 @@ public final class Trainer {
         summary.put("params_with_bn_stats", net.namedParams().values().stream().mapToLong(Param::size).sum());
         summary.put("macs", net.macs());
         summary.put("config", cfg.toMap());
+        putInputFacts(summary, st);
         AtomicFiles.writeString(runDir.resolve("summary.json"),
                 Checkpoint.gson().newBuilder().setPrettyPrinting().serializeNulls().create().toJson(summary) + "\n");
         out.printf(Locale.ROOT, "done: %s best test acc %.2f%% (epoch %d), final %.2f%%, %d epochs, wall %s, run %s%n",
                 net.name, 100 * r.bestTestAcc(), r.bestEpoch(), 100 * r.finalTestAcc(), r.epochs(),
                 Progress.clock(r.wallSeconds()), runDir);
         return r;
+    }
+
+    /**
+     * What a user of the trained model needs besides the weights, also in the checkpoint header: the input
+     * normalisation ({@code (pixel/255 - mean) / std} per channel) and the class names in label order.
+     */
+    private static void putInputFacts(Map<String, Object> into, TrainState st) {
+        Map<String, Object> norm = new LinkedHashMap<>();
+        norm.put("mean", st.mean);
+        norm.put("std", st.std);
+        into.put(RunConfig.NORMALIZATION, norm);
+        into.put(RunConfig.CLASS_NAMES, st.classNames);
     }
 
     /**

@@ -63,7 +63,7 @@ class CliEndToEndTest {
     @Test
     void helpExplainsEveryOptionWithItsDefault() {
         for (String[] cmd : new String[][]{{"--help"}, {"eval", "--help"}, {"ops", "--help"}, {"visualize", "--help"},
-                {"data", "--help"}, {"bench", "--help"}, {"report", "--help"}}) {
+                {"data", "--help"}, {"bench", "--help"}, {"report", "--help"}, {"predict", "--help"}}) {
             CliRunner.Result r = CliRunner.run(cmd);
             assertEquals(0, r.code(), String.join(" ", cmd) + ": " + r.err());
             assertTrue(r.out().contains("Usage:"), r.out());

@@ -240,7 +240,7 @@ class SafetensorsTest {
         assertTrue(readError(write(dir.resolve("frac.safetensors"),
                 "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8.5]}}", eight)).contains("non-negative"));
         assertTrue(readError(write(dir.resolve("dtype.safetensors"),
-                "{\"a\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", eight)).contains("I64"));
+                "{\"a\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", eight)).contains("I32"));
         assertTrue(readError(write(dir.resolve("noshape.safetensors"),
                 "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", eight)).contains("\"shape\""));
         assertTrue(readError(write(dir.resolve("meta.safetensors"),
@@ -257,5 +257,26 @@ class SafetensorsTest {
         LinkedHashMap<String, Tensor> in = new LinkedHashMap<>();
         in.put("__metadata__", f32(1));
         assertThrows(IllegalArgumentException.class, () -> Safetensors.write(dir.resolve("x"), in, null));
+    }
+
+    /** I64 entries (PyTorch's num_batches_tracked) round-trip exactly, also beyond 2^53 where a double would round. */
+    @Test
+    void int64EntriesRoundTripBesideTensors() throws IOException {
+        LinkedHashMap<String, Tensor> in = new LinkedHashMap<>();
+        in.put("bn.running_mean", f32(3));
+        LinkedHashMap<String, Safetensors.Int64> ints = new LinkedHashMap<>();
+        ints.put("bn.num_batches_tracked", Safetensors.Int64.scalar(123_457));
+        ints.put("big", new Safetensors.Int64(new int[] {3}, new long[] {(1L << 53) + 1, -7, Long.MAX_VALUE}));
+        Path f = dir.resolve("ints.safetensors");
+        Safetensors.write(f, in, ints, Map.of("format", "pt"));
+        Safetensors.Loaded l = Safetensors.read(f);
+        assertEquals(List.of("bn.running_mean"), List.copyOf(l.tensors().keySet()));
+        assertEquals(List.of("bn.num_batches_tracked", "big"), List.copyOf(l.integers().keySet()));
+        assertArrayEquals(new int[0], l.integers().get("bn.num_batches_tracked").shape());
+        assertArrayEquals(new long[] {123_457}, l.integers().get("bn.num_batches_tracked").values());
+        assertArrayEquals(new long[] {(1L << 53) + 1, -7, Long.MAX_VALUE}, l.integers().get("big").values());
+        String header = new String(Files.readAllBytes(f), StandardCharsets.UTF_8);
+        assertTrue(header.contains("\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]"), header);
+        assertThrows(IllegalArgumentException.class, () -> new Safetensors.Int64(new int[] {2}, new long[] {1}));
     }
 }

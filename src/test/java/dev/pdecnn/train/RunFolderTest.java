@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * newest checkpoint, else a fork with resumed_from), stale temporary files, scheduled mid-epoch checkpoints that
  * resume bit-exactly, and the refusals of empty splits, --stop-after 0 and a finished run.
  */
-class RunFolderTest {
+public class RunFolderTest {
     @TempDir
     static Path tmp;
     static Path data;
@@ -87,7 +87,7 @@ class RunFolderTest {
         before.forEach((k, v) -> assertArrayEquals(v, after.get(k), k + " changed"));
     }
 
-    static void assertSameTensors(Path a, Path b) {
+    public static void assertSameTensors(Path a, Path b) {
         Map<String, Tensor> x = Safetensors.read(a).tensors(), y = Safetensors.read(b).tensors();
         assertEquals(x.keySet(), y.keySet());
         for (String k : x.keySet()) {
@@ -96,7 +96,7 @@ class RunFolderTest {
     }
 
     /** metrics.csv without the timing columns (seconds, images per second), which differ between sessions. */
-    static List<String> metricsWithoutTimes(Path run) throws Exception {
+    public static List<String> metricsWithoutTimes(Path run) throws Exception {
         List<String> rows = new ArrayList<>();
         for (String l : Files.readAllLines(run.resolve("metrics.csv"))) {
             String[] f = l.split(",");

@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (pdecnn.test.stepDelayMillis) makes "mid-epoch" certain on any machine without changing any number.
  */
 @EnabledOnOs(OS.LINUX)
-class SignalStopTest {
+public class SignalStopTest {
     @TempDir
     static Path tmp;
     static Path data;
@@ -46,19 +46,19 @@ class SignalStopTest {
     }
 
     /** A child JVM running the trainer's main; its stdout lines arrive in {@link #lines}. */
-    static final class Child {
-        final Process p;
+    public static final class Child {
+        public final Process p;
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         final List<String> all = new ArrayList<>();
         final Path err;
         final Thread reader;
 
-        Child(long stepDelayMillis, String... trainerArgs) throws Exception {
+        public Child(long stepDelayMillis, String... trainerArgs) throws Exception {
             List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                     "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dpdecnn.test.stepDelayMillis=" + stepDelayMillis,
                     "-cp", System.getProperty("java.class.path"), "dev.pdecnn.cli.Main"));
             cmd.addAll(List.of(trainerArgs));
-            err = Files.createTempFile(tmp, "child", ".err");
+            err = tmp != null ? Files.createTempFile(tmp, "child", ".err") : Files.createTempFile("child", ".err");
             p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
             reader = new Thread(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
@@ -75,7 +75,7 @@ class SignalStopTest {
         }
 
         /** Waits for a stdout line starting with {@code prefix}. */
-        void await(String prefix) throws Exception {
+        public void await(String prefix) throws Exception {
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < end) {
                 String l = lines.poll(100, TimeUnit.MILLISECONDS);
@@ -92,22 +92,22 @@ class SignalStopTest {
                     + Files.readString(err));
         }
 
-        int exit() throws Exception {
+        public int exit() throws Exception {
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child did not exit");
             reader.join(10_000); // its last lines may still be in the pipe
             lines.drainTo(all);
             return p.exitValue();
         }
 
-        String out() {
+        public String out() {
             return String.join("\n", all);
         }
 
-        String err() throws Exception {
+        public String err() throws Exception {
             return Files.readString(err);
         }
 
-        void signal(String sig) throws Exception {
+        public void signal(String sig) throws Exception {
             assertEquals(0, new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).start().waitFor());
         }
 

@@ -1,0 +1,116 @@
+package dev.pdecnn.predict;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import dev.pdecnn.UserException;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code predict --output}: predictions as CSV (one row per image: {@code file, class_1, probability_1, ...,
+ * class_k, probability_k} and with logits {@code logit_0 ...}) or JSON Lines (one object per image:
+ * {@code file}, {@code top} as a list of {@code class, index, probability}, and {@code logits}), chosen by the
+ * extension. Numbers are written so they read back exactly (shortest round-trip decimal of the float logits and the
+ * double probabilities).
+ */
+public final class PredictionWriter {
+    public enum Format { CSV, JSONL }
+
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
+
+    private final Format format;
+    private final List<String> classes;
+    private final boolean logits;
+    private final int k;
+    private final StringBuilder text = new StringBuilder();
+
+    public PredictionWriter(Format format, List<String> classes, int k, boolean logits) {
+        this.format = format;
+        this.classes = classes;
+        this.k = k;
+        this.logits = logits;
+        if (format == Format.CSV) {
+            List<String> head = new ArrayList<>(List.of("file"));
+            for (int r = 1; r <= k; r++) {
+                head.add("class_" + r);
+                head.add("probability_" + r);
+            }
+            if (logits) {
+                for (int j = 0; j < classes.size(); j++) {
+                    head.add("logit_" + j);
+                }
+            }
+            line(head);
+        }
+    }
+
+    /** The format an output file's name asks for; anything but .csv and .jsonl is refused. */
+    public static Format formatOf(Path file) {
+        String n = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".csv")) {
+            return Format.CSV;
+        }
+        if (n.endsWith(".jsonl")) {
+            return Format.JSONL;
+        }
+        throw new UserException("--output " + file + ": the name must end in .csv or .jsonl (that picks the format)");
+    }
+
+    /** The class name of logit {@code j}; a model has more logits than a folder data set with fewer classes. */
+    public static String name(List<String> classes, int j) {
+        return j < classes.size() ? classes.get(j) : "class " + j;
+    }
+
+    public void add(Prediction p) {
+        if (format == Format.CSV) {
+            List<String> row = new ArrayList<>(List.of(p.file()));
+            for (int r = 0; r < k; r++) {
+                row.add(name(classes, p.top()[r]));
+                row.add(Double.toString(p.probabilities()[p.top()[r]]));
+            }
+            if (logits) {
+                for (float v : p.logits()) {
+                    row.add(Float.toString(v));
+                }
+            }
+            line(row);
+            return;
+        }
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("file", p.file());
+        List<Map<String, Object>> top = new ArrayList<>();
+        for (int r = 0; r < k; r++) {
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("class", name(classes, p.top()[r]));
+            t.put("index", p.top()[r]);
+            t.put("probability", p.probabilities()[p.top()[r]]);
+            top.add(t);
+        }
+        o.put("top", top);
+        if (logits) {
+            o.put("logits", p.logits());
+        }
+        text.append(GSON.toJson(o)).append('\n');
+    }
+
+    public String text() {
+        return text.toString();
+    }
+
+    private void line(List<String> fields) {
+        for (int i = 0; i < fields.size(); i++) {
+            text.append(i == 0 ? "" : ",").append(csv(fields.get(i)));
+        }
+        text.append('\n');
+    }
+
+    /** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
+    static String csv(String s) {
+        return s.matches("[^,\"\\r\\n]*") ? s : "\"" + s.replace("\"", "\"\"") + "\"";
+    }
+}
