@@ -75,9 +75,9 @@ final class ExportCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The run's class names in logit order (MNIST digits, CIFAR-10 names), else "class i". */
+    /** The run's class names in logit order (as predict shows them), "class j" for logits without a name. */
     static List<String> classNames(Checkpoint.Loaded ck, Network net) {
-        boolean mnist = "mnist".equals(ck.state().config.get("dataset"));
-        return IntStream.range(0, net.classes).mapToObj(i -> mnist ? Integer.toString(i) : "class " + i).toList();
+        List<String> known = Checkpoint.classNames(ck.state(), net.classes);
+        return IntStream.range(0, net.classes).mapToObj(j -> j < known.size() ? known.get(j) : "class " + j).toList();
     }
 }

@@ -18,6 +18,7 @@ public final class OnnxRuntimeModel implements AutoCloseable {
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
     private final OrtSession session;
     private final long[] inputChw;
+    private final int classes;
 
     /** The model in {@code bytes}, run by {@code threads} intra-op threads (the inter-op pool is not used). */
     public OnnxRuntimeModel(byte[] bytes, int threads) {
@@ -37,6 +38,8 @@ public final class OnnxRuntimeModel implements AutoCloseable {
             var info = (ai.onnxruntime.TensorInfo) session.getInputInfo().get(OnnxExport.INPUT).getInfo();
             long[] shape = info.getShape();
             inputChw = new long[]{shape[1], shape[2], shape[3]};
+            var out = (ai.onnxruntime.TensorInfo) session.getOutputInfo().get(OnnxExport.LOGITS).getInfo();
+            classes = (int) out.getShape()[1];
         } catch (OrtException | NullPointerException | ClassCastException | ArrayIndexOutOfBoundsException e) {
             throw new UserException("ONNX Runtime cannot use " + (file == null ? "the model" : file)
                     + " as an exported classifier (input '" + OnnxExport.INPUT + "' [N,C,H,W] expected): " + e.getMessage());
@@ -46,6 +49,11 @@ public final class OnnxRuntimeModel implements AutoCloseable {
     /** C, H, W of the model's input. */
     public int[] inputChw() {
         return new int[]{(int) inputChw[0], (int) inputChw[1], (int) inputChw[2]};
+    }
+
+    /** The number of logits per image. */
+    public int classes() {
+        return classes;
     }
 
     /** The model's metadata_props (class_names, normalization, model, ...). */

@@ -12,6 +12,8 @@ import dev.pdecnn.train.TrainStep;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -22,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code export} on a real run folder: the file ONNX Runtime loads takes raw [0, 1] pixels (the run's normalisation
- * is inside) and gives the checkpoint's evaluation-mode logits; bad input is one line and exit code 2.
+ * is inside) and gives the checkpoint's evaluation-mode logits, {@code predict --onnx} ranks the classes of image
+ * files as {@code predict} on the run does; bad input is one line and exit code 2.
  */
 class ExportCliTest {
     @Test
@@ -60,6 +63,48 @@ class ExportCliTest {
             assertEquals("[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]", m.metadata().get("class_names"));
             assertEquals("baked_in", m.metadata().get("normalization"));
             assertEquals("best.safetensors", m.metadata().get("checkpoint"));
+        }
+
+        // predict --onnx: the same classes, in the same order, as predict on the run, for every image
+        Path images = Files.createDirectories(tmp.resolve("images"));
+        for (int i = 0; i < 12; i++) {
+            int size = i % 3 == 0 ? 28 : 40 + i; // others are centre-cropped and resized, colour ones made grey
+            BufferedImage img = new BufferedImage(size, size + i % 2, i % 2 == 0 ? BufferedImage.TYPE_BYTE_GRAY
+                    : BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < img.getHeight(); y++) {
+                for (int x = 0; x < size; x++) {
+                    img.setRGB(x, y, rnd.nextInt(0x1000000));
+                }
+            }
+            ImageIO.write(img, "png", images.resolve("img" + i + ".png").toFile());
+        }
+        CliRunner.Result viaRun = CliRunner.run("predict", run.toString(), images.toString(), "--top", "10");
+        CliRunner.Result viaOnnx = CliRunner.run("predict", "--onnx", onnx.toString(), images.toString(), "--top", "10");
+        assertEquals(0, viaRun.code(), viaRun.err());
+        assertEquals(0, viaOnnx.code(), viaOnnx.err());
+        assertEquals(12, viaOnnx.out().lines().count(), viaOnnx.out());
+        // all ten classes by probability: names and order equal (probabilities differ in the last float32 bits)
+        assertEquals(classOrder(viaRun.out()), classOrder(viaOnnx.out()));
+    }
+
+    /** Each output line without its percentages: "file: 3, 8, 1, ...". */
+    private static String classOrder(String out) {
+        return out.replaceAll(" [0-9.]+%", "");
+    }
+
+    @Test
+    void predictOnnxBadInput(@TempDir Path tmp) throws Exception {
+        Path junk = Files.writeString(tmp.resolve("junk.onnx"), "not a model");
+        Path img = tmp.resolve("a.png");
+        ImageIO.write(new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY), "png", img.toFile());
+        for (String[] args : new String[][]{
+                {"predict", "--onnx", tmp.resolve("none.onnx").toString(), img.toString()},
+                {"predict", "--onnx", junk.toString(), img.toString()},
+                {"predict", "--onnx", junk.toString(), "--device", "0", img.toString()}}) {
+            CliRunner.Result r = CliRunner.run(args);
+            assertEquals(2, r.code(), String.join(" ", args) + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertFalse(r.err().contains("Exception"), r.err());
         }
     }
 

@@ -38,8 +38,8 @@ final class TrainedModels {
         cfg.seed = seed;
         // SPEC §8: evaluation mode of Global layers amplifies running statistics estimated from few images into
         // overflow (measured here: statistics of 8-image batches gave logits of 1e4 to NaN; of 64 images or more,
-        // logits below 2). With momentum 0.5 the calibration passes of trained() leave 1/16 of the statistics
-        // from training, the rest from 4 x 48 images on the trained weights, like PyTorch's BN re-estimation.
+        // logits below 2). With momentum 0.5 the calibration passes of trained() leave 1/8 of the statistics
+        // from training, the rest from 3 x 48 images on the trained weights, like PyTorch's BN re-estimation.
         cfg.bnMomentum = 0.5;
         return cfg;
     }
@@ -84,7 +84,7 @@ final class TrainedModels {
 
     /**
      * The config's model on the CPU backend after {@code steps} SGD steps on random labelled batches of
-     * {@code batch} images, then four training-mode forward passes of 48 images (no update) that re-estimate the
+     * {@code batch} images, then three training-mode forward passes of 48 images (no update) that re-estimate the
      * BN running statistics for the trained weights.
      */
     static Network trained(RunConfig cfg, int steps, int batch) {
@@ -105,7 +105,7 @@ final class TrainedModels {
             int[] y = r.ints(batch, 0, net.classes).toArray();
             step.train(x, y, 0.005, 0.9, 5e-4, null);
         }
-        for (int s = 0; s < 4; s++) {
+        for (int s = 0; s < 3; s++) {
             Tensor x = normalised(pixels(48, net.inputChw, r.nextLong()), 48, net.inputChw);
             try (StepArena.Step open = net.backend().arena().open()) {
                 net.forward(x);
