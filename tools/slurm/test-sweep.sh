@@ -143,4 +143,12 @@ PY
 
 java -jar "$JAR" report "$WORK/slurm" -o "$WORK/report" | tee "$WORK/report.txt"
 [ -s "$WORK/report.md" ] && [ -s "$WORK/report.csv" ] && [ -s "$WORK/report.png" ] || fail "report files missing"
+python3 - "$WORK/report.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 2, f"report: {len(rows)} groups, expected 2 (one per config): {rows}"
+for r in rows:
+    assert (r["seeds_finished"], r["seeds_planned"]) == ("2", "2"), f"report group not aggregated over 2 seeds: {r}"
+print("report: 2 groups of 2 seeds each")
+PY
 echo "test-sweep: OK (requeued task resumed bit-exactly; 4 cells reported)"

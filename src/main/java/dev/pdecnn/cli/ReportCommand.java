@@ -1,6 +1,8 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.report.RunReport;
+import dev.pdecnn.report.SweepReport;
+import dev.pdecnn.report.SweepTables;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -11,25 +13,37 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Gathers finished runs into the study's table (model, v, D, init, parameters, MACs, best and",
-                "final accuracy, epochs, seconds per epoch) as Markdown and CSV, and plots accuracy against MACs."})
+        description = {"Gathers finished runs into the study's table (model, v, D, init, parameters,",
+                "MACs, best and final accuracy, epochs, seconds per epoch) as Markdown and CSV,",
+                "and plots accuracy against MACs. Given one sweep folder (it holds plan.json),",
+                "groups its cells across seeds: mean ± sample std per group, the study's",
+                "published accuracy beside ours, unfinished cells counted and listed."})
 final class ReportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
     @Parameters(paramLabel = "DIR", arity = "0..*", defaultValue = "runs", description = "Run folders, or folders "
-            + "holding run folders. Default: ${DEFAULT-VALUE}.")
+            + "holding run folders, or one sweep folder. Default: ${DEFAULT-VALUE}.")
     List<Path> roots;
 
-    @Option(names = {"-o", "--output"}, defaultValue = "report", description = "Output prefix: writes PREFIX.md, "
-            + "PREFIX.csv and PREFIX.png. Default: ${DEFAULT-VALUE}.")
+    @Option(names = {"-o", "--output"}, description = "Output prefix: writes PREFIX.md, PREFIX.csv and PREFIX.png "
+            + "(and PREFIX-cells.csv for a sweep). Default: report, or SWEEP/report for a sweep folder.")
     String output;
 
     @Override
     public Integer call() {
+        if (roots.size() == 1 && SweepReport.isSweep(roots.get(0))) {
+            SweepReport sweep = SweepReport.read(roots.get(0));
+            main.out.print(SweepTables.markdown(sweep));
+            Path prefix = output != null ? Path.of(output) : roots.get(0).resolve("report");
+            for (Path p : SweepTables.write(sweep, prefix)) {
+                main.out.println("wrote " + p);
+            }
+            return 0;
+        }
         List<RunReport.Row> rows = RunReport.collect(roots);
         main.out.print(RunReport.markdown(rows));
-        for (Path p : RunReport.write(rows, Path.of(output))) {
+        for (Path p : RunReport.write(rows, Path.of(output != null ? output : "report"))) {
             main.out.println("wrote " + p);
         }
         return 0;

@@ -61,18 +61,10 @@ public final class RunReport {
             throw new UserException("report: unreadable " + summary + ": " + e.getMessage());
         }
         Map<String, Object> cfg = (Map<String, Object>) m.getOrDefault("config", Map.of());
-        String model = String.valueOf(m.get("model"));
-        boolean mnist = model.startsWith("mnist_");
-        boolean global = cfg.get("global_after") instanceof List<?> l && !l.isEmpty();
-        String velocity = mnist ? (model.contains("_pde_") ? "conv (u = v)" : "-")
-                : !global ? "-" : "zero".equals(cfg.get("velocity")) ? "zero" : String.valueOf(cfg.get("velocity_net"));
-        String d = String.valueOf(cfg.get("diffusivity"));
-        String diffusivity = mnist ? (model.contains("_pde_") ? d : "-") : !global ? "-"
-                : d.equals("learned") ? String.valueOf(cfg.get("diffusivity_net"))
-                : d.equals("constant") ? "constant " + cfg.get("diffusivity_constant") : d;
-        String init = mnist || !global ? "-" : String.valueOf(cfg.get("init"));
+        ModelIdentity id = ModelIdentity.of(cfg, "report: " + summary);
         int epochs = num(m, "epochs").intValue();
-        return new Row(summary.getParent().getFileName().toString(), model, velocity, diffusivity, init,
+        return new Row(summary.getParent().getFileName().toString(), String.valueOf(m.get("model")), id.velocity(),
+                id.diffusivity(), id.init(),
                 num(m, "trainable_params").longValue(), num(m, "params_with_bn_stats").longValue(),
                 num(m, "macs").longValue(), num(m, "best_test_acc").doubleValue(),
                 num(m, "final_test_acc").doubleValue(), epochs,
@@ -100,18 +92,15 @@ public final class RunReport {
     }
 
     public static String csv(List<Row> rows) {
-        StringBuilder sb = new StringBuilder("run,model,velocity,diffusivity,init,trainable_params,"
-                + "params_with_bn_stats,macs,best_test_acc,final_test_acc,epochs,seconds_per_epoch\n");
+        List<List<Object>> out = new ArrayList<>();
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%s,%d,%d,%d,%.6f,%.6f,%d,%.3f%n", quote(r.run()),
-                    r.model(), quote(r.velocity()), quote(r.diffusivity()), r.init(), r.trainable(), r.withStats(),
-                    r.macs(), r.bestAcc(), r.finalAcc(), r.epochs(), r.secondsPerEpoch()));
+            out.add(List.of(r.run(), r.model(), r.velocity(), r.diffusivity(), r.init(), r.trainable(), r.withStats(),
+                    r.macs(), String.format(Locale.ROOT, "%.6f", r.bestAcc()),
+                    String.format(Locale.ROOT, "%.6f", r.finalAcc()), r.epochs(),
+                    String.format(Locale.ROOT, "%.3f", r.secondsPerEpoch())));
         }
-        return sb.toString();
-    }
-
-    private static String quote(String s) {
-        return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+        return SweepTables.csv(List.of("run", "model", "velocity", "diffusivity", "init", "trainable_params",
+                "params_with_bn_stats", "macs", "best_test_acc", "final_test_acc", "epochs", "seconds_per_epoch"), out);
     }
 
     /** Writes {@code <out>.md}, {@code <out>.csv} and {@code <out>.png} (best accuracy against MACs). */

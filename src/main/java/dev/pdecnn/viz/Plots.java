@@ -188,7 +188,7 @@ public final class Plots {
     }
 
     /** Shared look: white background, light grid, fonts large enough to read when the PNG is scaled down. */
-    private static void style(JFreeChart chart, int titleSize) {
+    static void style(JFreeChart chart, int titleSize) {
         chart.setAntiAlias(true);
         chart.setTextAntiAlias(true);
         chart.setBackgroundPaint(Color.WHITE);

@@ -51,7 +51,7 @@ class CliEndToEndTest {
         CliRunner.Result rep = CliRunner.run("report", tmp.toString(), "-o", tmp.resolve("report").toString());
         assertEquals(0, rep.code(), rep.err());
         String md = Files.readString(tmp.resolve("report.md"));
-        assertTrue(md.contains("| pde | mnist_pde_const_c2 | conv (u = v) | constant |"), md);
+        assertTrue(md.contains("| pde | mnist_pde_const_c2 | conv (u = v) | constant 1 |"), md);
         assertTrue(md.contains(String.format(java.util.Locale.ROOT, "%.2f%%", 100 * best)), md);
         assertEquals(2, Files.readAllLines(tmp.resolve("report.csv")).size());
         assertNotNull(ImageIO.read(tmp.resolve("report.png").toFile()));

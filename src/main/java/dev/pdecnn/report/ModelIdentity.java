@@ -1,0 +1,72 @@
+package dev.pdecnn.report;
+
+import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.models.Models;
+
+import java.math.BigDecimal;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What defines a row of the study's tables, in the words of their columns: the data set, the model's name
+ * ({@link Models#name}, which carries the MNIST block and its width) and the options of the Global layer, or of
+ * the MNIST PDE block, that tell the rows apart (velocity, diffusivity, initialisation). Settings that the study
+ * held fixed across a table (K, dt, the training recipe) are not part of it, so a sweep that varies them still
+ * lines up with its row. Options a model does not use read "-".
+ */
+public record ModelIdentity(String dataset, String model, String velocity, String diffusivity, String init) {
+
+    /** The identity of a validated config (its defaults resolved by {@link RunConfig#validate}). */
+    public static ModelIdentity of(RunConfig cfg) {
+        String model = Models.name(cfg);
+        boolean mnist = model.startsWith("mnist_");
+        boolean pde = cfg.model.equals("pde");
+        boolean global = !mnist && cfg.globalAfter != null && !cfg.globalAfter.isEmpty();
+        String v = "-", d = "-", init = "-";
+        if (mnist && pde) {
+            v = "conv (u = v)"; // the MNIST block's velocity is its own conv, not an option
+            d = diffusivityText(cfg);
+        } else if (global) {
+            v = cfg.velocity.equals("zero") ? "zero" : cfg.velocityNet;
+            d = diffusivityText(cfg);
+            init = cfg.init;
+        }
+        return new ModelIdentity(cfg.dataset, model, v, d, init);
+    }
+
+    /** The keys that decide the identity (with the model defaults {@link RunConfig#validate} derives from them). */
+    static final List<String> KEYS = List.of("model", "channels", "dataset", "velocity", "velocity_net", "diffusivity",
+            "diffusivity_net", "diffusivity_constant", "pm_lambda", "init", "global_after", "blocks", "widths");
+
+    /**
+     * The identity of a saved config (a summary's or config.json's map). Only {@link #KEYS} are read, so a run
+     * folder written by an older or newer trainer, with keys this one does not know, still reports.
+     */
+    public static ModelIdentity of(Map<String, Object> config, String source) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (String k : KEYS) {
+            if (config.get(k) != null) {
+                m.put(k, config.get(k));
+            }
+        }
+        RunConfig cfg = RunConfig.fromMap(m, source);
+        cfg.validate();
+        return of(cfg);
+    }
+
+    /** "dwconv" for a learned D (its sub-network), "constant 1", "perona_malik 2" (lambda) or "zero". */
+    private static String diffusivityText(RunConfig cfg) {
+        return switch (cfg.diffusivity) {
+            case "learned" -> cfg.diffusivityNet;
+            case "constant" -> "constant " + plain(cfg.diffusivityConstant);
+            case "perona_malik" -> "perona_malik " + plain(cfg.pmLambda);
+            default -> cfg.diffusivity;
+        };
+    }
+
+    /** 1.0 as "1", 0.25 as "0.25": the way the study's tables and the shipped configs write them. */
+    static String plain(double x) {
+        return BigDecimal.valueOf(x).stripTrailingZeros().toPlainString();
+    }
+}
