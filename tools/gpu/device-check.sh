@@ -7,12 +7,15 @@
 #      device-resident step accounting, no leak over 100 steps;
 #   4. `bench --device 0` (our GPU backend) and tools/pytorch/reference.py bench --device cuda (eager PyTorch,
 #      cuDNN) in the same call, batch 128;
-#   5. one epoch of resnet32_global and of resnet32 on the CIFAR-10 images, --device 0.
+#   5. one epoch of resnet32_global and of resnet32 on the CIFAR-10 images, --device 0;
+#   6. (step graphs) CUDA graphs: GraphReplayTest on GPU 0 (replayed steps bit for bit equal to eager steps, all 16
+#      models, 20 steps, a second batch shape, evaluation) and bench with graphs on and off (PDECNN_CUDA_GRAPHS=0).
 # Every step has its own time limit and the whole script a deadline (DEADLINE seconds, default 540), so one
 # failing or slow step never costs the others. The log goes to $OUT/log.txt; the runs' metrics to $OUT.
 # Usage (device tool): bash tools/gpu/device-check.sh [steps...]
 #   steps: env kernels steps (step tests) resident (DeviceResidentStepTest, async and synced) full (full-size step
 #   equality) bench torch train train5 profile (per-op GPU time) sync (bench, a synchronisation after every launch)
+#   graphs (CUDA graph replay vs eager, and bench with graphs off)
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
@@ -79,6 +82,12 @@ for step in $STEPS; do
     TAIL=30 run resident-async 60 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-class dev.pdecnn.gpu.DeviceResidentStepTest
     PDECNN_CUDA_SYNC=1 TAIL=30 run resident-synced 60 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \
       --select-class dev.pdecnn.gpu.DeviceResidentStepTest ;;
+  graphs)
+    # graphs are opt-in on a real GPU until this check has passed on one (KernelRunner.graphsByDefault)
+    PDECNN_CUDA_GRAPHS=1 TAIL=30 run graphs-replay 120 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-class dev.pdecnn.gpu.GraphReplayTest
+    PDECNN_CUDA_GRAPHS=0 run bench-eager-b32 60 "$JAVA" -jar $JAR bench --device 0 --batch 32 --warmup 10 --reps 30 \
+      resnet32_global resnet32
+    PDECNN_CUDA_GRAPHS=1 run bench-graphs-b32 60 "$JAVA" -jar $JAR bench --device 0 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
   full)
     TAIL=30 run steps-full 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda -Dpdecnn.steps.full=true "${JUNIT[@]}" \
       --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;

@@ -33,6 +33,43 @@ public interface Backend {
     default void prefetch(Tensor batch) {
     }
 
+    /**
+     * Runs one training or evaluation step inside a step of {@link #arena()}: {@code body} issues the step's
+     * operations and returns what reads their results. A GPU backend may record the operations and run them as a
+     * replay of a CUDA graph captured from an earlier step with the same {@code key} (the step's kind and batch
+     * shape), so reads of device results inside {@code body} must go through {@link #softmaxCrossEntropyLater} and
+     * {@link #downloadLater}, whose values are there when the returned supplier runs. The default runs it directly.
+     */
+    default <R> R step(Object key, java.util.function.Supplier<java.util.function.Supplier<R>> body) {
+        try (StepArena.Step s = arena().open()) {
+            return body.get().get();
+        }
+    }
+
+    /** Whether the step running now is being recorded, so reads of device results land only when it has run. */
+    default boolean recording() {
+        return false;
+    }
+
+    /**
+     * {@link #softmaxCrossEntropy} whose mean loss, and predictions, are ready when the step's operations have run
+     * (see {@link #step}): the supplier returns the loss then. The default computes it at once.
+     */
+    default java.util.function.DoubleSupplier softmaxCrossEntropyLater(Tensor logits, int[] labels, Tensor gLogits,
+                                                                       int[] predictions) {
+        double loss = softmaxCrossEntropy(logits, labels, gLogits, predictions);
+        return () -> loss;
+    }
+
+    /**
+     * {@link Tensor#download()} that lands when the step's operations have run (see {@link #step}); run the returned
+     * action then, before reading {@code t}. The default downloads at once.
+     */
+    default Runnable downloadLater(Tensor t) {
+        t.download();
+        return () -> { };
+    }
+
     /** Waits until every operation issued so far has finished (a GPU queues them); the host runs them at once. */
     default void synchronize() {
     }

@@ -1,5 +1,6 @@
 package dev.pdecnn.cli;
 
+import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.bench.Bench;
 import dev.pdecnn.bench.InferenceBench;
 import picocli.CommandLine.Command;
@@ -65,6 +66,11 @@ final class BenchCommand implements Callable<Integer> {
             String where = opened.session() == null ? null : opened.session().description();
             int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where,
                     () -> Bench.profiledIfAsked(opened.backend())));
+            if (opened.backend() instanceof CudaBackend cb) {
+                main.out.println();
+                main.out.println("CUDA graphs: " + (cb.graphs() ? "on, " + cb.graphStats().describe()
+                        : "off (PDECNN_CUDA_GRAPHS=1 turns them on for a GPU; =0 turns them off; they need a pool)"));
+            }
             String memory = opened.backend().memorySummary();
             if (memory != null) {
                 main.out.println();

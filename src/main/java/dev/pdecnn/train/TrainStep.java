@@ -1,11 +1,13 @@
 package dev.pdecnn.train;
 
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.nn.Module;
 import dev.pdecnn.nn.ParamStore;
 import dev.pdecnn.tensor.Tensor;
 
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.DoubleSupplier;
 import java.util.function.Function;
 
 /**
@@ -29,21 +31,26 @@ public final class TrainStep {
      * cross-entropy, backward, and the momentum update of every trainable tensor (vel = momentum * vel -
      * lr * (g + wd * w); w += vel). Writes the per-sample argmax into {@code predictions} when non-null and returns
      * the mean loss. A loss that is not finite is returned at once, before the backward pass and the update, so
-     * the weights stay those of the last good step.
+     * the weights stay those of the last good step, except in a step the backend records as a CUDA graph
+     * ({@link Backend#step}): its loss is known only after the whole step, update included, has run, so the weights
+     * then hold that step's non-finite update (the Trainer stops at such a step and saves nothing).
      */
     public double train(Tensor x, int[] y, double lr, double momentum, double weightDecay, int[] predictions) {
-        try (StepArena.Step s = be.arena().open()) {
+        return be.step(List.of("train", List.of(Arrays.stream(x.shape()).boxed().toArray()), predictions != null), () -> {
             store.zeroGrad();
             Tensor logits = net.forward(x);
             Tensor g = be.arena().like(logits);
-            double loss = be.softmaxCrossEntropy(logits, y, g, predictions);
-            if (!Double.isFinite(loss)) {
-                return loss;
+            DoubleSupplier loss = be.softmaxCrossEntropyLater(logits, y, g, predictions);
+            if (!be.recording()) {
+                double now = loss.getAsDouble();
+                if (!Double.isFinite(now)) {
+                    return () -> now;
+                }
             }
             net.backward(g);
             store.sgdStep(lr, momentum, weightDecay);
-            return loss;
-        }
+            return loss::getAsDouble;
+        });
     }
 
     /**
@@ -53,8 +60,15 @@ public final class TrainStep {
      */
     public <R> R eval(Tensor x, Function<Tensor, R> read) {
         net.train(false);
-        try (StepArena.Step s = be.arena().open()) {
-            return read.apply(net.forward(x).download()); // the one host read of a step: the logits
+        try {
+            return be.step(List.of("eval", List.of(Arrays.stream(x.shape()).boxed().toArray())), () -> {
+                Tensor logits = net.forward(x);
+                Runnable landed = be.downloadLater(logits); // the one host read of a step: the logits
+                return () -> {
+                    landed.run();
+                    return read.apply(logits);
+                };
+            });
         } finally {
             net.train(true);
         }

@@ -8,6 +8,9 @@ import dev.pdecnn.backend.cuda.DeviceScopes.Scope;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
+import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
+
 
 /**
  * The {@link Backend} on CUDA kernels ({@code src/main/cuda}), through a {@link KernelRunner}: a GPU via
@@ -43,8 +46,9 @@ import dev.pdecnn.tensor.Tensor;
  * out-of-memory error the operation, the tensor (by its role and shape) and the bytes requested and free; a
  * kernel failure the kernel, its launch configuration and the shapes of the operation's tensors.
  *
- * <p>{@link #prefetch} ({@link #stage}) uploads the next batch on the copy stream while the current step runs.
- * One thread runs the operations; F32 tensors run the {@code _f32} kernels, F64 tensors the {@code _f64} ones.
+ * <p>{@link #prefetch} ({@link #stage}) uploads the next batch on the copy stream while the current step runs;
+ * with CUDA graphs on ({@link #step}, {@link StepGraphs}) a step is recorded and replayed as one graph instead,
+ * which uploads the batch itself. One thread runs the operations; F32 tensors run the {@code _f32} kernels.
  */
 public final class CudaBackend implements Backend {
     /** How convolutions run: implicit GEMM (tiled, for grouped convs with many channels per group) or direct. */
@@ -69,7 +73,9 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private final KernelRunner rt;
+    /** The device behind a recorder: a step may be recorded and run as a CUDA graph ({@link StepGraphs}). */
+    private final StepRecorder rt;
+    private final StepGraphs graphs;
     private final DeviceMemory mem;
     private final DType dtype;
     private final Options opt;
@@ -100,12 +106,15 @@ public final class CudaBackend implements Backend {
     }
 
     public CudaBackend(DeviceMemory memory, DType dtype, Options options) {
-        KernelRunner runner = memory.runner();
+        StepRecorder runner = new StepRecorder(memory.runner());
         this.rt = runner;
+        // graphs replay fixed addresses: the pool's step caches keep them, separate allocations do not
+        this.graphs = new StepGraphs(runner, memory.pooled() && runner.capturesGraphs()
+                && StepGraphs.switchedOn(runner.graphsByDefault()));
         this.mem = memory;
         this.dtype = dtype;
         this.opt = options;
-        this.dt = new DeviceTensors(memory);
+        this.dt = new DeviceTensors(memory, runner);
         this.scopes = new DeviceScopes(runner, dtype, dt);
         Launcher l = new Launcher(runner, dtype, scopes::describeCurrent);
         this.ew = new ElementwiseKernels(l);
@@ -139,7 +148,28 @@ public final class CudaBackend implements Backend {
     }
 
     public KernelRunner runner() {
-        return rt;
+        return rt.device();
+    }
+
+    /** Whether steps run as CUDA graphs ({@link StepGraphs}): a pool, a device with graphs, the switch on. */
+    public boolean graphs() {
+        return graphs.enabled();
+    }
+
+    /** Eager steps, captures, replays, node updates so far. */
+    public StepGraphs.Stats graphStats() {
+        return graphs.stats();
+    }
+
+    /** Device operations submitted so far: kernels, copies and memsets one by one, and whole graphs. */
+    public long submissions() {
+        return rt.submissions();
+    }
+
+    /** The step recorded and run as a replay of a graph when one fits ({@link StepGraphs}). */
+    @Override
+    public <R> R step(Object key, Supplier<Supplier<R>> body) {
+        return graphs.run(arena, key, body);
     }
 
     /** Waits for every queued launch and copy (timing; the GPU runner queues launches). */
@@ -170,7 +200,9 @@ public final class CudaBackend implements Backend {
     /** Starts the batch's upload ({@link #stage}). */
     @Override
     public void prefetch(Tensor batch) {
-        stage(batch);
+        if (!graphs.enabled()) { // a graph uploads the batch into its own input buffer (an upload node)
+            stage(batch);
+        }
     }
 
     /**
@@ -188,6 +220,7 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public void releaseDevice() {
+        graphs.clear();
         scopes.releaseAll();
     }
 
@@ -463,6 +496,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public double softmaxCrossEntropy(Tensor logits, int[] labels, Tensor gLogits, int[] predictions) {
+        rt.abandon(); // the loss is read now: a recorded step runs up to here
+        return softmaxCrossEntropyLater(logits, labels, gLogits, predictions).getAsDouble();
+    }
+
+    /** The per-sample losses and predictions are copied to the host when the step has run (a graph's copy nodes). */
+    @Override
+    public DoubleSupplier softmaxCrossEntropyLater(Tensor logits, int[] labels, Tensor gLogits, int[] predictions) {
         int n = logits.dim(0), k = logits.size() / n;
         for (int y : labels) {
             if (y < 0 || y >= k) {
@@ -473,21 +513,21 @@ public final class CudaBackend implements Backend {
             DevicePtr L = sc.in(logits), Y = sc.ints(labels, "labels"), G = sc.out(gLogits);
             DevicePtr P = predictions == null ? DevicePtr.NULL : sc.alloc(4L * n, "predictions");
             DevicePtr loss = sc.alloc(8L * n, "per-sample losses");
-            dense.softmaxCrossEntropy(L, Y, n, k, G, P, loss);
-            double[] per = new double[n];
-            rt.toHost(loss, per);
-            double total = 0;
-            for (double v : per) {
-                total += v;
-            }
+            DoubleSupplier mean = dense.softmaxCrossEntropy(L, Y, n, k, G, P, loss, rt, predictions);
             sc.back(G, gLogits);
-            if (predictions != null) {
-                int[] p = new int[n];
-                rt.toHost(P, p);
-                System.arraycopy(p, 0, predictions, 0, n);
-            }
-            return total / n;
+            return mean;
         }
+    }
+
+    @Override
+    public boolean recording() {
+        return rt.recording();
+    }
+
+    /** The download is a copy node of the step; the host copy is current once the step has run. */
+    @Override
+    public Runnable downloadLater(Tensor t) {
+        return dt.downloadLater(t, rt);
     }
 
     // ------------------------------------------------------------------------------ Global layer (PDE)
@@ -497,21 +537,10 @@ public final class CudaBackend implements Backend {
         return pde.plan(planes, h, w, k, backward);
     }
 
-    private static void checkPde(Tensor f, Tensor... others) {
-        for (Tensor t : others) {
-            if (t != null && !t.sameShape(f)) {
-                throw new IllegalArgumentException("PDE tensors must share a shape: " + f + " vs " + t);
-            }
-        }
-        if (f.rank() != 4) {
-            throw new IllegalArgumentException("PDE tensors are NCHW, got " + f);
-        }
-    }
-
     @Override
     public void pdeForward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,
                            Tensor out) {
-        checkPde(f, h, u, v, dX, dY, out);
+        PdeKernels.checkShapes(f, h, u, v, dX, dY, out);
         if ((u == null) != (v == null) || (dX == null) != (dY == null)) {
             throw new IllegalArgumentException("u and v, and dX and dY, are both given or both null");
         }
@@ -528,7 +557,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void pdeBackward(Tensor f, Tensor h, Tensor u, Tensor v, Tensor dX, Tensor dY, double dConst, PdeSpec s,
                             Tensor gOut, Tensor gf, Tensor gh, Tensor gu, Tensor gv, Tensor gDx, Tensor gDy) {
-        checkPde(f, h, u, v, dX, dY, gOut, gf, gh, gu, gv, gDx, gDy);
+        PdeKernels.checkShapes(f, h, u, v, dX, dY, gOut, gf, gh, gu, gv, gDx, gDy);
         if ((u == null) != (v == null) || (dX == null) != (dY == null) || (gu == null) != (gv == null)
                 || (gDx == null) != (gDy == null)) {
             throw new IllegalArgumentException("u/v, dX/dY, gu/gv and gDx/gDy come in pairs: both given or both null");
@@ -551,16 +580,9 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------------------------ Perona–Malik
 
-    private static void checkReflect(Tensor h) {
-        if (h.dim(2) < 2 || h.dim(3) < 2) {
-            throw new IllegalArgumentException("Perona-Malik needs maps of at least 2x2 for reflect padding, got "
-                    + h.dim(2) + "x" + h.dim(3));
-        }
-    }
-
     @Override
     public void peronaMalik(Tensor h, double lambda, Tensor dX, Tensor dY) {
-        checkReflect(h);
+        PeronaMalikKernels.checkReflect(h);
         int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
         try (Scope sc = op("peronaMalik", "h", h, "Dx", dX, "Dy", dY)) {
             DevicePtr H = sc.in(h), DX = sc.out(dX), DY = sc.out(dY);
@@ -572,7 +594,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void peronaMalikBackward(Tensor h, double lambda, Tensor gDx, Tensor gDy, Tensor gh) {
-        checkReflect(h);
+        PeronaMalikKernels.checkReflect(h);
         int planes = h.dim(0) * h.dim(1), hh = h.dim(2), w = h.dim(3);
         try (Scope sc = op("peronaMalikBackward", "h", h, "gDx", gDx, "gDy", gDy, "gh", gh)) {
             DevicePtr H = sc.in(h), GDX = sc.in(gDx), GDY = sc.in(gDy), GH = sc.in(gh);

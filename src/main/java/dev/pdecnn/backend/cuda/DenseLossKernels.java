@@ -46,4 +46,31 @@ final class DenseLossKernels {
         l.launch("softmax_xent", Dim3.of(Launcher.ceilDiv(n, XENT_THREADS)), Dim3.of(XENT_THREADS), 0, logits, labels, n,
                 k, gLogits, pred, loss);
     }
+
+    /**
+     * The loss launch, then the per-sample losses (and predictions, when {@code predictions} is non-null) copied
+     * to the host through {@code rec}: at once, or when a recorded step has run. The supplier sums the losses in
+     * sample order (the mean loss) and fills {@code predictions}; call it only after the step ran.
+     */
+    java.util.function.DoubleSupplier softmaxCrossEntropy(DevicePtr logits, DevicePtr labels, int n, int k,
+                                                          DevicePtr gLogits, DevicePtr pred, DevicePtr loss,
+                                                          StepRecorder rec, int[] predictions) {
+        softmaxCrossEntropy(logits, labels, n, k, gLogits, pred, loss);
+        double[] per = new double[n];
+        int[] p = predictions == null ? null : new int[n];
+        rec.toHostLater(loss, per);
+        if (p != null) {
+            rec.toHostLater(pred, p);
+        }
+        return () -> {
+            double total = 0;
+            for (double v : per) {
+                total += v;
+            }
+            if (p != null) {
+                System.arraycopy(p, 0, predictions, 0, n);
+            }
+            return total / n;
+        };
+    }
 }

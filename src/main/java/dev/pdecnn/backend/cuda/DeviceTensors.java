@@ -96,9 +96,10 @@ final class DeviceTensors {
     private boolean inFlight;
     long uploads, downloads;
 
-    DeviceTensors(DeviceMemory mem) {
+    /** {@code runner}: where copies and memsets go (the backend's {@link StepRecorder}); buffers come from {@code mem}. */
+    DeviceTensors(DeviceMemory mem, KernelRunner runner) {
         this.mem = mem;
-        this.rt = mem.runner();
+        this.rt = runner;
     }
 
     // ------------------------------------------------------------------------------------------ buffers
@@ -362,6 +363,22 @@ final class DeviceTensors {
             downloads++;
             r.hostValid = true;
         }
+    }
+
+    /**
+     * Downloads {@code t} once the recorded step has run (see {@link StepRecorder#toHostLater}); the returned action,
+     * run then, makes the host copy the current one. A tensor without newer device values downloads at once.
+     */
+    Runnable downloadLater(Tensor t, StepRecorder rec) {
+        if (!(t.deviceCopy() instanceof Resident r) || r.owner != this || r.released || r.lost || r.hostValid
+                || r.pending) {
+            t.download();
+            return () -> { };
+        }
+        t.allocateHost();
+        rec.toHostLater(r.ptr, t.hostArray());
+        downloads++;
+        return () -> r.hostValid = true;
     }
 
     /** Zero fills (Module.zeroGrad) run on the device: a memset, no transfer. */

@@ -263,6 +263,22 @@ public final class HostKernelRunner implements KernelRunner {
         launches.computeIfAbsent(kernel, k -> new AtomicLong()).incrementAndGet();
     }
 
+    /** The emulated graph: replays its own copy of the operations (see {@link HostStepGraph}). */
+    @Override
+    public StepGraph captureGraph(java.util.List<StepOp> ops) {
+        return new HostStepGraph(this, ops);
+    }
+
+    @Override
+    public boolean capturesGraphs() {
+        return true;
+    }
+
+    @Override
+    public boolean graphsByDefault() {
+        return true;
+    }
+
     @Override
     public synchronized void close() {
         if (process.isAlive()) {

@@ -160,7 +160,7 @@ public final class JCudaKernelRunner implements KernelRunner {
     }
 
     /** Throws a {@link KernelException} "CUDA call: CUDA_ERROR_..." unless {@code result} is CUDA_SUCCESS. */
-    private static void check(int result, String call) {
+    static void check(int result, String call) {
         if (result != CUresult.CUDA_SUCCESS) {
             throw new KernelException("CUDA " + call + ": " + CUresult.stringFor(result));
         }
@@ -328,7 +328,7 @@ public final class JCudaKernelRunner implements KernelRunner {
      * would crash on it (seen on an H200: SIGSEGV in cuCtxSetCurrent when a tensor of a closed runner was
      * garbage-collected and its buffer returned), so a closed runner refuses every call instead.
      */
-    private void current() {
+    void current() {
         if (closed) {
             throw new KernelException(name + ": this GPU runner is closed");
         }
@@ -366,7 +366,7 @@ public final class JCudaKernelRunner implements KernelRunner {
         return f;
     }
 
-    private CUdeviceptr devptr(DevicePtr p) {
+    CUdeviceptr devptr(DevicePtr p) {
         if (p == null || p.isNull()) {
             return null;
         }
@@ -482,12 +482,27 @@ public final class JCudaKernelRunner implements KernelRunner {
     @Override
     public synchronized void launch(String kernel, Dim3 grid, Dim3 block, int sharedBytes, Object... args) {
         current();
+        CUfunction f = prepare(kernel, sharedBytes);
+        check(cuLaunchKernel(f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, null,
+                params(args), null), "cuLaunchKernel");
+        if (syncEachLaunch) {
+            check(cuCtxSynchronize(), "cuCtxSynchronize");
+        }
+    }
+
+    /** The kernel's function, loaded, with its dynamic shared memory opted in up to {@code sharedBytes}. */
+    CUfunction prepare(String kernel, int sharedBytes) {
         CUfunction f = function(kernel);
         if (sharedBytes > DEFAULT_SHARED && sharedOptIn.getOrDefault(kernel, DEFAULT_SHARED) < sharedBytes) {
             check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                     sharedBytes), "cuFuncSetAttribute");
             sharedOptIn.put(kernel, sharedBytes);
         }
+        return f;
+    }
+
+    /** cuLaunchKernel's kernelParams: a pointer to one pointer per argument, each to the argument's value. */
+    Pointer params(Object[] args) {
         NativePointerObject[] params = new NativePointerObject[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
@@ -507,11 +522,19 @@ public final class JCudaKernelRunner implements KernelRunner {
                 throw new IllegalArgumentException("unsupported kernel argument " + a.getClass());
             }
         }
-        check(cuLaunchKernel(f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), sharedBytes, null,
-                Pointer.to(params), null), "cuLaunchKernel");
-        if (syncEachLaunch) {
-            check(cuCtxSynchronize(), "cuCtxSynchronize");
-        }
+        return Pointer.to(params);
+    }
+
+    /** A CUDA graph captured from the step's operations on a stream of its own ({@link JCudaStepGraph}). */
+    @Override
+    public synchronized StepGraph captureGraph(List<StepOp> ops) {
+        current();
+        return new JCudaStepGraph(this, ops);
+    }
+
+    @Override
+    public boolean capturesGraphs() {
+        return true;
     }
 
     @Override

@@ -64,6 +64,28 @@ public interface KernelRunner extends AutoCloseable {
      */
     int maxSharedBytesPerBlock();
 
+    /**
+     * A CUDA graph of {@code ops}, a recorded step (see {@link StepGraphs}), ready to replay; null where this runner
+     * has no graphs (the default: the step then runs one operation at a time).
+     */
+    default StepGraph captureGraph(java.util.List<StepOp> ops) {
+        return null;
+    }
+
+    /** Whether {@link #captureGraph} makes graphs here (a wrapper that does not forward it says no). */
+    default boolean capturesGraphs() {
+        return false;
+    }
+
+    /**
+     * Whether steps replay as graphs when {@code PDECNN_CUDA_GRAPHS} is unset: yes where replay has been checked
+     * bit for bit against eager steps (the emulation, in CI), no on a real GPU until a lent one has run
+     * {@code tools/gpu/device-check.sh graphs} (set {@code PDECNN_CUDA_GRAPHS=1} to use them there).
+     */
+    default boolean graphsByDefault() {
+        return false;
+    }
+
     @Override
     void close();
 

@@ -1,6 +1,7 @@
 package dev.pdecnn.backend.cuda;
 
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.tensor.Tensor;
 
 import static dev.pdecnn.backend.cuda.Launcher.THREADS;
 import static dev.pdecnn.backend.cuda.Launcher.ceilDiv;
@@ -127,6 +128,18 @@ public final class PdeKernels {
                 gNext, gf, gh, gu, gv, gDx, gDy, gE);
         if (!gu.isNull()) {
             l.launch1d("pde_grad_e", n, gE, planes, hh, w, s.dt(), s.dx(), s.dy(), gu, gv);
+        }
+    }
+
+    /** Shape checks of the operation, before any buffer is resolved. */
+    static void checkShapes(Tensor f, Tensor... others) {
+        for (Tensor t : others) {
+            if (t != null && !t.sameShape(f)) {
+                throw new IllegalArgumentException("PDE tensors must share a shape: " + f + " vs " + t);
+            }
+        }
+        if (f.rank() != 4) {
+            throw new IllegalArgumentException("PDE tensors are NCHW, got " + f);
         }
     }
 }
