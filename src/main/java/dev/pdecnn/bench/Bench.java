@@ -222,7 +222,7 @@ public final class Bench {
         return t;
     }
 
-    private static Result time(String name, int batch, int warmup, int reps, Runnable step) {
+    static Result time(String name, int batch, int warmup, int reps, Runnable step) {
         for (int i = 0; i < warmup; i++) {
             step.run();
         }

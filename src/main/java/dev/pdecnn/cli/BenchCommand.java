@@ -2,10 +2,13 @@ package dev.pdecnn.cli;
 
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.bench.Bench;
+import dev.pdecnn.bench.InferenceBench;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -13,7 +16,11 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Times full training steps (forward, loss, backward, SGD update) on random data and prints",
                 "median, min and p90 milliseconds, images/s, process CPU ms and peak heap as a Markdown table. Warm-up",
-                "steps (the JIT needs about 20) are excluded; all cores are used. Results: docs/benchmarks.md."})
+                "steps (the JIT needs about 20) are excluded; all cores are used. Results: docs/benchmarks.md.",
+                "--inference instead times evaluation-mode forward passes of ResNet32 and every Table 2 row at batch 1",
+                "and 64, ours against ONNX Runtime (CPU, same threads), with parameters and MACs; it needs",
+                "onnxruntime.jar on the class path (java -cp trainer.jar:onnxruntime-VERSION.jar dev.pdecnn.cli.Main",
+                "bench --inference; docs/onnx.md)."})
 final class BenchCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -22,6 +29,11 @@ final class BenchCommand implements Callable<Integer> {
             + "eight MNIST models), cifar (resnet32, resnet32_global), global (the Global layer alone), all, or "
             + "single names such as pde_const_c8, pde_pm_c1, cnn_c8, resnet32. Default: ${DEFAULT-VALUE}.")
     List<String> models;
+
+    @Option(names = "--inference", description = "Time inference (batch 1 and 64) of resnet32 and the Table 2 rows "
+            + "on our CPU backend and on ONNX Runtime; MODEL then names rows (row1_resnet32 .. row8_advection), "
+            + "default all eight. --warmup and --reps apply; --batch and --device do not.")
+    boolean inference;
 
     @Option(names = "--batch", defaultValue = "128", description = "Batch size. Default: ${DEFAULT-VALUE}.")
     int batch;
@@ -38,11 +50,18 @@ final class BenchCommand implements Callable<Integer> {
     String device;
 
     @Option(names = "--precision", paramLabel = "P", description = "GPU convolutions and dense layer: tf32 or fp32 "
-            + "(default: TF32 convolutions on compute capability 8.0+, as PyTorch).")
+            + "(default fp32; tf32 needs compute capability 8.0+).")
     String precision;
+
+    @Spec
+    CommandSpec spec;
 
     @Override
     public Integer call() {
+        if (inference) {
+            boolean named = spec.commandLine().getParseResult().hasMatchedPositional(0);
+            return InferenceBench.run(named ? models : List.of(), warmup, reps, main.out);
+        }
         List<String> names = Bench.expand(models);
         if (device.strip().equalsIgnoreCase("cpu")) {
             return Bench.run(names, batch, warmup, reps, main.out);

@@ -33,9 +33,9 @@ import java.util.concurrent.Callable;
                 "Stopping: the first SIGINT (Ctrl-C), SIGTERM or SIGUSR1 finishes the current step, writes "
                         + "last.safetensors and exits; a second one exits at once.",
                 "A run folder is locked (RUN/.lock) while a process trains in it; a second process is refused."},
-        subcommands = {EvalCommand.class, PredictCommand.class, OpsCommand.class, VisualizeCommand.class,
-                BenchCommand.class, ReportCommand.class, SweepCommand.class, DataCommand.class, DevicesCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {EvalCommand.class, PredictCommand.class, ExportCommand.class, OpsCommand.class,
+                VisualizeCommand.class, BenchCommand.class, ReportCommand.class, SweepCommand.class, DataCommand.class,
+                DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -79,8 +79,8 @@ public final class Main implements Callable<Integer> {
     String device;
 
     @Option(names = "--precision", paramLabel = "P", description = "Float32 convolutions and dense layer on a GPU: "
-            + "tf32 (tensor cores, compute capability 8.0+) or fp32. Default: TF32 convolutions and an fp32 dense "
-            + "layer on 8.0+, fp32 elsewhere (PyTorch's defaults).")
+            + "tf32 (tensor cores, compute capability 8.0+) or fp32. Default: fp32 (PyTorch's TF32 "
+            + "convolutions become the default once a GPU check has verified the TF32 kernels).")
     String precision;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs",

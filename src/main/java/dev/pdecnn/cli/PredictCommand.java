@@ -1,12 +1,14 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.backend.cpu.Parallel;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.ImageFolder;
 import dev.pdecnn.data.ImageInput;
 import dev.pdecnn.io.AtomicFiles;
 import dev.pdecnn.predict.Classifier;
 import dev.pdecnn.predict.NetworkClassifier;
+import dev.pdecnn.predict.OnnxClassifier;
 import dev.pdecnn.predict.Prediction;
 import dev.pdecnn.predict.PredictionWriter;
 import picocli.CommandLine.Command;
@@ -35,12 +37,18 @@ final class PredictCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Parameters(index = "0", paramLabel = "RUN|CKPT", description = "A run folder (its best.safetensors) or a checkpoint file.")
+    @Parameters(index = "0", paramLabel = "RUN|CKPT", description = "A run folder (its best.safetensors) or a "
+            + "checkpoint file; with --onnx, the first image or folder instead.")
     Path target;
 
-    @Parameters(index = "1..*", arity = "1..*", paramLabel = "IMAGE|DIR",
+    @Parameters(index = "1..*", arity = "0..*", paramLabel = "IMAGE|DIR",
             description = "PNG or JPEG files, and folders (their .png/.jpg/.jpeg files, recursively, sorted by path).")
-    List<Path> inputs;
+    List<Path> inputs = new ArrayList<>();
+
+    @Option(names = "--onnx", paramLabel = "MODEL.onnx", description = "Classify with an exported model (export "
+            + "--format onnx) in ONNX Runtime on the CPU instead of a checkpoint; needs onnxruntime.jar on the class "
+            + "path (docs/onnx.md). The normalisation and class names come from the file.")
+    Path onnx;
 
     @Option(names = "--top", paramLabel = "K", defaultValue = "3",
             description = "How many classes to show per image, most probable first. Default: ${DEFAULT-VALUE}.")
@@ -73,6 +81,19 @@ final class PredictCommand implements Callable<Integer> {
         Path parent = output == null ? null : output.toAbsolutePath().getParent();
         if (parent != null && !Files.isDirectory(parent)) { // refused before the work, not after it
             throw new UserException("--output " + output + ": folder " + parent + " does not exist");
+        }
+        if (onnx != null) {
+            inputs = new ArrayList<>(inputs);
+            inputs.add(0, target); // no checkpoint: every positional argument is an input
+            if (!device.strip().equalsIgnoreCase("cpu")) {
+                throw new UserException("--onnx runs on ONNX Runtime's CPU provider; --device " + device + " does not apply");
+            }
+            try (OnnxClassifier model = OnnxClassifier.open(onnx, Parallel.threads())) {
+                return classify(model, format);
+            }
+        }
+        if (inputs.isEmpty()) {
+            throw new UserException("predict: give a run folder or checkpoint, then one or more images or folders");
         }
         Path file = EvalCommand.checkpointOf(target, true);
         try (Devices.Opened opened = Devices.open(device, main.out)) {

@@ -51,7 +51,7 @@ public final class RunConfig {
     public long seed = 1;
     // run
     public String device = "cpu";
-    public String precision = null; // float32 matrix products on a GPU: tf32 or fp32; null = PyTorch's default
+    public String precision = null; // float32 matrix products on a GPU: tf32 or fp32; null = the device's default (KernelRunner.tf32ByDefault)
     public String out = "runs";
     public String name = null;
 
@@ -173,8 +173,8 @@ public final class RunConfig {
         str("device", c -> c.device, (c, v) -> c.device = v, "cpu, auto, a GPU number N, or emulated");
         str("precision", c -> c.precision,
                 (c, v) -> c.precision = v == null ? null : oneOf("precision", v, PRECISIONS),
-                "GPU convolutions and dense layer: tf32 (tensor cores, sm_80+) or fp32; unset: tf32 convolutions "
-                        + "on sm_80+, as PyTorch");
+                "GPU convolutions and dense layer: tf32 (tensor cores, sm_80+) or fp32; unset: the device's default "
+                        + "(fp32 until the TF32 kernels are verified on a GPU)");
         str("out", c -> c.out, (c, v) -> c.out = v, "folder that receives run folders");
         str("name", c -> c.name, (c, v) -> c.name = v, "run folder name (default: derived from the model)");
     }

@@ -115,6 +115,24 @@ public final class MnistBlocks {
             this.lambda = lambda;
         }
 
+        /** The time stepping (K, dt, dx, dy). */
+        public PdeSpec pdeSpec() {
+            return pde.spec();
+        }
+
+        /** Whether the diffusivity is Perona–Malik of f ({@link #lambda()}); else the constant {@link #dConst()}. */
+        public boolean peronaMalik() {
+            return peronaMalik;
+        }
+
+        public double dConst() {
+            return dConst;
+        }
+
+        public double lambda() {
+            return lambda;
+        }
+
         @Override
         public Tensor forward(Tensor in) {
             f = in;

@@ -13,6 +13,11 @@ public final class AvgPool extends Module {
         this.k = k;
     }
 
+    /** Window size and stride. */
+    public int k() {
+        return k;
+    }
+
     @Override
     public Tensor forward(Tensor x) {
         inShape = x.shape();

@@ -58,6 +58,11 @@ public final class BatchNorm2d extends Module {
         saveInv = be.zeros(c);
     }
 
+    /** Epsilon added to the variance (evaluation: (x - running_mean) / sqrt(running_var + eps)). */
+    public double eps() {
+        return eps;
+    }
+
     @Override
     public Tensor forward(Tensor in) {
         Tensor y = be.arena().like(in);
