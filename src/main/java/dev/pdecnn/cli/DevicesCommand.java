@@ -1,11 +1,14 @@
 package dev.pdecnn.cli;
 
+import dev.pdecnn.UserException;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.HostBuild;
 import dev.pdecnn.backend.cuda.KernelPath;
 import dev.pdecnn.backend.cuda.KernelModules;
+import dev.pdecnn.selfcheck.DeviceCheck;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.PrintStream;
@@ -21,13 +24,30 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "devices", mixinStandardHelpOptions = true,
         description = {"Lists the GPUs usable with --device N: memory, driver, compute capability, and which of "
-                + "cuDNN 8 / cuBLAS 11 / cuRAND 10 load. Without a GPU it says why (no driver, no device)."})
+                + "cuDNN 8 / cuBLAS 11 / cuRAND 10 load. Without a GPU it says why (no driver, no device).",
+                "With --check: checks that a GPU computes what the CPU computes (every kernel family, a training "
+                        + "step of a plain and two condensed networks, CUDA graphs, TF32), one line per check and a "
+                        + "verdict; exit code 0 when all pass, 1 when one does not, 2 when the device cannot be opened."})
 final class DevicesCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
+    @Option(names = "--check", description = "Run the device self-check on the device --device names (about 10 s "
+            + "on a GPU, a few minutes on the emulated device).")
+    boolean check;
+
+    @Option(names = "--device", paramLabel = "N|emulated", description = "With --check: the GPU number to check, or "
+            + "emulated (the host build of the kernels; needs the project's src/main/cuda and g++). Default: 0.")
+    String device;
+
     @Override
     public Integer call() {
+        if (check) {
+            return check(device == null ? "0" : device.strip());
+        }
+        if (device != null) {
+            throw new UserException("--device applies to --check only (devices --check --device " + device.strip() + ")");
+        }
         PrintStream out = main.out;
         Gpus.Probe p = Gpus.probe();
         out.println("JCuda " + Gpus.JCUDA_VERSION + " (CUDA driver API)");
@@ -63,6 +83,17 @@ final class DevicesCommand implements Callable<Integer> {
                 ? "kernel sources at " + HostBuild.sourceDir() + ", compiled with g++ on first use"
                 : "unavailable (needs the project's src/main/cuda and g++)"));
         return 0;
+    }
+
+    /** {@code devices --check}: exit 0 when every check passed, 1 when one did not. */
+    private int check(String d) {
+        if (!d.equals("emulated") && !d.matches("\\d{1,4}")) {
+            throw new UserException("--device '" + d + "': --check compares a GPU with the CPU; name a GPU number "
+                    + "(see 'devices') or emulated");
+        }
+        try (Devices.Opened o = Devices.open(d, "fp32", main.out)) {
+            return new DeviceCheck(o.session().runner(), main.out).runAll() ? 0 : 1;
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.pdecnn.cuda;
 
+import dev.pdecnn.selfcheck.Compare;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
@@ -22,37 +23,30 @@ import static org.junit.jupiter.api.Assertions.fail;
  * </ul>
  */
 final class Check {
-    /** Float kernels against the double reference. */
-    static final double F32_TOL = 1e-5;
+    /** Float kernels against the double reference (the device check's tolerance: {@link Compare#F32_TOL}). */
+    static final double F32_TOL = Compare.F32_TOL;
     /** Double kernels against the double reference: only the operation order differs. */
-    static final double F64_TOL = 1e-12;
+    static final double F64_TOL = Compare.F64_TOL;
 
     private Check() {
     }
 
     static double tol(DType t) {
-        return t == DType.F32 ? F32_TOL : F64_TOL;
+        return Compare.tol(t);
     }
 
     /** A pair of tensors with the same float-representable values: [0] F32, [1] F64. */
     static Tensor[] pair(SplittableRandom r, double scale, double offset, boolean abs, int... shape) {
-        Tensor a = Tensor.zeros(DType.F32, shape), b = Tensor.zeros(DType.F64, shape);
-        for (int i = 0; i < a.size(); i++) {
-            double v = r.nextGaussian() * scale;
-            float f = (float) ((abs ? Math.abs(v) : v) + offset);
-            a.set(i, f);
-            b.set(i, f);
-        }
-        return new Tensor[]{a, b};
+        return Compare.pair(r, scale, offset, abs, shape);
     }
 
     static Tensor[] pair(SplittableRandom r, int... shape) {
-        return pair(r, 1, 0, false, shape);
+        return Compare.pair(r, shape);
     }
 
     /** The tensor of the pair for a dtype (null stays null). */
     static Tensor of(Tensor[] pair, DType t) {
-        return pair == null ? null : pair[t == DType.F32 ? 0 : 1];
+        return Compare.of(pair, t);
     }
 
     /** A zero tensor of the given shape, or the copy of {@code src} for accumulated outputs. */
@@ -61,49 +55,23 @@ final class Check {
     }
 
     static double rms(Tensor t) {
-        double s = 0;
-        for (int i = 0; i < t.size(); i++) {
-            s += t.get(i) * t.get(i);
-        }
-        return t.size() == 0 ? 0 : Math.sqrt(s / t.size());
+        return Compare.rms(t);
     }
 
-    /**
-     * TF32 kernels against the double reference on TF32-rounded inputs: each product of two TF32 values is exact
-     * in float, so only the float accumulation differs from the reference, in another order (16 x 16 x 8
-     * fragments summed per k-slab instead of one long loop; on a GPU the tensor cores' own adder tree). That is
-     * the error budget of the fp32 kernels, F32_TOL; 2x of it leaves room for a tensor core's accumulation, which
-     * is not specified to round like sequential IEEE float additions. Rounding the inputs or not moves results by
-     * about 2^-11 relative per product, far beyond this: see {@link #worstScaled}.
-     */
-    static final double TF32_TOL = 2e-5;
+    /** TF32 kernels against the double reference on TF32-rounded inputs: see {@link Compare#TF32_TOL}. */
+    static final double TF32_TOL = Compare.TF32_TOL;
 
-    /** Round to nearest TF32 (10-bit mantissa), ties away from zero, as cvt.rna.tf32.f32 / wmma::__float_to_tf32. */
     static float tf32(float f) {
-        int u = Float.floatToRawIntBits(f);
-        if ((u & 0x7f800000) != 0x7f800000) {
-            u = (u + 0x1000) & 0xffffe000;
-        }
-        return Float.intBitsToFloat(u);
+        return Compare.tf32(f);
     }
 
-    /** A copy of {@code t} (float-representable values) with every element rounded to TF32. */
     static Tensor tf32(Tensor t) {
-        Tensor r = Tensor.zeros(t.dtype(), t.shape());
-        for (int i = 0; i < t.size(); i++) {
-            r.set(i, tf32((float) t.get(i)));
-        }
-        return r;
+        return Compare.tf32(t);
     }
 
     /** max_i |got_i - ref_i| / (|ref_i| + rms(ref)): the measure {@link #scaled} bounds. */
     static double worstScaled(Tensor ref, Tensor got) {
-        got.download();
-        double floor = rms(ref), worst = 0;
-        for (int i = 0; i < ref.size(); i++) {
-            worst = Math.max(worst, Math.abs(ref.get(i) - got.get(i)) / (Math.abs(ref.get(i)) + floor + 1e-300));
-        }
-        return worst;
+        return Compare.scaled(ref, got);
     }
 
     static void elementwise(String what, Tensor ref, Tensor got, double rtol) {

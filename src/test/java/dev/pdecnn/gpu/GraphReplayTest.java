@@ -31,8 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * CUDA graphs of the training and evaluation steps replay exactly the eager steps: for each of the 16 models, two
- * networks from the same weights train on the emulated device (pools, as on a GPU), one with graphs, one with
- * {@code pdecnn.cuda.graphs=false}, over 20 steps of the Trainer's pattern: batches of 2 with a last, smaller batch
+ * networks from the same weights train on the emulated device (pools, as on a GPU), one with graphs, one without (the
+ * default), over 20 steps of the Trainer's pattern: batches of 2 with a last, smaller batch
  * of 1 closing each "epoch" of 10 steps (a second batch shape, so a second graph), and the learning rate of the
  * cosine schedule changing every step (a node update of the SGD launch). Loss, predictions, every weight, gradient,
  * velocity and batch-norm statistic must be bit for bit equal after every step (no tolerance: the same kernels
@@ -64,10 +64,10 @@ class GraphReplayTest {
         Network init = Models.build(cfg, new CpuBackend());
         try (DeviceMemory poolG = DeviceMemory.pool(DEVICE.runner(), 64L << 20);
              DeviceMemory poolE = DeviceMemory.pool(EAGER_DEVICE.runner(), 64L << 20)) {
-            CudaBackend graphs = new CudaBackend(poolG, DType.F32);
+            CudaBackend graphs = new CudaBackend(poolG, DType.F32, CudaBackend.defaultOptions(poolG.runner()).withGraphs(true));
             CudaBackend eager = eagerBackend(poolE);
-            assertTrue(graphs.graphs(), "graphs are on by default on a pool");
-            assertFalse(eager.graphs(), "pdecnn.cuda.graphs=false turns them off");
+            assertTrue(graphs.graphs(), "graphs asked for on a pool");
+            assertFalse(eager.graphs(), "graphs off: the default");
             Network a = Models.build(cfg, graphs), b = Models.build(cfg, eager);
             Steps.copyWeights(init, a);
             Steps.copyWeights(init, b);
@@ -129,19 +129,9 @@ class GraphReplayTest {
         }
     }
 
-    /** A backend built while the switch says off, as {@code PDECNN_CUDA_GRAPHS=0} would. */
+    /** A backend with graphs off, every device's default (as {@code PDECNN_CUDA_GRAPHS=0} would have it too). */
     static CudaBackend eagerBackend(DeviceMemory pool) {
-        String old = System.getProperty("pdecnn.cuda.graphs");
-        System.setProperty("pdecnn.cuda.graphs", "false");
-        try {
-            return new CudaBackend(pool, DType.F32);
-        } finally {
-            if (old == null) {
-                System.clearProperty("pdecnn.cuda.graphs");
-            } else {
-                System.setProperty("pdecnn.cuda.graphs", old);
-            }
-        }
+        return new CudaBackend(pool, DType.F32, CudaBackend.defaultOptions(pool.runner()).withGraphs(false));
     }
 
     static float[] logits(Network net, int n, long seed) {

@@ -66,7 +66,7 @@ class StepGraphsTest {
     void replaysSeeEachStepsInputAndAMidStepReadRunsEagerly() {
         try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 1 << 20)) {
             for (boolean mid : new boolean[]{false, true}) {
-                CudaBackend be = new CudaBackend(pool, DType.F32);
+                CudaBackend be = new CudaBackend(pool, DType.F32, CudaBackend.defaultOptions(pool.runner()).withGraphs(true));
                 assertTrue(be.graphs());
                 SplittableRandom r = new SplittableRandom(mid ? 2 : 1);
                 for (int i = 0; i < 6; i++) {
@@ -96,7 +96,7 @@ class StepGraphsTest {
     @Test
     void aDifferentStepRunsEagerlyAndTheGraphStays() {
         try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 1 << 20)) {
-            CudaBackend be = new CudaBackend(pool, DType.F32);
+            CudaBackend be = new CudaBackend(pool, DType.F32, CudaBackend.defaultOptions(pool.runner()).withGraphs(true));
             SplittableRandom r = new SplittableRandom(3);
             boolean[] extra = {false, false, false, true, false, false};
             for (int i = 0; i < extra.length; i++) {

@@ -60,25 +60,34 @@ public final class CudaBackend implements Backend {
      * not fit a block); {@code conv}: convolution algorithm; {@code precision}: fp32 or TF32 tensor-core matrix
      * products for float32 tensors (fp32 unless asked; {@link CudaSession} applies PyTorch's default).
      */
-    public record Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv, Precision precision) {
+    public record Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv, Precision precision,
+                          Boolean graphs) {
         public Options(int maxSharedBytes, boolean pdeStepKernels, ConvAlgo conv) {
-            this(maxSharedBytes, pdeStepKernels, conv, Precision.FP32);
+            this(maxSharedBytes, pdeStepKernels, conv, Precision.FP32, null);
         }
 
         public Options withPdeStepKernels(boolean b) {
-            return new Options(maxSharedBytes, b, conv, precision);
+            return new Options(maxSharedBytes, b, conv, precision, graphs);
         }
 
         public Options withConv(ConvAlgo c) {
-            return new Options(maxSharedBytes, pdeStepKernels, c, precision);
+            return new Options(maxSharedBytes, pdeStepKernels, c, precision, graphs);
         }
 
         public Options withMaxShared(int bytes) {
-            return new Options(bytes, pdeStepKernels, conv, precision);
+            return new Options(bytes, pdeStepKernels, conv, precision, graphs);
         }
 
         public Options withPrecision(Precision p) {
-            return new Options(maxSharedBytes, pdeStepKernels, conv, p);
+            return new Options(maxSharedBytes, pdeStepKernels, conv, p, graphs);
+        }
+
+        /**
+         * Steps as CUDA graphs or eager, whatever {@code PDECNN_CUDA_GRAPHS} and the device's default say (the
+         * device check compares the two on one device); null, the default, leaves it to them.
+         */
+        public Options withGraphs(Boolean on) {
+            return new Options(maxSharedBytes, pdeStepKernels, conv, precision, on);
         }
     }
 
@@ -119,7 +128,7 @@ public final class CudaBackend implements Backend {
         this.rt = runner;
         // graphs replay fixed addresses: the pool's step caches keep them, separate allocations do not
         this.graphs = new StepGraphs(runner, memory.pooled() && runner.capturesGraphs()
-                && StepGraphs.switchedOn(runner.graphsByDefault()));
+                && (options.graphs() != null ? options.graphs() : StepGraphs.switchedOn(runner.graphsByDefault())));
         this.mem = memory;
         this.dtype = dtype;
         this.opt = options;

@@ -275,11 +275,6 @@ public final class HostKernelRunner implements KernelRunner {
     }
 
     @Override
-    public boolean graphsByDefault() {
-        return true;
-    }
-
-    @Override
     public synchronized void close() {
         if (process.isAlive()) {
             try {

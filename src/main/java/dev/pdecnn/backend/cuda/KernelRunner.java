@@ -78,9 +78,10 @@ public interface KernelRunner extends AutoCloseable {
     }
 
     /**
-     * Whether steps replay as graphs when {@code PDECNN_CUDA_GRAPHS} is unset: yes where replay has been checked
-     * bit for bit against eager steps (the emulation, in CI), no on a real GPU until a lent one has run
-     * {@code tools/gpu/device-check.sh graphs} (set {@code PDECNN_CUDA_GRAPHS=1} to use them there).
+     * Whether steps replay as graphs when {@code PDECNN_CUDA_GRAPHS} is unset. One default for every device, the
+     * emulation included, so that the tests run what users get: off until a lent GPU has compared replayed with
+     * eager steps ({@code devices --check} and {@code tools/gpu/device-check.sh}); the tests and the device check
+     * turn graphs on explicitly ({@link CudaBackend.Options#withGraphs}) to check the other setting.
      */
     default boolean graphsByDefault() {
         return false;

@@ -25,7 +25,8 @@ import java.util.function.Supplier;
  * in a row are captured anew, and after {@value #MAX_MISSES} eager steps in a row the key stays eager (as does a
  * step that reads device data mid-way: it cannot be one graph).
  *
- * <p>Switch: {@code PDECNN_CUDA_GRAPHS=0} (or {@code -Dpdecnn.cuda.graphs=false}) runs every step eagerly.
+ * <p>Switch: off by default on every device ({@link KernelRunner#graphsByDefault}); {@code PDECNN_CUDA_GRAPHS=1} (or
+ * {@code -Dpdecnn.cuda.graphs=true}) turns graphs on, {@code =0} off; {@link CudaBackend.Options#withGraphs} overrides both.
  */
 public final class StepGraphs {
     static final String ENV = "PDECNN_CUDA_GRAPHS", PROPERTY = "pdecnn.cuda.graphs";
