@@ -4,8 +4,9 @@
 #   <module>.ptx     one PTX module per source for compute_70 (PTX ISA 7.8, which every driver of CUDA 11.8 or
 #                    later JIT-compiles, for Volta and every later GPU);
 #   <module>.fatbin  SASS for sm_70 (V100), sm_75 (T4), sm_80 (A100), sm_86 (A10, RTX 30), sm_89 (L4, RTX 40)
-#                    and sm_90 (H100/H200), plus the compute_70 PTX, which GPUs without matching SASS (sm_100,
-#                    sm_120, ...) JIT-compile;
+#                    and sm_90 (H100/H200), plus PTX for compute_70 and compute_80: GPUs without matching SASS
+#                    (sm_100, sm_120, ...) JIT-compile the newest PTX not above them, compute_80, whose TF32
+#                    kernels use the tensor cores (compute_70's carry only their fp32 fallback);
 #   MANIFEST         source hash, nvcc version, host compiler, flags, and per module the PTX ISA version and the
 #                    SASS list read back from the files written.
 # nvcc 11.8 is the toolkit of Debian bookworm's non-free component (package nvidia-cuda-toolkit, installed under
@@ -20,7 +21,7 @@
 #               build runs this; without nvcc 11.8 it keeps the committed files and says so)
 #   --check     CI: verify the committed files without any toolkit: MANIFEST's source hash matches the sources,
 #               every .ptx declares PTX ISA 7.8 for sm_70, and every fatbin holds exactly the SASS list above
-#               plus compute_70 PTX (its container headers are parsed with python3; the same check runs in
+#               plus compute_70 and compute_80 PTX (its container headers are parsed with python3; the same check runs in
 #               Java as KernelBinariesTest); with nvcc 11.8 present it also regenerates into a temporary
 #               directory and fails if any committed file differs
 # Environment: NVCC (default /usr/lib/nvidia-cuda-toolkit/bin/nvcc when present, else nvcc on the PATH),
@@ -34,8 +35,9 @@ case "$MODE" in ""|--if-stale|--check) ;; *) echo "usage: $0 [--if-stale | --che
 
 NVCC_RELEASE=11.8                  # the toolkit the committed kernels come from
 PTX_ISA=7.8                        # what nvcc 11.8 writes; drivers of CUDA 11.8 (r520) and later JIT it
-PTX_ARCH=70                        # the PTX's virtual architecture: Volta and later
+PTX_ARCH=70                        # the .ptx modules' virtual architecture: Volta and later
 SASS_ARCHS="70 75 80 86 89 90"     # SASS in every fatbin
+FATBIN_PTX_ARCHS="70 80"           # PTX in every fatbin: compute_80 has the TF32 tensor-core code for the JIT
 DEBIAN_NVCC=/usr/lib/nvidia-cuda-toolkit/bin/nvcc
 if [ -z "${NVCC:-}" ]; then
   if [ -x "$DEBIAN_NVCC" ]; then NVCC=$DEBIAN_NVCC; else NVCC=nvcc; fi
@@ -45,7 +47,7 @@ if [ -z "${CCBIN:-}" ] && command -v g++-11 > /dev/null 2>&1; then CCBIN=g++-11;
 PTX_FLAGS="-ptx -arch=compute_$PTX_ARCH -std=c++17 -O3"
 FATBIN_FLAGS="-fatbin -std=c++17 -O3"
 for a in $SASS_ARCHS; do FATBIN_FLAGS+=" -gencode arch=compute_$a,code=sm_$a"; done
-FATBIN_FLAGS+=" -gencode arch=compute_$PTX_ARCH,code=compute_$PTX_ARCH"
+for a in $FATBIN_PTX_ARCHS; do FATBIN_FLAGS+=" -gencode arch=compute_$a,code=compute_$a"; done
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # sha256 over "sha256  name" lines of the nvcc inputs (top-level *.cu and *.cuh, C-locale order);
@@ -102,10 +104,11 @@ EOF
 }
 
 expected_description() {
-  local sass
+  local sass ptx
   sass=$(for a in $SASS_ARCHS; do printf 'sm_%s\n' "$a"; done | sort | paste -sd, -)
+  ptx=$(for a in $FATBIN_PTX_ARCHS; do printf 'compute_%s\n' "$a"; done | sort | paste -sd, -)
   for m in $(modules); do
-    echo "$m ptx-isa $PTX_ISA ptx-target sm_$PTX_ARCH fatbin sass $sass ptx compute_$PTX_ARCH fatbin-ptx-isa $PTX_ISA"
+    echo "$m ptx-isa $PTX_ISA ptx-target sm_$PTX_ARCH fatbin sass $sass ptx $ptx fatbin-ptx-isa $PTX_ISA"
   done
 }
 
@@ -130,7 +133,7 @@ verify_committed() {
   actual=$(describe "$OUT")
   expected=$(expected_description)
   if [ "$actual" != "$expected" ]; then
-    echo "build-kernels: the committed kernels are not PTX ISA $PTX_ISA for sm_$PTX_ARCH with SASS for sm_{${SASS_ARCHS// /,}} + compute_$PTX_ARCH PTX:" >&2
+    echo "build-kernels: the committed kernels are not PTX ISA $PTX_ISA for sm_$PTX_ARCH with SASS for sm_{${SASS_ARCHS// /,}} + PTX compute_{${FATBIN_PTX_ARCHS// /,}}:" >&2
     diff <(echo "$expected") <(echo "$actual") | sed -n 's/^> /  found:    /p; s/^< /  expected: /p' >&2 || true
     ok=0
   fi
@@ -188,7 +191,7 @@ if [ -z "$NVCC_PATH" ]; then
       exit 0 ;;
     --check)
       verify_committed
-      echo "build-kernels: committed kernels match the sources, PTX ISA $PTX_ISA, SASS sm_{${SASS_ARCHS// /,}} + compute_$PTX_ARCH PTX ($(no_nvcc_reason), so not regenerated)"
+      echo "build-kernels: committed kernels match the sources, PTX ISA $PTX_ISA, SASS sm_{${SASS_ARCHS// /,}} + PTX compute_{${FATBIN_PTX_ARCHS// /,}} ($(no_nvcc_reason), so not regenerated)"
       exit 0 ;;
     *)
       echo "build-kernels: $(no_nvcc_reason): the committed kernels must come from CUDA $NVCC_RELEASE so that drivers from r520 on load them; install Debian bookworm's nvidia-cuda-toolkit (non-free; docs/cuda.md) or set NVCC to an nvcc $NVCC_RELEASE" >&2
@@ -214,7 +217,7 @@ case "$MODE" in
       echo "build-kernels: the committed kernels in $OUT are stale: run tools/cuda/build-kernels.sh and commit" >&2
       exit 1
     fi
-    echo "build-kernels: committed kernels are fresh ($NVCC_VERSION): PTX ISA $PTX_ISA, SASS sm_{${SASS_ARCHS// /,}} + compute_$PTX_ARCH PTX"
+    echo "build-kernels: committed kernels are fresh ($NVCC_VERSION): PTX ISA $PTX_ISA, SASS sm_{${SASS_ARCHS// /,}} + PTX compute_{${FATBIN_PTX_ARCHS// /,}}"
     exit 0 ;;
 esac
 

@@ -91,14 +91,21 @@ final class DevicesCommand implements Callable<Integer> {
             throw new UserException("--device '" + d + "': --check compares a GPU with the CPU; name a GPU number "
                     + "(see 'devices') or emulated");
         }
-        try (Devices.Opened o = Devices.open(d, "fp32", main.out)) {
+        Devices.Opened o;
+        try {
+            o = Devices.open(d, "fp32", main.out);
+        } catch (UserException e) {
+            throw new UserException(e.getMessage().replace("; use --device cpu (or auto)", "") + (d.equals("emulated")
+                    ? "" : "; without a GPU, 'devices --check --device emulated' checks the kernels on the host emulation"));
+        }
+        try (o) {
             return new DeviceCheck(o.session().runner(), main.out).runAll() ? 0 : 1;
         }
     }
 
     /**
      * Which code of the committed fatbins the driver runs on this GPU, per module: "SASS sm_XY" when a fatbin has
-     * SASS for the GPU's architecture, else "PTX JIT (compute_70)" (see {@link KernelPath}).
+     * SASS for the GPU's architecture, else "PTX JIT (compute_80)" (the newest PTX that fits) (see {@link KernelPath}).
      */
     static String kernelPaths(Gpus.Gpu g) {
         try {

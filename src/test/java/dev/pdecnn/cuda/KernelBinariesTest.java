@@ -14,13 +14,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The committed kernels load on every driver from CUDA 11.8 (r520) on: each module's PTX declares PTX ISA 7.8
  * for sm_70, and each fatbin holds SASS for exactly sm_70, sm_75, sm_80, sm_86, sm_89 and sm_90 plus compute_70
- * PTX of ISA 7.8 (read from the fatbin container headers by {@link Fatbin}; no toolkit needed). MANIFEST says the
+ * and compute_80 PTX of ISA 7.8 (compute_80: GPUs newer than the SASS, such as sm_100 and sm_120, JIT code with the
+ * TF32 tensor-core kernels) (read from the fatbin container headers by {@link Fatbin}; no toolkit needed). MANIFEST says the
  * same and names nvcc 11.8. {@code tools/cuda/build-kernels.sh --check} makes the same checks in CI.
  */
 class KernelBinariesTest {
     static final String PTX_ISA = "7.8";
     static final Set<Integer> SASS = Set.of(70, 75, 80, 86, 89, 90);
-    static final Set<Integer> PTX = Set.of(70);
+    static final Set<Integer> PTX = Set.of(70, 80);
 
     @Test
     void everyModuleIsPtxIsa78ForSm70() {
@@ -34,7 +35,7 @@ class KernelBinariesTest {
     }
 
     @Test
-    void everyFatbinHasTheSassListAndCompute70Ptx() {
+    void everyFatbinHasTheSassListAndCompute70And80Ptx() {
         KernelModules km = KernelModules.load();
         for (String m : km.modules()) {
             Fatbin f = km.fatbinContents(m);

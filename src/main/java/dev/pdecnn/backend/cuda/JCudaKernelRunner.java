@@ -65,7 +65,7 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
  * {@link KernelException}s naming the call.
  *
  * <p>Modules: each source's fatbin (built with nvcc 11.8: SASS for sm_70, sm_75, sm_80, sm_86, sm_89 and sm_90,
- * plus compute_70 PTX of ISA 7.8) is loaded, and the driver takes the SASS for the GPU at hand or JIT-compiles the
+ * plus compute_70 and compute_80 PTX of ISA 7.8) is loaded, and the driver takes the SASS for the GPU at hand or JIT-compiles the
  * embedded PTX (GPUs newer than sm_90); should the driver refuse the fatbin, the module's .ptx is loaded instead.
  * {@code PDECNN_CUDA_FORCE_PTX=1} loads every module from its .ptx, so the PTX JIT path can be tested on a GPU
  * that has SASS. {@link #modulePaths()} says which path each loaded module took ({@link KernelPath}).
@@ -281,7 +281,7 @@ public final class JCudaKernelRunner implements KernelRunner {
         ccMinor = minor;
     }
 
-    /** Module -> the path it took on this GPU ("SASS sm_90", "PTX JIT (compute_70)", ...), for modules loaded so far. */
+    /** Module -> the path it took on this GPU ("SASS sm_90", "PTX JIT (compute_80)", ...), for modules loaded so far. */
     public synchronized Map<String, String> modulePaths() {
         return Map.copyOf(modulePaths);
     }
@@ -348,7 +348,7 @@ public final class JCudaKernelRunner implements KernelRunner {
         if (mod == null) {
             mod = new CUmodule();
             if (!forcePtx && cuModuleLoadData(mod, kernels.fatbin(m)) == CUresult.CUDA_SUCCESS) {
-                // the driver took the SASS for this GPU, or JIT-compiled the fatbin's compute_70 PTX
+                // the driver took the SASS for this GPU, or JIT-compiled the newest PTX of the fatbin that fits it
                 modulePaths.put(m, KernelPath.choose(ccMajor, ccMinor, kernels.fatbinContents(m), false));
             } else {
                 // forced, or a fatbin the driver refused: JIT-compile the module's own PTX

@@ -7,12 +7,15 @@ import java.nio.ByteOrder;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Which path the driver takes per GPU ({@link KernelPath}), and the fatbin header parser ({@link Fatbin}). */
 class KernelPathTest {
-    static final Fatbin BUILT = new Fatbin(Set.of(70, 75, 80, 86, 89, 90), Set.of(70), Set.of("7.8"));
+    static final Fatbin BUILT = new Fatbin(Set.of(70, 75, 80, 86, 89, 90), Set.of(70, 80), Set.of("7.8"));
+    /** The fatbins before compute_80 PTX was added. */
+    static final Fatbin PTX70 = new Fatbin(Set.of(70, 75, 80, 86, 89, 90), Set.of(70), Set.of("7.8"));
 
     @Test
     void sassForEveryBuiltArchitecture() {
@@ -32,24 +35,40 @@ class KernelPathTest {
     }
 
     @Test
-    void newerGenerationsJitThePtx() {
-        assertEquals("PTX JIT (compute_70)", KernelPath.choose(10, 0, BUILT, false)); // B200
-        assertEquals("PTX JIT (compute_70)", KernelPath.choose(12, 0, BUILT, false)); // RTX 50
+    void newerGenerationsJitTheNewestPtxThatFits() {
+        assertEquals("PTX JIT (compute_80)", KernelPath.choose(10, 0, BUILT, false)); // B200
+        assertEquals("PTX JIT (compute_80)", KernelPath.choose(12, 0, BUILT, false)); // RTX 50
+        assertEquals("PTX JIT (compute_70)", KernelPath.choose(12, 0, PTX70, false));
         // SASS never crosses a major version: sm_90 SASS does not run on sm_100
         assertEquals("PTX JIT (compute_70)", KernelPath.choose(9, 0, new Fatbin(Set.of(80), Set.of(70), Set.of()), false));
+        // a GPU below the compute_80 PTX without SASS of its major JITs compute_70
+        assertEquals("PTX JIT (compute_70)", KernelPath.choose(7, 5, new Fatbin(Set.of(80), Set.of(70, 80), Set.of()), false));
     }
 
     @Test
     void forcedPtxAndTooOldGpus() {
+        // forced, the driver gets the separate .ptx modules, compute_70, whatever the fatbin holds
         assertEquals("PTX JIT (compute_70, forced by PDECNN_CUDA_FORCE_PTX=1)", KernelPath.choose(9, 0, BUILT, true));
         assertEquals("none: the kernels need compute capability 7.0 or later", KernelPath.choose(6, 1, BUILT, false));
+    }
+
+    @Test
+    void tensorCoresWhereTheCodeIsSm80OrLater() {
+        assertTrue(KernelPath.tf32TensorCores(8, 0, BUILT, false)); // A100: SASS sm_80
+        assertTrue(KernelPath.tf32TensorCores(9, 0, BUILT, false)); // H100: SASS sm_90
+        assertTrue(KernelPath.tf32TensorCores(10, 0, BUILT, false)); // B200: compute_80 PTX
+        assertTrue(KernelPath.tf32TensorCores(12, 0, BUILT, false)); // RTX 50: compute_80 PTX
+        assertFalse(KernelPath.tf32TensorCores(12, 0, PTX70, false)); // only compute_70 PTX: the fp32 fallback
+        assertFalse(KernelPath.tf32TensorCores(9, 0, BUILT, true)); // forced .ptx, compute_70
+        assertFalse(KernelPath.tf32TensorCores(7, 5, BUILT, false)); // T4: no TF32
+        assertFalse(KernelPath.tf32TensorCores(7, 0, new Fatbin(Set.of(), Set.of(70, 80), Set.of()), false));
     }
 
     @Test
     void describeGroupsTheModulesOfOnePath() {
         KernelModules km = KernelModules.load();
         assertEquals("SASS sm_90 (" + String.join(", ", km.modules()) + ")", KernelPath.describe(9, 0, km, false));
-        assertEquals("PTX JIT (compute_70) (" + String.join(", ", km.modules()) + ")", KernelPath.describe(12, 0, km, false));
+        assertEquals("PTX JIT (compute_80) (" + String.join(", ", km.modules()) + ")", KernelPath.describe(12, 0, km, false));
     }
 
     /** A fatbin container with the given entries ({kind, arch, isaMajor, isaMinor}), each with an 8-byte payload. */
