@@ -42,7 +42,8 @@ final class ExportCommand implements Callable<Integer> {
     String format;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "The file to write, "
-            + "e.g. model.onnx (replaced atomically if it exists).")
+            + "ending in .onnx, e.g. model.onnx (replaced atomically if it exists; never a run's own files or the "
+            + "input).")
     Path output;
 
     @Override
@@ -50,12 +51,10 @@ final class ExportCommand implements Callable<Integer> {
         if (!format.strip().equalsIgnoreCase("onnx")) {
             throw new UserException("--format " + format + ": the export format must be onnx");
         }
+        OutputFile.check("--output", output, "export writes an ONNX model", List.of(".onnx"), List.of(target));
         Path parent = output.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             throw new UserException("--output " + output + ": folder " + parent + " does not exist");
-        }
-        if (Files.isDirectory(output)) {
-            throw new UserException("--output " + output + " is a folder; give a file name such as model.onnx");
         }
         Path file = EvalCommand.checkpointOf(target, true);
         Checkpoint.Loaded ck = Checkpoint.read(file);

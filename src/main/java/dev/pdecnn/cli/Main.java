@@ -1,6 +1,7 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.config.FolderName;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.Split;
 import dev.pdecnn.train.CheckpointEvery;
@@ -87,7 +88,8 @@ public final class Main implements Callable<Integer> {
             description = "Folder that receives run folders. Default: ${DEFAULT-VALUE}.")
     String outDir;
 
-    @Option(names = "--name", description = "Run folder name under --out; refused if it holds a run. Default: "
+    @Option(names = "--name", description = "Run folder name under --out: letters, digits, '.', '_', '-' (at most "
+            + "100, starting with a letter or digit); refused if it holds a run. Default: "
             + "<model>-<date>-<time>, with -2, -3, ... when taken.")
     String name;
 
@@ -206,6 +208,10 @@ public final class Main implements Callable<Integer> {
         } else {
             cfg = ConfigOptions.resolve(spec, model.config);
         }
+        boolean typedName = spec.commandLine().getParseResult().hasMatchedOption("--name");
+        if (cfg.name != null && (resume == null || typedName)) { // a resumed run's recorded name names no new folder
+            FolderName.check(typedName ? "--name" : "key 'name'", cfg.name, FolderName.MAX_RUN_NAME);
+        }
         ResumeTarget from = target;
         return train(cfg, target, c -> claimFolder(c, from), Main::resumeCommand, every, stopAfterOrMax(), out, err);
     }
@@ -253,7 +259,8 @@ public final class Main implements Callable<Integer> {
         var pr = spec.commandLine().getParseResult();
         if (target == null) {
             if (cfg.name != null) {
-                return RunFolder.claimNew(Path.of(cfg.out).resolve(cfg.name), "--name or --out start a new one");
+                return RunFolder.claimNew(FolderName.inside(Path.of(cfg.out), cfg.name, "--name"),
+                        "--name or --out start a new one");
             }
             String base = dev.pdecnn.models.Models.name(cfg) + "-"
                     + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
@@ -271,7 +278,8 @@ public final class Main implements Callable<Integer> {
         }
         String reason = target.forkReason(dest);
         RunFolder fork = typedName
-                ? RunFolder.claimNew(parent.resolve(cfg.name), "--name or --out pick another folder for the fork")
+                ? RunFolder.claimNew(FolderName.inside(parent, cfg.name, "--name"),
+                        "--name or --out pick another folder for the fork")
                 : RunFolder.createUnique(parent, target.forkBaseName());
         cfg.out = parent.toString();
         cfg.name = fork.dir().getFileName().toString();

@@ -6,6 +6,7 @@ import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.ImageFolder;
 import dev.pdecnn.data.ImageInput;
 import dev.pdecnn.io.AtomicFiles;
+import dev.pdecnn.io.SafeText;
 import dev.pdecnn.predict.Classifier;
 import dev.pdecnn.predict.NetworkClassifier;
 import dev.pdecnn.predict.OnnxClassifier;
@@ -55,7 +56,8 @@ final class PredictCommand implements Callable<Integer> {
     int top;
 
     @Option(names = {"--output", "-o"}, paramLabel = "FILE",
-            description = "Also write the predictions to FILE: .csv or .jsonl (the extension picks the format).")
+            description = "Also write the predictions to FILE: .csv or .jsonl (the extension picks the format; "
+                    + "never a run's own files or an input).")
     Path output;
 
     @Option(names = "--logits", description = "Add the raw logits (one per class) to the printout and the output file.")
@@ -76,6 +78,12 @@ final class PredictCommand implements Callable<Integer> {
         }
         if (top < 1) {
             throw new UserException("--top must be 1 or more, got " + top);
+        }
+        if (output != null) {
+            List<Path> read = new ArrayList<>(inputs);
+            read.add(target);
+            read.add(onnx);
+            OutputFile.check("--output", output, "that picks the format", List.of(".csv", ".jsonl"), read);
         }
         PredictionWriter.Format format = output == null ? null : PredictionWriter.formatOf(output);
         Path parent = output == null ? null : output.toAbsolutePath().getParent();
@@ -174,10 +182,11 @@ final class PredictCommand implements Callable<Integer> {
     }
 
     private String line(Prediction p, List<String> classes) {
-        StringBuilder s = new StringBuilder(p.file()).append(':');
+        // Paths and class names (image sub-folder names) may hold control characters: escaped, one line each.
+        StringBuilder s = new StringBuilder(SafeText.printable(p.file())).append(':');
         for (int r = 0; r < p.top().length; r++) {
             int j = p.top()[r];
-            s.append(r == 0 ? " " : ", ").append(PredictionWriter.name(classes, j))
+            s.append(r == 0 ? " " : ", ").append(SafeText.printable(PredictionWriter.name(classes, j)))
                     .append(String.format(Locale.ROOT, " %.2f%%", 100 * p.probabilities()[j]));
         }
         if (p.diverged()) {

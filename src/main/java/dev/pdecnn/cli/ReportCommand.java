@@ -27,25 +27,37 @@ final class ReportCommand implements Callable<Integer> {
     List<Path> roots;
 
     @Option(names = {"-o", "--output"}, description = "Output prefix: writes PREFIX.md, PREFIX.csv and PREFIX.png "
-            + "(and PREFIX-cells.csv for a sweep). Default: report, or SWEEP/report for a sweep folder.")
+            + "(and PREFIX-cells.csv for a sweep), never over a run's own files. Default: report, or SWEEP/report "
+            + "for a sweep folder.")
     String output;
 
     @Override
     public Integer call() {
         if (roots.size() == 1 && SweepReport.isSweep(roots.get(0))) {
+            Path prefix = output != null ? Path.of(output) : roots.get(0).resolve("report");
+            checkOutputs(prefix, List.of(".md", ".csv", "-cells.csv", ".png"));
             SweepReport sweep = SweepReport.read(roots.get(0));
             main.out.print(SweepTables.markdown(sweep));
-            Path prefix = output != null ? Path.of(output) : roots.get(0).resolve("report");
             for (Path p : SweepTables.write(sweep, prefix)) {
                 main.out.println("wrote " + p);
             }
             return 0;
         }
+        Path prefix = Path.of(output != null ? output : "report");
+        checkOutputs(prefix, List.of(".md", ".csv", ".png"));
         List<RunReport.Row> rows = RunReport.collect(roots);
         main.out.print(RunReport.markdown(rows));
-        for (Path p : RunReport.write(rows, Path.of(output != null ? output : "report"))) {
+        for (Path p : RunReport.write(rows, prefix)) {
             main.out.println("wrote " + p);
         }
         return 0;
+    }
+
+    /** The output rule for each file PREFIX names: -o RUN/metrics would replace the run's metrics.csv. */
+    private static void checkOutputs(Path prefix, List<String> suffixes) {
+        for (String s : suffixes) {
+            Path file = Path.of(prefix + s);
+            OutputFile.check("--output " + prefix + ":", file, "report", List.of(s), List.of());
+        }
     }
 }

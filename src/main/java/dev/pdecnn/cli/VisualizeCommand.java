@@ -52,7 +52,8 @@ final class VisualizeCommand implements Callable<Integer> {
             + "channels. Default: ${DEFAULT-VALUE}.")
     int channel;
 
-    @Option(names = {"-o", "--output"}, defaultValue = "figure2.png", description = "PNG to write. Default: ${DEFAULT-VALUE}.")
+    @Option(names = {"-o", "--output"}, defaultValue = "figure2.png", description = "PNG to write (never a run's "
+            + "own files). Default: ${DEFAULT-VALUE}.")
     Path output;
 
     private record Column(String caption, float[][] maps, Colormap cmap) {
@@ -60,6 +61,7 @@ final class VisualizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        OutputFile.check("--output", output, "visualize writes a PNG", List.of(".png"), runs);
         if (images < 1) {
             throw new UserException("--images must be >= 1, got " + images);
         }

@@ -3,6 +3,7 @@ package dev.pdecnn.predict;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import dev.pdecnn.UserException;
+import dev.pdecnn.io.SafeText;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,15 +14,20 @@ import java.util.Map;
 
 /**
  * {@code predict --output}: predictions as CSV (one row per image: {@code file, class_1, probability_1, ...,
- * class_k, probability_k} and with logits {@code logit_0 ...}) or JSON Lines (one object per image:
- * {@code file}, {@code top} as a list of {@code class, index, probability}, and {@code logits}), chosen by the
- * extension. Numbers are written so they read back exactly (shortest round-trip decimal of the float logits and the
- * double probabilities).
+ * class_k, probability_k}, with logits {@code logit_0 ...}, then {@code diverged}) or JSON Lines (one object per
+ * image: {@code file}, {@code top} as a list of {@code class, index, probability}, {@code logits} and
+ * {@code diverged}), chosen by the extension. Numbers are written so they read back exactly (shortest round-trip
+ * decimal of the float logits and the double probabilities).
+ *
+ * <p>An image whose logits are not all finite (a diverged Global layer, docs/design.md §8) has {@code diverged}
+ * true, and its non-finite numbers are empty CSV cells and JSON {@code null}: NaN and Infinity are not JSON, and
+ * strict parsers (Python's json with parse_constant raising, JavaScript's JSON.parse) reject a file holding them.
+ * CSV text cells (paths, class names) are neutralised for spreadsheets ({@link SafeText#csvField}).
  */
 public final class PredictionWriter {
     public enum Format { CSV, JSONL }
 
-    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
+    private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeNulls().create();
 
     private final Format format;
     private final List<String> classes;
@@ -45,6 +51,7 @@ public final class PredictionWriter {
                     head.add("logit_" + j);
                 }
             }
+            head.add("diverged");
             line(head);
         }
     }
@@ -71,13 +78,14 @@ public final class PredictionWriter {
             List<String> row = new ArrayList<>(List.of(p.file()));
             for (int r = 0; r < k; r++) {
                 row.add(name(classes, p.top()[r]));
-                row.add(Double.toString(p.probabilities()[p.top()[r]]));
+                row.add(Double.isFinite(p.probabilities()[p.top()[r]]) ? Double.toString(p.probabilities()[p.top()[r]]) : "");
             }
             if (logits) {
                 for (float v : p.logits()) {
-                    row.add(Float.toString(v));
+                    row.add(Float.isFinite(v) ? Float.toString(v) : "");
                 }
             }
+            row.add(Boolean.toString(p.diverged()));
             line(row);
             return;
         }
@@ -88,14 +96,24 @@ public final class PredictionWriter {
             Map<String, Object> t = new LinkedHashMap<>();
             t.put("class", name(classes, p.top()[r]));
             t.put("index", p.top()[r]);
-            t.put("probability", p.probabilities()[p.top()[r]]);
+            t.put("probability", finite(p.probabilities()[p.top()[r]]));
             top.add(t);
         }
         o.put("top", top);
         if (logits) {
-            o.put("logits", p.logits());
+            List<Float> z = new ArrayList<>();
+            for (float v : p.logits()) {
+                z.add(Float.isFinite(v) ? v : null); // as Float: its shortest decimal, as before
+            }
+            o.put("logits", z);
         }
+        o.put("diverged", p.diverged());
         text.append(GSON.toJson(o)).append('\n');
+    }
+
+    /** {@code v}, or null (JSON null) when it is NaN or infinite. */
+    private static Double finite(double v) {
+        return Double.isFinite(v) ? v : null;
     }
 
     public String text() {
@@ -104,13 +122,8 @@ public final class PredictionWriter {
 
     private void line(List<String> fields) {
         for (int i = 0; i < fields.size(); i++) {
-            text.append(i == 0 ? "" : ",").append(csv(fields.get(i)));
+            text.append(i == 0 ? "" : ",").append(SafeText.csvField(fields.get(i)));
         }
         text.append('\n');
-    }
-
-    /** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
-    static String csv(String s) {
-        return s.matches("[^,\"\\r\\n]*") ? s : "\"" + s.replace("\"", "\"\"") + "\"";
     }
 }

@@ -5,6 +5,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.reflect.TypeToken;
 import dev.pdecnn.UserException;
 import dev.pdecnn.io.AtomicFiles;
+import dev.pdecnn.io.SafeText;
 import dev.pdecnn.viz.Plots;
 
 import java.io.IOException;
@@ -85,7 +86,8 @@ public final class RunReport {
             String macs = r.macs() >= 1e6 ? String.format(Locale.ROOT, "%.2fM", r.macs() / 1e6)
                     : String.format(Locale.ROOT, "%.1fK", r.macs() / 1e3);
             sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %,d | %,d | %s | %.2f%% | %.2f%% | %d | %.0f |%n",
-                    r.run(), r.model(), r.velocity(), r.diffusivity(), r.init(), r.trainable(), r.withStats(),
+                    SafeText.markdownCell(r.run()), SafeText.markdownCell(r.model()), r.velocity(), r.diffusivity(),
+                    r.init(), r.trainable(), r.withStats(),
                     macs, 100 * r.bestAcc(), 100 * r.finalAcc(), r.epochs(), r.secondsPerEpoch()));
         }
         return sb.toString();

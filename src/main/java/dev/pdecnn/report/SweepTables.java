@@ -2,6 +2,7 @@ package dev.pdecnn.report;
 
 import com.google.gson.Gson;
 import dev.pdecnn.io.AtomicFiles;
+import dev.pdecnn.io.SafeText;
 import dev.pdecnn.report.SweepReport.Cell;
 import dev.pdecnn.report.SweepReport.Group;
 import dev.pdecnn.report.SweepReport.Stat;
@@ -45,7 +46,7 @@ public final class SweepTables {
             int[] ep = g.epochRange();
             sb.append("| ").append(String.join(" | ",
                     g.published() == null ? NONE : g.published().label(),
-                    g.label(),
+                    SafeText.markdownCell(g.label()),
                     id == null ? "?" : id.model(), id == null ? "?" : id.velocity(),
                     id == null ? "?" : id.diffusivity(), id == null ? "?" : id.init(),
                     g.axes().isEmpty() ? NONE : axesText(g.axes()),
@@ -155,8 +156,8 @@ public final class SweepTables {
         StringBuilder sb = new StringBuilder();
         try (CSVPrinter p = new CSVPrinter(sb, CSVFormat.DEFAULT.builder().setRecordSeparator('\n')
                 .setHeader(header.toArray(String[]::new)).build())) {
-            for (List<Object> r : rows) {
-                p.printRecord(r);
+            for (List<Object> r : rows) { // text cells (run names, paths, notes) neutralised for spreadsheets
+                p.printRecord(r.stream().map(v -> v instanceof String t ? SafeText.spreadsheetCell(t) : v).toList());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e); // a StringBuilder does not throw

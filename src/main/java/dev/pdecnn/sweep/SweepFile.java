@@ -2,6 +2,7 @@ package dev.pdecnn.sweep;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.config.ConfigFiles;
+import dev.pdecnn.config.FolderName;
 import dev.pdecnn.config.RunConfig;
 
 import java.nio.file.Files;
@@ -54,10 +55,7 @@ public final class SweepFile {
         }
         knownKeys(top, TOP, src);
         String name = string(top.get("name"), src + ": key 'name'");
-        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,99}")) {
-            throw new UserException(src + ": key 'name' must be a folder name of letters, digits, '.', '_' and '-' "
-                    + "(at most 100), got '" + name + "'");
-        }
+        FolderName.check(src + ": key 'name'", name, FolderName.MAX_RUN_NAME);
         List<?> entries = list(top.get("configs"), src + ": key 'configs'");
         List<Long> seeds = new ArrayList<>();
         for (Object s : list(top.get("seeds"), src + ": key 'seeds'")) {
@@ -140,10 +138,7 @@ public final class SweepFile {
             overrides = keys(m.get("overrides"), where + ": key 'overrides'");
             if (m.get("name") != null) {
                 name = string(m.get("name"), where + ": key 'name'");
-                if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,59}")) {
-                    throw new UserException(where + ": key 'name' must be letters, digits, '.', '_' and '-', got '"
-                            + name + "'");
-                }
+                FolderName.check(where + ": key 'name'", name, 60);
             }
         } else {
             throw new UserException(where + " must be a config file path or a mapping with keys " + sorted(ENTRY));

@@ -8,6 +8,7 @@ import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.Dataset;
 import dev.pdecnn.data.Split;
 import dev.pdecnn.io.AtomicFiles;
+import dev.pdecnn.io.StrictJson;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Param;
@@ -302,8 +303,8 @@ public final class Trainer {
         summary.put("macs", net.macs());
         summary.put("config", cfg.toMap());
         putInputFacts(summary, st);
-        AtomicFiles.writeString(runDir.resolve("summary.json"),
-                Checkpoint.gson().newBuilder().setPrettyPrinting().serializeNulls().create().toJson(summary) + "\n");
+        AtomicFiles.writeString(runDir.resolve("summary.json"), // strict JSON: a NaN accuracy is null
+                StrictJson.toJson(Checkpoint.gson().newBuilder().setPrettyPrinting().create(), summary) + "\n");
         out.printf(Locale.ROOT, "done: %s best test acc %.2f%% (epoch %d), final %.2f%%, %d epochs, wall %s, run %s%n",
                 net.name, 100 * r.bestTestAcc(), r.bestEpoch(), 100 * r.finalTestAcc(), r.epochs(),
                 Progress.clock(r.wallSeconds()), runDir);
@@ -511,7 +512,7 @@ public final class Trainer {
         for (EpochStats s : history) {
             csv.append(String.format(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.1f,%d%n", s.epoch(), s.trainLoss(),
                     s.trainAcc(), s.testLoss(), s.testAcc(), s.lr(), s.seconds(), s.imagesPerSecond(), s.testDiverged()));
-            jsonl.append(Checkpoint.gson().toJson(s)).append('\n');
+            jsonl.append(StrictJson.toJson(Checkpoint.gson(), s)).append('\n'); // a NaN test loss is null
             points.add(new Plots.EpochPoint(s.epoch(), s.trainLoss(), s.trainAcc(), s.testLoss(), s.testAcc(), s.lr()));
         }
         AtomicFiles.writeString(runDir.resolve("metrics.csv"), csv.toString());

@@ -21,4 +21,17 @@ public final class CliRunner {
         }
         return new Result(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
     }
+
+    /**
+     * A tiny cnn run in {@code out/name}, trained on {@code data} for the first of two epochs (so it can still be
+     * resumed): every file a run folder holds, in seconds. Returns the run folder.
+     */
+    public static java.nio.file.Path tinyRun(java.nio.file.Path data, java.nio.file.Path out, String name) {
+        Result r = run("--model", "cnn", "--channels", "2", "--batch-size", "16", "--epochs", "2", "--stop-after", "1",
+                "--data-dir", data.toString(), "--out", out.toString(), "--name", name);
+        if (r.code() != 0) {
+            throw new AssertionError("training the tiny run failed: " + r.err());
+        }
+        return out.resolve(name);
+    }
 }

@@ -5,6 +5,8 @@ import dev.pdecnn.train.SyntheticMnist;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -15,7 +17,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeSet;
+import java.util.function.BiFunction;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -27,6 +32,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * state) and a config file. Every mutant is run with a data folder that does not exist, so even a mutant that
  * happens to be valid must end in exit 2 (at the data); what is asserted is the contract for every input: exit
  * 2, exactly one line on stderr, no stack trace, within a few seconds, and the run folder untouched.
+ *
+ * <p>Then the paths a user names: every command's output option (found by walking the command tree, so a new
+ * command that writes a file is covered as soon as it exists) against every file of a run folder, spelled several
+ * ways, and against the command's own input; and run names that would leave --out.
  */
 class FuzzTest {
     private static final int CHECKPOINT_CASES = 128;
@@ -43,19 +52,21 @@ class FuzzTest {
     static Path tmp;
     static Path good;
     static Path nowhere;
+    static Path data;
 
     @BeforeAll
     static void trainOneEpoch() throws Exception {
-        Path data = SyntheticMnist.write(tmp.resolve("data"), 64, 32, 7);
+        data = SyntheticMnist.write(tmp.resolve("data"), 64, 32, 7);
         nowhere = tmp.resolve("nowhere");
-        CliRunner.Result r = CliRunner.run("--model", "cnn", "--channels", "2", "--batch-size", "16", "--epochs", "2",
-                "--stop-after", "1", "--data-dir", data.toString(), "--out", tmp.resolve("runs").toString(),
-                "--name", "base");
-        assertEquals(0, r.code(), r.err());
-        good = tmp.resolve("runs/base/last.safetensors");
+        good = CliRunner.tinyRun(data, tmp.resolve("runs"), "base").resolve("last.safetensors");
     }
 
     private static void check(String what, Path runDir, String... args) throws Exception {
+        refused(what, runDir, "", args);
+    }
+
+    /** The contract, and the one line names {@code mention} (so the refusal is for the reason under test). */
+    private static void refused(String what, Path runDir, String mention, String... args) throws Exception {
         Map<String, String> before = HostileInputTest.snapshot(runDir);
         CliRunner.Result r = assertTimeoutPreemptively(LIMIT, () -> CliRunner.run(args), what);
         String err = r.err();
@@ -64,6 +75,7 @@ class FuzzTest {
         assertFalse(err.contains("\tat ") || err.contains("Exception:") || err.contains("Error:"),
                 what + ": no trace or exception class: " + err);
         assertTrue(err.startsWith("error: "), what + ": " + err);
+        assertTrue(err.contains(mention), what + ": '" + mention + "' in " + err);
         assertEquals(before, HostileInputTest.snapshot(runDir), what + ": run folder untouched");
     }
 
@@ -270,6 +282,156 @@ class FuzzTest {
                 return "JSON with an insertion at " + at;
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------ output paths
+
+    /**
+     * A command that writes a file the user names: the endings its output gets (for report, the suffixes of its
+     * prefix), whether the option is a prefix, and its arguments for an input (run folder or checkpoint) and an
+     * output value. A command whose output option is missing here fails {@link #everyOutputOptionIsCovered}.
+     */
+    private record Writer(List<String> endings, boolean prefix, BiFunction<Path, String, List<String>> args) {
+    }
+
+    private static Map<String, Writer> writers(Path image) {
+        return Map.of(
+                "export", new Writer(List.of(".onnx"), false, (in, o) -> List.of("export", in.toString(), "-o", o)),
+                "visualize", new Writer(List.of(".png"), false,
+                        (in, o) -> List.of("visualize", in.toString(), "--data-dir", nowhere.toString(), "-o", o)),
+                "predict", new Writer(List.of(".csv", ".jsonl"), false,
+                        (in, o) -> List.of("predict", in.toString(), image.toString(), "-o", o)),
+                "report", new Writer(List.of(".md", ".csv", ".png"), true, // (a sweep's report adds -cells.csv)
+                        (in, o) -> List.of("report", in.toString(), "-o", o)));
+    }
+
+    /** Options that take a file the command only reads. */
+    private static final Set<String> INPUT_OPTIONS = Set.of("--config", "--onnx", "--resume");
+
+    /**
+     * The commands (as "export", "sweep run") with an option that names an output file: called -o or --output,
+     * or one taking a FILE that is not a known input.
+     */
+    static Set<String> commandsWithOutputOption() {
+        Set<String> found = new TreeSet<>();
+        walk(new CommandLine(new Main(System.out, System.err)), found);
+        return found;
+    }
+
+    private static void walk(CommandLine cl, Set<String> found) {
+        for (OptionSpec o : cl.getCommandSpec().options()) {
+            boolean named = Arrays.asList(o.names()).contains("-o") || Arrays.asList(o.names()).contains("--output");
+            boolean file = "FILE".equals(o.paramLabel()) && !INPUT_OPTIONS.contains(o.longestName());
+            if (named || file) {
+                found.add(cl.getCommandSpec().qualifiedName(" ").replaceFirst("^trainer ?", ""));
+            }
+        }
+        cl.getSubcommands().values().forEach(c -> walk(c, found));
+    }
+
+    @Test
+    void everyOutputOptionIsCovered() {
+        assertEquals(new TreeSet<>(writers(nowhere).keySet()), commandsWithOutputOption(),
+                "a command that writes a file the user names must check it with OutputFile.check and be listed in "
+                        + "FuzzTest.writers");
+    }
+
+    /** {@code file} of the run spelled as a user might: plain, with "./", through a missing folder and "..". */
+    private static List<String> spellings(Path run, Path runLink, String file) {
+        return List.of(run.resolve(file).toString(), run + "/./" + file, run + "/missing/../" + file,
+                runLink.resolve(file).toString());
+    }
+
+    @Test
+    void outputsNeverLandOnARunsFilesOrInputs() throws Exception {
+        Path run = good.getParent();
+        Path links = Files.createDirectories(tmp.resolve("out-links"));
+        Path runLink = Files.createSymbolicLink(links.resolve("run-link"), run);
+        Path image = tmp.resolve("digit.png");
+        javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(28, 28,
+                java.awt.image.BufferedImage.TYPE_BYTE_GRAY), "png", image.toFile());
+        List<String> runFiles;
+        try (var s = Files.list(run)) {
+            runFiles = s.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        assertTrue(runFiles.containsAll(List.of("best.safetensors", "last.safetensors", "config.json",
+                "metrics.csv", "metrics.jsonl", "curves.png", ".lock")), runFiles.toString());
+        int cases = 0;
+        long t0 = System.nanoTime();
+        for (var e : writers(image).entrySet()) {
+            String cmd = e.getKey();
+            Writer w = e.getValue();
+            for (String f : runFiles) {
+                for (String out : spellings(run, runLink, f)) {
+                    if (w.prefix()) { // report -o RUN/metrics writes RUN/metrics.csv
+                        for (String end : w.endings()) {
+                            if (out.endsWith(end)) {
+                                String prefix = out.substring(0, out.length() - end.length());
+                                refused(cmd + " -o " + prefix, run, "--output", args(w.args().apply(run, prefix)));
+                                cases++;
+                            }
+                        }
+                    } else {
+                        refused(cmd + " -o " + out, run, "--output", args(w.args().apply(run, out)));
+                        cases++;
+                    }
+                }
+                // a link with the command's own ending that leads to the run's file
+                for (String end : w.endings()) {
+                    Path link = Files.createSymbolicLink(links.resolve(cmd + "-" + f + "-" + cases + end),
+                            run.resolve(f));
+                    String out = w.prefix() ? link.toString().substring(0, link.toString().length() - end.length())
+                            : link.toString();
+                    refused(cmd + " -o " + link + " -> " + f, run, "--output", args(w.args().apply(run, out)));
+                    cases++;
+                }
+            }
+            if (!w.prefix()) { // the command's own input file, here a checkpoint named like the output
+                for (String end : w.endings()) {
+                    Path in = Files.createDirectories(tmp.resolve("inputs-" + cmd)).resolve("model" + end);
+                    Files.copy(good, in);
+                    refused(cmd + " -o its input " + in, in.getParent(), "input",
+                            args(w.args().apply(in, in.getParent() + "/./" + in.getFileName())));
+                    cases++;
+                }
+            }
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        assertTrue(cases > 100, cases + " cases");
+        assertTrue(secs < 30, cases + " output cases took " + secs + " s");
+    }
+
+    private static String[] args(List<String> a) {
+        return a.toArray(String[]::new);
+    }
+
+    // ------------------------------------------------------------------------------------------ run names
+
+    @Test
+    void runNamesStayInsideOut() throws Exception {
+        Path root = tmp.resolve("names");
+        Path out = Files.createDirectories(root.resolve("a/b/out"));
+        Files.createDirectories(root.resolve("outside"));
+        Files.createSymbolicLink(out.resolve("elsewhere"), root.resolve("outside"));
+        List<String> names = List.of("../../escaped", "..", ".", "", "a\nb", "a/b", "/abs", "x".repeat(101), "-x",
+                "a b", "a\u0000b", ".hidden", "a\\b", "caf\u00e9", "a\tb", "~");
+        List<String> base = List.of("--model", "cnn", "--channels", "2", "--epochs", "1", "--batch-size", "16",
+                "--data-dir", data.toString(), "--out", out.toString());
+        for (String n : names) {
+            List<String> a = new java.util.ArrayList<>(base);
+            a.add("--name=" + n);
+            refused("--name '" + n + "'", root, "--name", args(a));
+        }
+        Path cfg = tmp.resolve("names-cfg.yaml");
+        Files.writeString(cfg, "model: cnn\nchannels: 2\nname: ../escaped\n");
+        refused("key 'name' in a config", root, "key 'name'", "--config", cfg.toString(), "--epochs", "1",
+                "--data-dir", data.toString(), "--out", out.toString());
+        refused("a fork named ..", root, "--name", "--resume", good.toString(), "--epochs", "2", "--data-dir",
+                data.toString(), "--out", out.toString(), "--name", "..");
+        // A valid name whose folder is a link out of --out: refused before anything is written.
+        List<String> a = new java.util.ArrayList<>(base);
+        a.add("--name=elsewhere");
+        refused("--name through a link", root, "outside", args(a));
     }
 
     @SafeVarargs

@@ -37,11 +37,7 @@ class HostileInputTest {
     @BeforeAll
     static void trainOneEpoch() throws Exception {
         data = SyntheticMnist.write(tmp.resolve("data"), 64, 32, 5);
-        CliRunner.Result r = CliRunner.run("--model", "cnn", "--channels", "2", "--batch-size", "16", "--epochs", "2",
-                "--stop-after", "1", "--data-dir", data.toString(), "--out", tmp.resolve("runs").toString(),
-                "--name", "base");
-        assertEquals(0, r.code(), r.err());
-        good = tmp.resolve("runs/base/last.safetensors");
+        good = CliRunner.tinyRun(data, tmp.resolve("runs"), "base").resolve("last.safetensors");
     }
 
     /** Runs the CLI under a time limit and checks the one-line exit-2 contract. */

@@ -157,7 +157,7 @@ class PredictTest {
                 dir.resolve("sub/c.png").toString(), wide.toString()));
         List<String> rows = Files.readAllLines(csv);
         assertEquals("file,class_1,probability_1,class_2,probability_2,class_3,probability_3,logit_0,logit_1,"
-                + "logit_2,logit_3,logit_4,logit_5,logit_6,logit_7,logit_8,logit_9", rows.get(0));
+                + "logit_2,logit_3,logit_4,logit_5,logit_6,logit_7,logit_8,logit_9,diverged", rows.get(0));
         assertEquals(expected.size() + 1, rows.size());
         assertEquals(expected.size(), r.out().lines().filter(l -> l.contains(": ") && l.contains("%")).count(), r.out());
         int[] predicted = new int[same.length];
