@@ -1,5 +1,6 @@
 package dev.pdecnn.cli;
 
+import dev.pdecnn.UserException;
 import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
@@ -40,7 +41,7 @@ final class EvalCommand implements Callable<Integer> {
     static Network load(Path file, Checkpoint.Loaded ck, CommandSpec spec) {
         RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         applyDataOptions(cfg, spec);
-        Network net = Models.build(cfg, new CpuBackend());
+        Network net = Models.build(cfg, new CpuBackend(), Models.classes(ck.state().classNames));
         Checkpoint.restore(file, ck, net, ck.state().model, null);
         return net;
     }
@@ -70,6 +71,11 @@ final class EvalCommand implements Callable<Integer> {
         RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         applyDataOptions(cfg, spec);
         Split split = DataSources.load(cfg, main.out);
+        if (split.test().numClasses() > net.classes) {
+            throw new UserException("data set " + split.test().name() + " has " + split.test().numClasses()
+                    + " classes, but the classifier of " + file + " has " + net.classes + " logits; evaluate it on "
+                    + "data with the classes it was trained on");
+        }
         DataLoader test = new DataLoader(split.test(), 256, false, cfg.seed, DataLoader.Augment.NONE,
                 ck.state().mean, ck.state().std, false);
         double[] r = Trainer.evaluate(net, net.backend(), test);

@@ -189,17 +189,16 @@ public final class Main implements Callable<Integer> {
         CheckpointEvery every = CheckpointEvery.parse(checkpointEvery);
         RunConfig cfg;
         ResumeTarget target = null;
-        if (resume != null) {
+        java.util.Map<String, Object> unstarted = resume == null ? null : ResumeTarget.unstartedConfig(resume);
+        if (unstarted != null) { // stopped before its first checkpoint: start it again in its folder
+            cfg = RunConfig.fromMap(unstarted, "run config " + resume.resolve("config.json"));
+            cfg.out = String.valueOf(resume.toAbsolutePath().normalize().getParent());
+            cfg.name = resume.toAbsolutePath().normalize().getFileName().toString();
+            applyTyped(cfg); // the folder's claim below says that it starts again
+        } else if (resume != null) {
             target = ResumeTarget.open(resume, out);
             cfg = RunConfig.fromMap(target.ck.state().config, "checkpoint " + target.file);
-            RunConfig typed = ConfigOptions.resolve(spec, model.config);
-            for (var o : spec.commandLine().getParseResult().matchedOptions()) {
-                String key = ConfigOptions.configKey(o);
-                if (key != null) {
-                    cfg.set(key, typed.toMap().get(key), o.longestName());
-                }
-            }
-            cfg.validate();
+            applyTyped(cfg);
             // before any folder is made or locked
             String why = Trainer.nothingToDo(target.ck.state(), cfg.epochs, stopAfterOrMax());
             if (why != null) {
@@ -231,6 +230,10 @@ public final class Main implements Callable<Integer> {
             if (stale > 0) {
                 out.printf("removed %d temporary file(s) that interrupted writes left in %s%n", stale, folder.dir());
             }
+            if (folder.restarted()) {
+                out.println("note: " + folder.dir() + " held only the config.json of a start that stopped before its "
+                        + "first checkpoint; starting it again from epoch 1");
+            }
             Trainer trainer = new Trainer(cfg, split, folder.dir(), out, Progress.isTerminal(), opened.backend())
                     .checkpointEvery(every)
                     .resumeCommand(resumeCommand.apply(folder.dir()));
@@ -244,6 +247,18 @@ public final class Main implements Callable<Integer> {
             }
             return 0;
         }
+    }
+
+    /** Sets the config keys whose options were typed on this command line (over a saved config), then validates. */
+    private void applyTyped(RunConfig cfg) {
+        RunConfig typed = ConfigOptions.resolve(spec, model.config);
+        for (var o : spec.commandLine().getParseResult().matchedOptions()) {
+            String key = ConfigOptions.configKey(o);
+            if (key != null) {
+                cfg.set(key, typed.toMap().get(key), o.longestName());
+            }
+        }
+        cfg.validate();
     }
 
     private int stopAfterOrMax() {

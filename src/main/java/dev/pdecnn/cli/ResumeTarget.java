@@ -1,6 +1,8 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.config.ConfigFiles;
+import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.train.Checkpoint;
 import dev.pdecnn.train.RunFolder;
 import dev.pdecnn.train.TrainState;
@@ -52,6 +54,43 @@ final class ResumeTarget {
             }
         }
         return new ResumeTarget(file, Checkpoint.read(file));
+    }
+
+    /**
+     * The saved config of run folder {@code dir} when it holds no checkpoint because its run stopped before the
+     * first one (a double SIGTERM or a kill in step 1, out of memory): --resume then starts it again from epoch 1
+     * with that config. Null when {@code dir} is not a folder or holds a checkpoint (resume as usual). Refused
+     * with one line when another process holds the folder (named), when it holds no config.json either, or when
+     * it was a fork (starting it from scratch would drop what it was forked from).
+     */
+    static Map<String, Object> unstartedConfig(Path dir) {
+        if (!Files.isDirectory(dir) || Files.exists(Trainer.lastCheckpoint(dir))
+                || Files.exists(Trainer.bestCheckpoint(dir))) {
+            return null;
+        }
+        String holder = RunFolder.lockHolder(dir);
+        if (holder != null) {
+            throw new UserException("run folder " + dir + " is in use by another trainer (" + holder + ") that has "
+                    + "not written its first checkpoint yet; wait for it to end, then --resume " + dir);
+        }
+        Path config = dir.resolve("config.json");
+        if (!Files.isRegularFile(config) || RunFolder.holdsProgress(dir)) {
+            throw new UserException("run folder " + dir + " holds no checkpoint (last.safetensors or best.safetensors)"
+                    + (Files.isRegularFile(config) ? "" : " and no config.json") + ", so there is nothing to resume; "
+                    + "start a new run (--out/--name)");
+        }
+        if (!(ConfigFiles.load(config, "run config") instanceof Map<?, ?> m)) {
+            throw new UserException("run config " + config + " is not a map of config keys; start a new run");
+        }
+        Map<String, Object> map = new LinkedHashMap<>();
+        m.forEach((k, v) -> map.put(String.valueOf(k), v));
+        if (map.get(RunConfig.RESUMED_FROM) instanceof Map<?, ?> origin && origin.get("checkpoint") != null) {
+            throw new UserException("run folder " + dir + " is a fork of " + origin.get("checkpoint") + " that stopped "
+                    + "before its first checkpoint; fork again with --resume " + origin.get("checkpoint") + " --out "
+                    + dir.toAbsolutePath().normalize().getParent() + " --name " + dir.getFileName()
+                    + " (the folder is reused)");
+        }
+        return map;
     }
 
     /**

@@ -61,7 +61,7 @@ final class SweepCellCommand implements Callable<Integer> {
         String planSrc = "plan " + sweepDir.resolve(Plan.FILE);
         main.out.println("cell " + c.id() + " (index " + i + " of 0.." + (plan.cells().size() - 1) + ") in " + runDir);
         if (CellState.locked(runDir.resolve(RunFolder.LOCK_FILE))) {
-            throw new UserException("cell " + c.id() + " is running in another process (" + runDir + " is locked)");
+            throw busy(c, runDir);
         }
         SweepFolder.clearFailed(sweepDir, c);
         try {
@@ -104,22 +104,38 @@ final class SweepCellCommand implements Callable<Integer> {
             return Main.train(cfg, target, claim, d -> again, every, Integer.MAX_VALUE, main.out, main.err);
         } catch (Trainer.Stopped s) {
             throw s;
+        } catch (RunFolder.Busy b) {
+            // Lost the race for the folder to a process that started the same cell a moment earlier (two pods of
+            // one index, two `sweep run`s): not a failure of the cell, so no .failed marker, which would make
+            // `sweep status` and `report` call the cell failed while the winner trains it.
+            throw busy(c, runDir);
         } catch (RuntimeException | Error e) {
-            String why = e instanceof UserException ? "error: " + e.getMessage() : e.toString();
-            SweepFolder.markFailed(sweepDir, c, why);
+            if (!(e instanceof UserException u && u.exitCode() == SweepFolder.EXIT_BUSY)) {
+                String why = e instanceof UserException ? "error: " + e.getMessage() : e.toString();
+                SweepFolder.markFailed(sweepDir, c, why);
+            }
             throw e;
         }
     }
 
     /**
      * The cell's folder for a fresh start. A folder that holds files of an attempt that stopped before its first
-     * checkpoint (config.json, a metrics header) is emptied under its lock: nothing in it can be resumed.
+     * checkpoint (config.json, a metrics header) is emptied under its lock: nothing in it can be resumed. One that
+     * holds a checkpoint now was trained by a process that won the race for the cell since this one looked:
+     * left alone, exit {@value SweepFolder#EXIT_BUSY}.
      */
     private RunFolder fresh(Path runDir) {
-        if (!Files.isDirectory(runDir)) {
-            return RunFolder.claimNew(runDir, "it is a sweep cell");
+        try {
+            Files.createDirectories(runDir); // then always locked as an existing folder, checked under the lock
+        } catch (IOException e) {
+            throw new UserException("cannot create the cell's run folder " + runDir + ": " + e.getMessage());
         }
         RunFolder f = RunFolder.lockExisting(runDir);
+        if (RunFolder.holdsProgress(runDir)) {
+            f.close();
+            throw new UserException("another process trained this cell in " + runDir + " since this one started; "
+                    + "nothing to do here (run the cell again to continue it)", SweepFolder.EXIT_BUSY);
+        }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(runDir)) {
             for (Path p : ds) {
                 if (Files.isRegularFile(p) && !p.getFileName().toString().equals(RunFolder.LOCK_FILE)) {
@@ -131,6 +147,13 @@ final class SweepCellCommand implements Callable<Integer> {
             throw new UserException("cannot clear the unfinished start in " + runDir + ": " + e.getMessage());
         }
         return f;
+    }
+
+    /** The refusal of a cell another process trains: exit {@value SweepFolder#EXIT_BUSY}, no failure marker. */
+    private static UserException busy(Cell c, Path runDir) {
+        String holder = RunFolder.lockHolder(runDir);
+        return new UserException("cell " + c.id() + " is running in another process (" + runDir + " is locked"
+                + (holder == null ? "" : " by " + holder) + "); nothing to do here", SweepFolder.EXIT_BUSY);
     }
 
     /** The index from the environment of a Slurm array task or a Kubernetes Indexed Job. */

@@ -23,18 +23,42 @@ public final class Models {
     private Models() {
     }
 
+    /** The study's classifier: 10 logits (MNIST, CIFAR-10). */
+    public static final int DEFAULT_CLASSES = 10;
+    /** Logits at most; far beyond any image-folder data set this trainer is meant for (ImageNet has 1000). */
+    public static final int MAX_CLASSES = 100_000;
+
     public static Network build(RunConfig cfg, Backend be) {
+        return build(cfg, be, DEFAULT_CLASSES);
+    }
+
+    /**
+     * The classifier's logits for training data of {@code classNames} (label order): the study's 10, or one per
+     * class when there are more (an image folder of 12 classes). Fewer classes keep 10 logits, as every
+     * checkpoint before the head followed the data did, so those checkpoints still load. The class names are
+     * recorded in config.json and every checkpoint, so eval, predict and export build the same head from them.
+     */
+    public static int classes(java.util.List<String> classNames) {
+        return classNames == null ? DEFAULT_CLASSES : Math.max(DEFAULT_CLASSES, classNames.size());
+    }
+
+    /** The network of {@code cfg} with a classifier of {@code classes} logits (see {@link #classes}). */
+    public static Network build(RunConfig cfg, Backend be, int classes) {
         cfg.validate();
+        if (classes < 1 || classes > MAX_CLASSES) {
+            throw new dev.pdecnn.UserException("a classifier of " + classes + " classes; the trainer takes 1.."
+                    + MAX_CLASSES);
+        }
         Network net = switch (cfg.model) {
-            case "cnn", "residual", "pde" -> mnist(cfg, be);
-            default -> resnet(cfg, be);
+            case "cnn", "residual", "pde" -> mnist(cfg, be, classes);
+            default -> resnet(cfg, be, classes);
         };
         initialize(net, cfg.seed, cfg.weightInit);
         return net;
     }
 
-    /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to 10 logits. */
-    private static Network mnist(RunConfig cfg, Backend be) {
+    /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to the logits (10 for MNIST). */
+    private static Network mnist(RunConfig cfg, Backend be, int classes) {
         int c = cfg.channels;
         Module block = switch (cfg.model) {
             case "cnn" -> new MnistBlocks.Cnn(be, c, bn(cfg));
@@ -47,15 +71,15 @@ public final class Models {
                 .add("conv0", Conv2d.conv3x3(be, 1, c, 1))
                 .add("block", block)
                 .add(new AvgPool(be, 4))
-                .add("fc", new Dense(be, c * 7 * 7, 10));
-        return new Network(be, name(cfg), new int[]{1, 28, 28}, 10, body);
+                .add("fc", new Dense(be, c * 7 * 7, classes));
+        return new Network(be, name(cfg), new int[]{1, 28, 28}, classes, body);
     }
 
     /**
      * ResNet with stages of {@code blocks} BasicBlocks at the configured widths (strides 1, 2, 2, ...), a Global
      * layer after each stage listed in {@code global_after}, 4x4 average pool and a dense classifier.
      */
-    private static Network resnet(RunConfig cfg, Backend be) {
+    private static Network resnet(RunConfig cfg, Backend be, int classes) {
         Sequential body = new Sequential(be)
                 .add("conv1", Conv2d.conv3x3(be, 3, cfg.widths.get(0), 1))
                 .add("bn1", BatchNorm2d.withRelu(be, cfg.widths.get(0), bn(cfg)));
@@ -74,8 +98,8 @@ public final class Models {
             cin = w;
         }
         body.add(new AvgPool(be, Math.max(1, hw)))
-                .add("fc", new Dense(be, cin, 10));
-        return new Network(be, name(cfg), new int[]{3, 32, 32}, 10, body);
+                .add("fc", new Dense(be, cin, classes));
+        return new Network(be, name(cfg), new int[]{3, 32, 32}, classes, body);
     }
 
     public static GlobalSpec globalSpec(RunConfig cfg) {

@@ -42,7 +42,7 @@ public final class NetworkClassifier implements Classifier {
         Checkpoint.Loaded ck = Checkpoint.read(file);
         RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         cfg.validate();
-        Network net = Models.build(cfg, be);
+        Network net = Models.build(cfg, be, Models.classes(ck.state().classNames));
         Checkpoint.restore(file, ck, net, ck.state().model, null);
         return new NetworkClassifier(net, ck);
     }

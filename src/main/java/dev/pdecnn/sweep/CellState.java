@@ -7,12 +7,8 @@ import dev.pdecnn.train.TrainState;
 import dev.pdecnn.train.Trainer;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 
 /**
@@ -66,26 +62,9 @@ public record CellState(Kind kind, int epochsDone, int batchesDone, int epochs, 
         return null;
     }
 
-    /**
-     * Whether a trainer holds the folder's lock: probed with a shared lock on a read-only channel, which neither
-     * creates nor rewrites the lock file (taking the lock the trainer's way would write this process's name).
-     */
+    /** Whether a trainer holds the folder's lock ({@link RunFolder#isLocked}). */
     public static boolean locked(Path lockFile) {
-        if (!Files.exists(lockFile)) {
-            return false;
-        }
-        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.READ)) {
-            FileLock l = ch.tryLock(0, Long.MAX_VALUE, true);
-            if (l == null) {
-                return true;
-            }
-            l.release();
-            return false;
-        } catch (OverlappingFileLockException e) {
-            return true; // this JVM trains in it (tests run cells in-process)
-        } catch (IOException e) {
-            return false;
-        }
+        return RunFolder.isLocked(lockFile);
     }
 
     /** "done", "running", "stopped", "failed", "not started". */

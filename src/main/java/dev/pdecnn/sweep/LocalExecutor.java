@@ -153,6 +153,8 @@ public final class LocalExecutor {
             finishedCount++;
             event("finished " + c.id() + took + String.format(Locale.ROOT, " (best test accuracy %.2f%%)",
                     100 * s.bestAcc()));
+        } else if (code == SweepFolder.EXIT_BUSY) { // another process won the race for the cell: it trains it
+            event("skipped " + c.id() + took + ": running in another process (" + s.describe() + ")");
         } else if (code == 130 || code == 138 || code == 143) {
             stopped++;
             event("stopped " + c.id() + took + " (exit " + code + "): " + s.describe());

@@ -19,6 +19,11 @@ public final class SweepFolder {
     public static final String SWEEP_FILE = "sweep.yaml";
     public static final String CELLS = "cells";
     public static final String LOGS = "logs";
+    /**
+     * Exit code of {@code sweep cell} when another process already trains the cell (EX_TEMPFAIL): the cell is
+     * not failed, and no {@code .failed} marker is written.
+     */
+    public static final int EXIT_BUSY = 75;
 
     private SweepFolder() {
     }

@@ -31,17 +31,38 @@ public final class RunFolder implements AutoCloseable {
     /** Files whose presence means the folder holds (or held) a run. */
     private static final List<String> RUN_FILES = List.of("config.json", "last.safetensors", "best.safetensors",
             "metrics.csv", "summary.json");
+    /** The run files that record training done; a folder with only the others stopped before its first checkpoint. */
+    private static final List<String> PROGRESS_FILES = RUN_FILES.subList(1, RUN_FILES.size());
+
+    /**
+     * The refusal when another process holds a folder's lock: a {@link UserException} of its own type, so that a
+     * caller racing for the folder (two {@code sweep cell}s of one index) can tell "busy" from a failure.
+     */
+    public static final class Busy extends UserException {
+        private static final long serialVersionUID = 1L;
+
+        Busy(String message) {
+            super(message);
+        }
+    }
 
     private final Path dir;
     private final FileChannel channel;
     private final FileLock lock;
     private final boolean created;
+    /** Set by {@link #claimNew} when it took over a folder whose earlier start stopped before its first checkpoint. */
+    private boolean restarted;
 
     private RunFolder(Path dir, FileChannel channel, FileLock lock, boolean created) {
         this.dir = dir;
         this.channel = channel;
         this.lock = lock;
         this.created = created;
+    }
+
+    /** True when this new run reuses a folder that held only the config of a start without any checkpoint. */
+    public boolean restarted() {
+        return restarted;
     }
 
     public Path dir() {
@@ -71,7 +92,9 @@ public final class RunFolder implements AutoCloseable {
 
     /**
      * The folder {@code dir} for a new run: created, or taken over when it exists but holds no run (e.g. made by
-     * hand). A folder that holds a run is refused, and so is one another process has locked.
+     * hand) or only the config.json of a start that stopped before its first checkpoint (a double SIGTERM or a
+     * kill in step 1): nothing in it can be resumed, so starting again is the only way on. A folder that holds a
+     * checkpoint or metrics is refused, and so is one another process has locked.
      */
     public static RunFolder claimNew(Path dir, String whatToDo) {
         mkdirs(dir.toAbsolutePath().getParent());
@@ -88,11 +111,12 @@ public final class RunFolder implements AutoCloseable {
             throw new UserException("cannot create run folder " + dir + ": " + e.getMessage());
         }
         RunFolder f = lock(dir, created);
-        if (!created && holdsRun(dir)) {
+        if (!created && holdsProgress(dir)) {
             f.close();
             throw new UserException("run folder " + dir + " already holds a run; --resume " + dir
                     + " continues it, " + whatToDo);
         }
+        f.restarted = !created && holdsRun(dir);
         return f;
     }
 
@@ -104,6 +128,40 @@ public final class RunFolder implements AutoCloseable {
     /** True when {@code dir} holds the files of a run (config, checkpoints, metrics). */
     public static boolean holdsRun(Path dir) {
         return RUN_FILES.stream().anyMatch(f -> Files.exists(dir.resolve(f)));
+    }
+
+    /** True when {@code dir} holds a checkpoint, metrics or a summary: a run that trained (part of) an epoch. */
+    public static boolean holdsProgress(Path dir) {
+        return PROGRESS_FILES.stream().anyMatch(f -> Files.exists(dir.resolve(f)));
+    }
+
+    /**
+     * Who holds the lock of run folder {@code dir} ("pid 123 on host, started ..."), or null when no process does.
+     * Probed with a shared lock on a read-only channel, which neither creates nor rewrites the lock file (taking
+     * the lock the trainer's way would write this process's name into it).
+     */
+    public static String lockHolder(Path dir) {
+        Path file = dir.resolve(LOCK_FILE);
+        return isLocked(file) ? holder(file) : null;
+    }
+
+    /** Whether a process holds {@code lockFile} (a folder's {@value #LOCK_FILE}); see {@link #lockHolder}. */
+    public static boolean isLocked(Path lockFile) {
+        if (!Files.exists(lockFile)) {
+            return false;
+        }
+        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.READ)) {
+            FileLock l = ch.tryLock(0, Long.MAX_VALUE, true);
+            if (l == null) {
+                return true;
+            }
+            l.release();
+            return false;
+        } catch (OverlappingFileLockException e) {
+            return true; // this JVM trains in it (tests run cells in-process)
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static void mkdirs(Path dir) {
@@ -136,7 +194,7 @@ public final class RunFolder implements AutoCloseable {
         if (lock == null) {
             String holder = holder(file);
             closeQuietly(ch);
-            throw new UserException("run folder " + dir + " is in use by another trainer (" + holder + "); wait "
+            throw new Busy("run folder " + dir + " is in use by another trainer (" + holder + "); wait "
                     + "for it to end, or pass another --name/--out");
         }
         // Written through the locked channel, never by a rename: a rename would put a new, unlocked inode in place.

@@ -75,7 +75,7 @@ public final class Trainer {
         this.runDir = runDir;
         this.out = out;
         this.tty = tty;
-        this.net = Models.build(cfg, be);
+        this.net = Models.build(cfg, be, Models.classes(data.train().classNames()));
         this.step = new TrainStep(net);
         this.velocities = step.store().velocities();
         int[] chw = net.inputChw;
@@ -200,6 +200,12 @@ public final class Trainer {
             throw new UserException("checkpoint " + resume + " is at batch " + st.batchesDone + " of an epoch, but an "
                     + "epoch has " + train.batchesPerEpoch() + " batches here; is it of another data set?");
         }
+        if (resume != null && st.step != (long) st.epochsDone * train.batchesPerEpoch() + st.batchesDone) {
+            out.printf(Locale.ROOT, "note: %d steps done, but an epoch now has %d batches (another --batch-size or "
+                    + "--limit-train): the lr schedule continues from the end of epoch %d at lr %.3g%n", st.step,
+                    train.batchesPerEpoch(), st.epochsDone,
+                    cosine(cfg.lr, (long) st.epochsDone * train.batchesPerEpoch(), totalSteps));
+        }
         long lastSave = System.nanoTime();
         if (st.epochsDone == 0 && st.batchesDone == 0) {
             out.printf(Locale.ROOT, "training %s: %,d trainable parameters, %,d train / %,d test images, %d epochs of %d "
@@ -225,7 +231,11 @@ public final class Trainer {
                     Tensor x = nx;
                     nb = it.hasNext() ? it.next() : null; // on a GPU the next batch uploads while this step runs
                     nx = nb == null ? null : staged(nb);
-                    lr = cosine(cfg.lr, st.step, totalSteps);
+                    // The schedule follows progress (epochs done + this epoch's fraction) in today's steps per
+                    // epoch, not the step counter: resumed at an epoch end with another --batch-size or
+                    // --limit-train, the counter holds the old epochs' steps and would run past the schedule's end
+                    // (lr 0). Unchanged settings give the same number as the counter, so resume stays bit-exact.
+                    lr = cosine(cfg.lr, (long) (epoch - 1) * train.batchesPerEpoch() + done, totalSteps);
                     double loss = step.train(x, b.y(), lr, cfg.momentum, cfg.weightDecay, pred);
                     if (!Double.isFinite(loss)) {
                         throw diverged(loss, epoch, st.step, lr, resume);

@@ -42,6 +42,38 @@ class ResumeTest {
         assertEquals(s1.history.get(1).trainLoss(), s2.history.get(1).trainLoss());
     }
 
+    /**
+     * Issue 23 item 3: resumed at an epoch end with another --limit-train or --batch-size, the step counter holds
+     * the old epochs' steps; the schedule must follow progress in the new steps per epoch (continuous lr), not run
+     * past its end and train the remaining epochs at lr 0.
+     */
+    @Test
+    void changedStepsPerEpochRebaseTheScheduleOnProgress(@TempDir Path tmp) throws Exception {
+        Path data = SyntheticMnist.write(tmp.resolve("data"), 160, 40, 5);
+        String[] common = {"--model", "pde", "--channels", "1", "--batch-size", "16", "--data-dir", data.toString(),
+                "--out", tmp.toString(), "--seed", "5", "--lr", "0.05", "--epochs", "3", "--checkpoint-every", "0"};
+        // 10 steps an epoch, then 3 (--limit-train 48) or 5 (--batch-size 32)
+        for (String[] change : new String[][]{{"--limit-train", "48"}, {"--batch-size", "32"}}) {
+            String name = "mid" + change[0];
+            CliRunner.Result a = CliRunner.run(concat(common, "--stop-after", "1", "--name", name));
+            assertEquals(0, a.code(), a.err());
+            CliRunner.Result b = CliRunner.run("--resume", tmp.resolve(name).toString(), change[0], change[1]);
+            assertEquals(0, b.code(), b.err());
+            assertTrue(b.out().contains("the lr schedule continues from the end of epoch 1"), b.out());
+            TrainState st = Checkpoint.read(tmp.resolve(name).resolve("last.safetensors")).state();
+            int perEpoch = change[0].equals("--limit-train") ? 3 : 5;
+            assertEquals(10 + 2 * perEpoch, st.step, "the counter counts the steps taken");
+            for (int epoch = 2; epoch <= 3; epoch++) {
+                // an epoch's lr is that of its last step: progress (epoch - 1) + (perEpoch - 1) / perEpoch
+                double expected = Trainer.cosine(0.05, (long) (epoch - 1) * perEpoch + perEpoch - 1, 3L * perEpoch);
+                double lr = st.history.get(epoch - 1).lr();
+                assertEquals(expected, lr, 0.0, name + " epoch " + epoch);
+                assertTrue(lr > 0, "no lr 0 before the schedule's end: " + lr);
+            }
+            assertTrue(st.history.get(1).lr() < st.history.get(0).lr(), "still decaying from epoch 1's lr");
+        }
+    }
+
     static String[] concat(String[] a, String... b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);

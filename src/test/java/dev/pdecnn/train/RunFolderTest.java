@@ -223,6 +223,51 @@ public class RunFolderTest {
         assertOneLineError(CliRunner.run("--resume", empty.toString()), 2, "holds no checkpoint");
     }
 
+    /**
+     * Issue 23 item 6: a stop before the first checkpoint (double SIGTERM or a kill in step 1) leaves only
+     * config.json; both a fresh start with the same --name and --resume must get out of it, and --resume of such a
+     * folder that a live process holds must name the holder.
+     */
+    @Test
+    void aStartStoppedBeforeItsFirstCheckpointStartsAgain() throws Exception {
+        Path out = tmp.resolve("early");
+        assertEquals(0, CliRunner.run(tiny(out, "--epochs", "1", "--name", "ref")).code());
+        assertEquals(0, CliRunner.run(tiny(out, "--epochs", "1", "--name", "e")).code());
+        Path e = out.resolve("e");
+        stripToConfig(e);
+
+        try (RunFolder held = RunFolder.lockExisting(e)) { // a live trainer in its first step
+            CliRunner.Result r = CliRunner.run("--resume", e.toString());
+            assertOneLineError(r, 2, "in use by another trainer (pid " + ProcessHandle.current().pid() + " on ");
+            assertFalse(r.err().contains("start it again"), r.err());
+        }
+
+        CliRunner.Result r = CliRunner.run("--resume", e.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("starting it again from epoch 1"), r.out());
+        assertSameTensors(out.resolve("ref/last.safetensors"), e.resolve("last.safetensors"));
+
+        stripToConfig(e);
+        r = CliRunner.run(tiny(out, "--epochs", "1", "--name", "e"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("starting it again"), r.out());
+        assertSameTensors(out.resolve("ref/last.safetensors"), e.resolve("last.safetensors"));
+        // a folder with a checkpoint still refuses a fresh start
+        assertOneLineError(CliRunner.run(tiny(out, "--epochs", "1", "--name", "e")), 2, "already holds a run");
+    }
+
+    /** What a stop in step 1 leaves: config.json (and the lock file). */
+    private static void stripToConfig(Path run) throws Exception {
+        try (Stream<Path> s = Files.list(run)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (!n.equals("config.json") && !n.equals(RunFolder.LOCK_FILE)) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
     @Test
     void scheduledMidEpochCheckpointResumesBitExactly() throws Exception {
         Path out = tmp.resolve("every");
