@@ -2,6 +2,7 @@ package dev.pdecnn.models;
 
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.ShapeOnlyBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.AvgPool;
 import dev.pdecnn.nn.BasicBlock;
@@ -24,13 +25,26 @@ public final class Models {
     }
 
     public static Network build(RunConfig cfg, Backend be) {
+        Network net = structure(cfg, be);
+        initialize(net, cfg.seed, cfg.weightInit);
+        return net;
+    }
+
+    /**
+     * The same network with shapes only ({@link ShapeOnlyBackend}): every parameter's name and shape, MACs and
+     * output shapes, no weights in memory and no initialisation. What parameter and MAC counts are taken from
+     * (ops, report), so a count can never differ from the network that trains.
+     */
+    public static Network shapes(RunConfig cfg) {
+        return structure(cfg, new ShapeOnlyBackend());
+    }
+
+    private static Network structure(RunConfig cfg, Backend be) {
         cfg.validate();
-        Network net = switch (cfg.model) {
+        return switch (cfg.model) {
             case "cnn", "residual", "pde" -> mnist(cfg, be);
             default -> resnet(cfg, be);
         };
-        initialize(net, cfg.seed, cfg.weightInit);
-        return net;
     }
 
     /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to 10 logits. */

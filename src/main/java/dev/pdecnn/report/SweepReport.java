@@ -6,7 +6,6 @@ import com.google.gson.ToNumberPolicy;
 import com.google.gson.JsonParseException;
 import com.google.gson.reflect.TypeToken;
 import dev.pdecnn.UserException;
-import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
@@ -172,8 +171,8 @@ public final class SweepReport {
             withStats = done.get(0).withStats();
             macs = done.get(0).macs();
         } else if (cfg != null) {
-            // No summary yet: count the model itself (building it allocates the weights, a few MB at most).
-            Network net = Models.build(cfg, new CpuBackend());
+            // No summary yet: count the model itself (shapes only, no weights allocated).
+            Network net = Models.shapes(cfg);
             for (Param p : net.namedParams().values()) {
                 withStats += p.size();
                 trainable += p.trainable ? p.size() : 0;
