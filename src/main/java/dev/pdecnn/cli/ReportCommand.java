@@ -34,6 +34,7 @@ final class ReportCommand implements Callable<Integer> {
     public Integer call() {
         if (roots.size() == 1 && SweepReport.isSweep(roots.get(0))) {
             SweepReport sweep = SweepReport.read(roots.get(0));
+            sweep.warnings.forEach(w -> main.err.println("warning: " + w));
             main.out.print(SweepTables.markdown(sweep));
             Path prefix = output != null ? Path.of(output) : roots.get(0).resolve("report");
             for (Path p : SweepTables.write(sweep, prefix)) {
@@ -41,7 +42,7 @@ final class ReportCommand implements Callable<Integer> {
             }
             return 0;
         }
-        List<RunReport.Row> rows = RunReport.collect(roots);
+        List<RunReport.Row> rows = RunReport.collect(roots, w -> main.err.println("warning: " + w));
         main.out.print(RunReport.markdown(rows));
         for (Path p : RunReport.write(rows, Path.of(output != null ? output : "report"))) {
             main.out.println("wrote " + p);
