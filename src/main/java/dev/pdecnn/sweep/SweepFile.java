@@ -54,7 +54,7 @@ public final class SweepFile {
         }
         knownKeys(top, TOP, src);
         String name = string(top.get("name"), src + ": key 'name'");
-        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,99}")) {
+        if (!name.matches(Plan.NAME)) {
             throw new UserException(src + ": key 'name' must be a folder name of letters, digits, '.', '_' and '-' "
                     + "(at most 100), got '" + name + "'");
         }
@@ -103,6 +103,11 @@ public final class SweepFile {
             for (Map<String, Object> combo : combos) {
                 for (long seed : seeds) {
                     String id = base + suffix(combo) + "-s" + seed;
+                    String why = Plan.idProblem(id); // plan.json is read back with the same rule
+                    if (why != null) {
+                        throw new UserException(src + ": cell id " + Plan.shown(id) + " " + why + "; give its "
+                                + "config entry a shorter 'name'");
+                    }
                     Cell c = new Cell(cells.size(), id, e.config, overrides, combo, seed, ep, "cells/" + id);
                     c.toConfig(e.file, cellsDir, src); // every key checked now: nothing starts on a bad grid
                     List<Object> run = List.of(e.config, overrides, combo, seed);
