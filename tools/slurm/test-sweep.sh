@@ -62,10 +62,12 @@ EOF
 
 java -jar "$JAR" sweep run "$WORK/tiny.yaml" --executor slurm --out "$WORK/slurm" --dry-run > "$WORK/dry.txt"
 grep -q -- '--array=0-3' "$WORK/dry.txt" || fail "dry run has no --array=0-3 line: $(cat "$WORK/dry.txt")"
+grep -q -- '--mem=4G' "$WORK/dry.txt" || fail "dry run requests no memory per task: $(cat "$WORK/dry.txt")"
 [ -z "$(squeue -h)" ] || fail "the dry run submitted a job"
 
+# --mem 1G: the tiny cells need little, and the CI node (RealMemory 90% of its RAM) may have less than 2 x 4G
 java -jar "$JAR" sweep run "$WORK/tiny.yaml" --executor slurm --out "$WORK/slurm" --cpus-per-task 1 \
-    --max-parallel 2 --time 20:00 | tee "$WORK/submit.txt"
+    --max-parallel 2 --time 20:00 --mem 1G | tee "$WORK/submit.txt"
 JOB=$(tr -dc '0-9\n' < "$WORK/slurm/slurm-jobs.txt" | tail -1)
 [ -n "$JOB" ] || fail "no job id recorded in slurm-jobs.txt"
 echo "submitted job array $JOB"

@@ -9,7 +9,7 @@ public class DataOptions {
     String dataset;
 
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder with the data set files (e.g. "
-            + "../shared/data/mnist). Default: the download cache ~/.cache/pde-trainer/<dataset>, fetched on first use.")
+            + "MNIST's four IDX files, raw or .gz). Default: the download cache ~/.cache/pde-trainer/<dataset>, fetched on first use.")
     String dataDir;
 
     @Option(names = "--limit-train", paramLabel = "N", defaultValue = "0",

@@ -1,6 +1,5 @@
 package dev.pdecnn.cli;
 
-import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.MnistBlocks;
 import dev.pdecnn.models.Models;
@@ -84,7 +83,7 @@ final class OpsCommand implements Callable<Integer> {
                     cfg.set("model", m[0], "ops");
                     cfg.set("channels", c, "ops");
                     cfg.set("diffusivity", m[1], "ops");
-                    Counts k = count(Models.build(cfg, new CpuBackend()));
+                    Counts k = count(Models.shapes(cfg));
                     out.printf(Locale.ROOT, "| %s | %d | %,d | %,d | %,d | %,d |%n", k.name(), c, k.trainable(),
                             k.withStats(), k.macs(), k.stencilFlops());
                 }
@@ -92,7 +91,7 @@ final class OpsCommand implements Callable<Integer> {
             return 0;
         }
         RunConfig cfg = ConfigOptions.resolve(spec, model.config);
-        Network net = Models.build(cfg, new CpuBackend());
+        Network net = Models.shapes(cfg); // names and shapes only: counting allocates no weights
         out.printf(Locale.ROOT, "%s, input %dx%dx%d%n", net.name, net.inputChw[0], net.inputChw[1], net.inputChw[2]);
         out.println("| layer | output | trainable | with BN stats | MACs |");
         out.println("|---|---|---|---|---|");

@@ -37,6 +37,7 @@ final class ReportCommand implements Callable<Integer> {
             Path prefix = output != null ? Path.of(output) : roots.get(0).resolve("report");
             checkOutputs(prefix, List.of(".md", ".csv", "-cells.csv", ".png"));
             SweepReport sweep = SweepReport.read(roots.get(0));
+            sweep.warnings.forEach(w -> main.err.println("warning: " + w));
             main.out.print(SweepTables.markdown(sweep));
             for (Path p : SweepTables.write(sweep, prefix)) {
                 main.out.println("wrote " + p);
@@ -45,7 +46,7 @@ final class ReportCommand implements Callable<Integer> {
         }
         Path prefix = Path.of(output != null ? output : "report");
         checkOutputs(prefix, List.of(".md", ".csv", ".png"));
-        List<RunReport.Row> rows = RunReport.collect(roots);
+        List<RunReport.Row> rows = RunReport.collect(roots, w -> main.err.println("warning: " + w));
         main.out.print(RunReport.markdown(rows));
         for (Path p : RunReport.write(rows, prefix)) {
             main.out.println("wrote " + p);

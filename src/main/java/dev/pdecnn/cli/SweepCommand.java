@@ -1,6 +1,7 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.sweep.CellMemory;
 import dev.pdecnn.sweep.CellState;
 import dev.pdecnn.sweep.K8sExecutor;
 import dev.pdecnn.sweep.LocalExecutor;
@@ -12,9 +13,12 @@ import dev.pdecnn.sweep.SweepFolder;
 import dev.pdecnn.io.AtomicFiles;
 import dev.pdecnn.train.StopSignals;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -80,6 +84,11 @@ final class SweepCommand {
                 + "per cell; > 0 trains on the task's GPU. Default: ${DEFAULT-VALUE}.")
         int gpusPerTask;
 
+        @Option(names = "--mem", paramLabel = "SIZE", defaultValue = CellMemory.DEFAULT, description = "slurm, k8s: "
+                + "memory per cell (Slurm --mem, a Kubernetes memory request), e.g. 16G; the cells' JVMs get -Xmx of "
+                + "75%% of it unless a --jvm-arg sets the heap. Default: ${DEFAULT-VALUE}.")
+        String mem;
+
         @Option(names = "--time", paramLabel = "T", description = "slurm: time limit per task (e.g. 12:00:00); "
                 + "a task that reaches it checkpoints and is requeued.")
         String time;
@@ -113,6 +122,20 @@ final class SweepCommand {
         @Option(names = "--dry-run", description = "slurm: print the batch script, submit nothing, write nothing.")
         boolean dryRun;
 
+        @Spec
+        CommandSpec spec;
+
+        /** Options only some executors read: naming one for another executor is refused, never ignored. */
+        private static final Map<String, List<String>> ONLY = Map.ofEntries(
+                Map.entry("--workers", List.of("local")), Map.entry("--devices", List.of("local")),
+                Map.entry("--max-parallel", List.of("slurm", "k8s")), Map.entry("--cpus-per-task", List.of("slurm", "k8s")),
+                Map.entry("--gpus-per-task", List.of("slurm", "k8s")), Map.entry("--mem", List.of("slurm", "k8s")),
+                Map.entry("--time", List.of("slurm")), Map.entry("--partition", List.of("slurm")),
+                Map.entry("--account", List.of("slurm")), Map.entry("--signal-before", List.of("slurm")),
+                Map.entry("--dry-run", List.of("slurm")), Map.entry("--image", List.of("k8s")),
+                Map.entry("--pvc", List.of("k8s")), Map.entry("--backoff-limit-per-index", List.of("k8s")),
+                Map.entry("--grace-period", List.of("k8s")));
+
         @Override
         public Integer call() throws InterruptedException {
             var o = sweep.main.out;
@@ -121,7 +144,7 @@ final class SweepCommand {
             Path dir = out != null ? out : SweepFolder.defaultDir(plan.name());
             if (executor.equals("slurm")) {
                 String script = SlurmExecutor.script(dir, plan, new SlurmExecutor.Options(maxParallel, cpusPerTask,
-                        gpusPerTask, time, partition, account, signalBefore), jvmArgs);
+                        gpusPerTask, time, partition, account, signalBefore, mem), jvmArgs);
                 if (dryRun) {
                     o.print(script);
                     return 0;
@@ -130,20 +153,19 @@ final class SweepCommand {
                 SlurmExecutor.submit(dir, script, o);
                 return 0;
             }
-            if (dryRun) {
-                throw new UserException("--dry-run is for --executor slurm");
-            }
-            SweepFolder.prepare(dir, plan, file);
             if (executor.equals("k8s")) {
+                String yaml = K8sExecutor.yaml(K8sExecutor.manifest(plan, new K8sExecutor.Options(image, pvc,
+                        maxParallel, cpusPerTask, gpusPerTask, backoffLimitPerIndex, gracePeriod, jvmArgs, mem)));
+                SweepFolder.prepare(dir, plan, file);
                 Path manifest = dir.resolve(K8sExecutor.MANIFEST);
-                AtomicFiles.writeString(manifest, K8sExecutor.yaml(K8sExecutor.manifest(plan, new K8sExecutor.Options(
-                        image, pvc, maxParallel, cpusPerTask, gpusPerTask, backoffLimitPerIndex, gracePeriod))));
+                AtomicFiles.writeString(manifest, yaml);
                 o.println("wrote " + manifest + " (" + plan.cells().size() + " cells)");
                 o.println("copy the sweep folder onto the volume " + pvc + " (its root becomes "
                         + K8sExecutor.MOUNT_ROOT + "/" + plan.name() + " in the pods), then run:");
                 o.println("  kubectl apply -f " + manifest);
                 return 0;
             }
+            SweepFolder.prepare(dir, plan, file);
             return new LocalExecutor(dir, plan, devices, workers, jvmArgs, o).run(StopSignals.enabledForProcess());
         }
 
@@ -151,6 +173,20 @@ final class SweepCommand {
             if (!List.of("local", "slurm", "k8s").contains(executor)) {
                 throw new UserException("--executor must be local, slurm or k8s, got '" + executor + "'");
             }
+            for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+                List<String> only = ONLY.get(o.longestName());
+                if (only != null && !only.contains(executor)) {
+                    throw new UserException(o.longestName() + " is for --executor " + String.join(" and ", only)
+                            + ", not " + executor + "; remove it");
+                }
+            }
+            for (String a : jvmArgs) {
+                if (!a.startsWith("-") || a.chars().anyMatch(ch -> ch < 0x20)) {
+                    throw new UserException("--jvm-arg must be a JVM option such as -Xmx8g (starting with '-', on "
+                            + "one line), got '" + a.replaceAll("\\p{Cntrl}", "?") + "'");
+                }
+            }
+            CellMemory.mib(mem); // refused before anything is written
             if (epochs != null && epochs < 1) {
                 throw new UserException("--epochs must be 1 or more, got " + epochs);
             }

@@ -46,7 +46,7 @@ public final class Cifar10 {
 
     static final String HOW_TO_GET = "extract cifar-10-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html)"
             + " again, or pass --data-dir pointing at an image folder with train/<class>/ and test/<class>/"
-            + " (e.g. the extracted ../shared/data/cifar10-jpeg.tar.gz)";
+            + " (one folder of images per class)";
 
     private Cifar10() {
     }

@@ -82,10 +82,10 @@ public final class Cifar10Fetcher {
 
     /** What to do instead of downloading; ends every failure message. */
     static String alternatives() {
-        return "pass --data-dir pointing at the extracted binary folder (cifar-10-batches-bin, with data_batch_1.bin"
-                + " .. data_batch_5.bin and test_batch.bin) or at an image folder with train/<class>/ and test/<class>/,"
-                + " e.g. the JPEG export in ../shared/data: `mkdir -p /tmp/cifar10-jpeg && tar xzf"
-                + " ../shared/data/cifar10-jpeg.tar.gz -C /tmp/cifar10-jpeg`, then --data-dir /tmp/cifar10-jpeg";
+        return "download " + DEFAULT_URL + " where there is internet access, copy it here, extract it (`mkdir -p DIR"
+                + " && tar xzf " + ARCHIVE + " -C DIR`) and pass --data-dir DIR (the folder cifar-10-batches-bin,"
+                + " with data_batch_1.bin .. data_batch_5.bin and test_batch.bin, is found inside it); or pass"
+                + " --data-dir pointing at an image folder with train/<class>/ and test/<class>/";
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.pdecnn.models;
 
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.ShapeOnlyBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.AvgPool;
 import dev.pdecnn.nn.BasicBlock;
@@ -44,17 +45,30 @@ public final class Models {
 
     /** The network of {@code cfg} with a classifier of {@code classes} logits (see {@link #classes}). */
     public static Network build(RunConfig cfg, Backend be, int classes) {
+        Network net = structure(cfg, be, classes);
+        initialize(net, cfg.seed, cfg.weightInit);
+        return net;
+    }
+
+    /**
+     * The same network with shapes only ({@link ShapeOnlyBackend}): every parameter's name and shape, MACs and
+     * output shapes, no weights in memory and no initialisation. What parameter and MAC counts are taken from
+     * (ops, report), so a count can never differ from the network that trains.
+     */
+    public static Network shapes(RunConfig cfg) {
+        return structure(cfg, new ShapeOnlyBackend(), DEFAULT_CLASSES);
+    }
+
+    private static Network structure(RunConfig cfg, Backend be, int classes) {
         cfg.validate();
         if (classes < 1 || classes > MAX_CLASSES) {
             throw new dev.pdecnn.UserException("a classifier of " + classes + " classes; the trainer takes 1.."
                     + MAX_CLASSES);
         }
-        Network net = switch (cfg.model) {
+        return switch (cfg.model) {
             case "cnn", "residual", "pde" -> mnist(cfg, be, classes);
             default -> resnet(cfg, be, classes);
         };
-        initialize(net, cfg.seed, cfg.weightInit);
-        return net;
     }
 
     /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to the logits (10 for MNIST). */

@@ -1,6 +1,7 @@
 package dev.pdecnn.models;
 
 import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.ShapeOnlyBackend;
 import dev.pdecnn.nn.Module;
 import dev.pdecnn.nn.Sequential;
 import dev.pdecnn.tensor.Tensor;
@@ -26,7 +27,9 @@ public final class Network extends Module {
                 child(e.getKey(), e.getValue());
             }
         }
-        paramStore(); // every parameter into the flat store, before weight init and any device operation
+        if (!(be instanceof ShapeOnlyBackend)) { // a network for counting only: no flat store, no memory
+            paramStore(); // every parameter into the flat store, before weight init and any device operation
+        }
     }
 
     @Override

@@ -16,6 +16,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -31,8 +32,11 @@ public final class RunReport {
     private RunReport() {
     }
 
-    /** Every run folder at or below the given paths (a folder holding summary.json is a run). */
-    public static List<Row> collect(List<Path> roots) {
+    /**
+     * Every run folder at or below the given paths (a folder holding summary.json is a run); a summary with invalid
+     * values ({@link SummaryCheck}) is left out with one line to {@code warn} naming it.
+     */
+    public static List<Row> collect(List<Path> roots, Consumer<String> warn) {
         List<Row> rows = new ArrayList<>();
         for (Path root : roots) {
             if (!Files.isDirectory(root)) {
@@ -40,7 +44,10 @@ public final class RunReport {
             }
             try (Stream<Path> s = Files.walk(root, 3)) {
                 for (Path summary : s.filter(p -> p.getFileName().toString().equals("summary.json")).sorted().toList()) {
-                    rows.add(read(summary));
+                    Row row = read(summary, warn);
+                    if (row != null) {
+                        rows.add(row);
+                    }
                 }
             } catch (IOException e) {
                 throw new UserException("report: cannot read " + root + ": " + e.getMessage());
@@ -54,12 +61,17 @@ public final class RunReport {
     }
 
     @SuppressWarnings("unchecked")
-    private static Row read(Path summary) {
+    private static Row read(Path summary, Consumer<String> warn) {
         Map<String, Object> m;
         try {
             m = new Gson().fromJson(Files.readString(summary), new TypeToken<Map<String, Object>>() { }.getType());
         } catch (IOException | JsonParseException e) {
             throw new UserException("report: unreadable " + summary + ": " + e.getMessage());
+        }
+        String bad = m == null ? "no values" : SummaryCheck.problem(m);
+        if (bad != null) {
+            warn.accept("report: " + summary + " holds invalid values (" + bad + "); run left out");
+            return null;
         }
         Map<String, Object> cfg = (Map<String, Object>) m.getOrDefault("config", Map.of());
         ModelIdentity id = ModelIdentity.of(cfg, "report: " + summary);

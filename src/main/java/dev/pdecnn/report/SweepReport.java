@@ -6,12 +6,12 @@ import com.google.gson.ToNumberPolicy;
 import com.google.gson.JsonParseException;
 import com.google.gson.reflect.TypeToken;
 import dev.pdecnn.UserException;
-import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Param;
+import dev.pdecnn.sweep.Plan;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
@@ -38,14 +38,15 @@ public final class SweepReport {
 
     /**
      * FINISHED: summary.json with the planned epochs; FAILED: not finished and the sweep runner left
-     * {@code logs/<id>.failed} (its last attempt failed); PARTIAL: started (config or metrics) but not finished.
+     * {@code logs/<id>.failed} (its last attempt failed); PARTIAL: started (config or metrics) but not finished;
+     * INVALID: its summary.json holds values no run writes (see {@link SummaryCheck}): listed, never averaged.
      */
-    public enum State { FINISHED, PARTIAL, FAILED, NOT_STARTED }
+    public enum State { FINISHED, PARTIAL, FAILED, NOT_STARTED, INVALID }
 
     /**
      * One cell as found on disk. Accuracies are fractions; for a partial cell they are the best and last test
      * accuracy of the epochs done so far (NaN before the first epoch). Counts are 0 where no summary exists.
-     * {@code note}: why a failed cell failed (the first line of its marker), else empty.
+     * {@code note}: why a failed cell failed (the first line of its marker), what an invalid one holds, else empty.
      */
     public record Cell(int index, String id, long seed, int plannedEpochs, Path run, State state, int epochs,
                        double bestAcc, double finalAcc, double secondsPerEpoch, long trainable, long withStats,
@@ -96,12 +97,15 @@ public final class SweepReport {
     public final String name;
     public final List<Cell> cells;
     public final List<Group> groups;
+    /** One line per cell left out for invalid values, naming its summary.json (the command prints them). */
+    public final List<String> warnings;
 
-    private SweepReport(Path dir, String name, List<Cell> cells, List<Group> groups) {
+    private SweepReport(Path dir, String name, List<Cell> cells, List<Group> groups, List<String> warnings) {
         this.dir = dir;
         this.name = name;
         this.cells = cells;
         this.groups = groups;
+        this.warnings = List.copyOf(warnings);
     }
 
     /** True when the folder is a sweep (holds a plan.json). */
@@ -116,15 +120,17 @@ public final class SweepReport {
         if (!(plan.get("cells") instanceof List<?> list) || list.isEmpty()) {
             throw new UserException("report: " + planFile + " lists no cells (key 'cells')");
         }
+        Plan.read(dir); // the sweep's own checks (ids that name folders, unique, runs in cells/) before any path
         Map<String, List<Cell>> byKey = new LinkedHashMap<>();
         Map<String, Map<String, Object>> firstOfKey = new LinkedHashMap<>();
         List<Cell> cells = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
         for (Object o : list) {
             if (!(o instanceof Map<?, ?> m) || !(m.get("id") instanceof String)) {
                 throw new UserException("report: " + planFile + ": each cell must be an object with an 'id'");
             }
             Map<String, Object> c = (Map<String, Object>) m;
-            Cell cell = readCell(dir, c, cells.size());
+            Cell cell = readCell(dir, c, cells.size(), warnings);
             cells.add(cell);
             // Group key: (config, overrides, axes) with sorted keys, so key order in the file does not split a group.
             String key = GSON.toJson(List.of(String.valueOf(c.get("config")), sorted(c.get("overrides")),
@@ -140,7 +146,8 @@ public final class SweepReport {
         groups.sort(Comparator.<Group>comparingInt(g -> g.published() == null ? Integer.MAX_VALUE : g.published().order())
                 .thenComparingInt(g -> g.cells().get(0).index()));
         Object name = plan.get("name");
-        return new SweepReport(dir, name == null ? dir.getFileName().toString() : name.toString(), cells, groups);
+        return new SweepReport(dir, name == null ? dir.getFileName().toString() : name.toString(), cells, groups,
+                warnings);
     }
 
     private static Map<String, Object> sorted(Object o) {
@@ -172,8 +179,8 @@ public final class SweepReport {
             withStats = done.get(0).withStats();
             macs = done.get(0).macs();
         } else if (cfg != null) {
-            // No summary yet: count the model itself (building it allocates the weights, a few MB at most).
-            Network net = Models.build(cfg, new CpuBackend());
+            // No summary yet: count the model itself (shapes only, no weights allocated).
+            Network net = Models.shapes(cfg);
             for (Param p : net.namedParams().values()) {
                 withStats += p.size();
                 trainable += p.trainable ? p.size() : 0;
@@ -244,10 +251,10 @@ public final class SweepReport {
         return bases;
     }
 
-    private static Cell readCell(Path dir, Map<String, Object> c, int position) {
-        Cell cell = readRun(dir, c, position);
+    private static Cell readCell(Path dir, Map<String, Object> c, int position, List<String> warnings) {
+        Cell cell = readRun(dir, c, position, warnings);
         Path marker = dir.resolve("logs").resolve(cell.id() + ".failed");
-        if (cell.state() == State.FINISHED || !Files.isRegularFile(marker)) {
+        if (cell.state() == State.FINISHED || cell.state() == State.INVALID || !Files.isRegularFile(marker)) {
             return cell;
         }
         try {
@@ -258,7 +265,7 @@ public final class SweepReport {
         }
     }
 
-    private static Cell readRun(Path dir, Map<String, Object> c, int position) {
+    private static Cell readRun(Path dir, Map<String, Object> c, int position, List<String> warnings) {
         String id = (String) c.get("id");
         int index = c.get("index") instanceof Number n ? n.intValue() : position;
         long seed = c.get("seed") instanceof Number n ? n.longValue() : -1;
@@ -267,6 +274,13 @@ public final class SweepReport {
         Path summary = run.resolve("summary.json");
         if (Files.isRegularFile(summary)) {
             Map<String, Object> m = json(summary);
+            String bad = SummaryCheck.problem(m);
+            if (bad != null) {
+                warnings.add("report: " + summary + " holds invalid values (" + bad + "); cell " + id
+                        + " is left out of the means and the plot");
+                return new Cell(index, id, seed, planned, run, State.INVALID, 0, Double.NaN, Double.NaN, Double.NaN,
+                        0, 0, 0, bad);
+            }
             int epochs = num(m, "epochs").intValue();
             // A run stopped early (--stop-after, a time limit) also writes a summary: short of the plan, not done.
             State state = planned > 0 && epochs < planned ? State.PARTIAL : State.FINISHED;

@@ -78,6 +78,7 @@ public final class SweepTables {
             case FAILED -> "failed after " + c.epochs() + " epochs" + (c.note().isEmpty() ? "" : " (" + c.note() + ")");
             case PARTIAL -> c.epochs() + "/" + (c.plannedEpochs() > 0 ? c.plannedEpochs() : "?") + " epochs";
             case FINISHED -> "finished";
+            case INVALID -> "has an invalid summary.json (" + c.note() + ")";
         };
     }
 

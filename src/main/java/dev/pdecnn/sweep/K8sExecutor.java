@@ -1,5 +1,6 @@
 package dev.pdecnn.sweep;
 
+import dev.pdecnn.UserException;
 import org.yaml.snakeyaml.DumperOptions;
 import org.yaml.snakeyaml.Yaml;
 
@@ -22,9 +23,12 @@ public final class K8sExecutor {
     /** Where the pod sees the sweep folder; the sweep's own folder name below it. */
     public static final String MOUNT_ROOT = "/sweeps";
 
-    /** The options of {@code sweep run --executor k8s}. */
+    /**
+     * The options of {@code sweep run --executor k8s}. {@code jvmArgs} reach the cells' JVMs through
+     * {@code JAVA_TOOL_OPTIONS} (the image's entrypoint runs java itself), so each must be one word.
+     */
     public record Options(String image, String pvc, int maxParallel, int cpusPerTask, int gpusPerTask,
-                          int backoffLimitPerIndex, int gracePeriodSeconds) {
+                          int backoffLimitPerIndex, int gracePeriodSeconds, List<String> jvmArgs, String mem) {
     }
 
     private K8sExecutor() {
@@ -38,6 +42,14 @@ public final class K8sExecutor {
     }
 
     public static Map<String, Object> manifest(Plan plan, Options o) {
+        for (String a : o.jvmArgs()) {
+            if (!a.matches("\\S+") || a.contains("'") || a.contains("\"")) {
+                throw new UserException("--jvm-arg '" + a + "' holds a space or a quote, which JAVA_TOOL_OPTIONS (how "
+                        + "the pods' JVMs get it) cannot carry; pass it without");
+            }
+        }
+        List<String> jvm = new ArrayList<>(List.of("-Dpde.threads=" + o.cpusPerTask()));
+        jvm.addAll(CellMemory.jvmArgs(o.jvmArgs(), o.mem()));
         int n = plan.cells().size();
         String mount = MOUNT_ROOT + "/" + plan.name();
 
@@ -49,14 +61,15 @@ public final class K8sExecutor {
         if (o.gpusPerTask() > 0) {
             limits.put("nvidia.com/gpu", o.gpusPerTask());
         }
-        Map<String, Object> resources = map("requests", map("cpu", Integer.toString(o.cpusPerTask())));
+        Map<String, Object> resources = map("requests", map("cpu", Integer.toString(o.cpusPerTask()),
+                "memory", CellMemory.kubernetes(o.mem())));
         if (!limits.isEmpty()) {
             resources.put("limits", limits);
         }
         Map<String, Object> container = map("name", "cell", "image", o.image(), "args", args,
                 // /app: relative config paths of the plan (configs/...) resolve against the image's /app/configs
                 "workingDir", "/app",
-                "env", List.of(map("name", "JAVA_TOOL_OPTIONS", "value", "-Dpde.threads=" + o.cpusPerTask())),
+                "env", List.of(map("name", "JAVA_TOOL_OPTIONS", "value", String.join(" ", jvm))),
                 "resources", resources,
                 "volumeMounts", List.of(map("name", "sweep", "mountPath", mount)));
         Map<String, Object> podSpec = map("restartPolicy", "Never",

@@ -22,9 +22,12 @@ import java.util.concurrent.TimeUnit;
  * job itself, and a second signal would make the trainer exit without its checkpoint.
  */
 public final class SlurmExecutor {
-    /** The options of {@code sweep run --executor slurm}; null strings are left to the cluster's defaults. */
+    /**
+     * The options of {@code sweep run --executor slurm}; null strings are left to the cluster's defaults, except
+     * {@code mem} ({@link CellMemory}), which every task requests.
+     */
     public record Options(int maxParallel, int cpusPerTask, int gpusPerTask, String time, String partition,
-                          String account, int signalBefore) {
+                          String account, int signalBefore, String mem) {
     }
 
     public static final String SCRIPT = "sweep.sbatch";
@@ -38,7 +41,7 @@ public final class SlurmExecutor {
         Path dir = sweepDir.toAbsolutePath().normalize();
         int n = plan.cells().size();
         int p = o.maxParallel() > 0 ? Math.min(o.maxParallel(), n) : n;
-        List<String> jvm = new ArrayList<>(jvmArgs);
+        List<String> jvm = new ArrayList<>(CellMemory.jvmArgs(jvmArgs, o.mem()));
         jvm.add("-Dpde.threads=${SLURM_CPUS_PER_TASK:-" + o.cpusPerTask() + "}");
         List<String> args = new ArrayList<>(List.of("sweep", "cell", dir.toString()));
         if (o.gpusPerTask() > 0) {
@@ -52,6 +55,9 @@ public final class SlurmExecutor {
         s.append("#SBATCH --array=0-").append(n - 1).append('%').append(p).append('\n');
         s.append("#SBATCH --ntasks=1\n");
         s.append("#SBATCH --cpus-per-task=").append(o.cpusPerTask()).append('\n');
+        // one task per array job, so --mem (per node) is per cell; without it a node with no default memory
+        // per CPU gives each task all of its memory, and the tasks then run one at a time
+        s.append("#SBATCH --mem=").append(CellMemory.slurm(o.mem())).append('\n');
         if (o.gpusPerTask() > 0) {
             s.append("#SBATCH --gpus-per-task=").append(o.gpusPerTask()).append('\n');
         }

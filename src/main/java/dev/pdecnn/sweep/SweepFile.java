@@ -101,6 +101,11 @@ public final class SweepFile {
             for (Map<String, Object> combo : combos) {
                 for (long seed : seeds) {
                     String id = base + suffix(combo) + "-s" + seed;
+                    String why = Plan.idProblem(id); // plan.json is read back with the same rule
+                    if (why != null) {
+                        throw new UserException(src + ": cell id " + Plan.shown(id) + " " + why + "; give its "
+                                + "config entry a shorter 'name'");
+                    }
                     Cell c = new Cell(cells.size(), id, e.config, overrides, combo, seed, ep, "cells/" + id);
                     c.toConfig(e.file, cellsDir, src); // every key checked now: nothing starts on a bad grid
                     List<Object> run = List.of(e.config, overrides, combo, seed);

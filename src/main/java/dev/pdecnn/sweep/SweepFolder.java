@@ -1,6 +1,8 @@
 package dev.pdecnn.sweep;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.pdecnn.UserException;
@@ -9,6 +11,9 @@ import dev.pdecnn.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.Objects;
+import java.util.Set;
 
 /**
  * A sweep folder (a contract with {@code report} and the Slurm CI test): {@code SWEEP/sweep.yaml} (the sweep file
@@ -68,23 +73,43 @@ public final class SweepFolder {
         }
     }
 
-    /** A short description of the first difference, for the refusal. */
-    private static String difference(JsonElement old, Plan plan) {
+    /**
+     * The first difference, for the refusal: the sweep's name, else the first cell that differs and its first
+     * differing key with both values (e.g. "cell 0 (cnn-s1): epochs was 2, now 5"), else the cell counts.
+     */
+    static String difference(JsonElement old, Plan plan) {
         try {
-            var oldCells = old.getAsJsonObject().getAsJsonArray("cells");
-            var newCells = plan.tree().getAsJsonObject().getAsJsonArray("cells");
+            JsonObject o = old.getAsJsonObject(), n = plan.tree().getAsJsonObject();
+            if (!Objects.equals(o.get("name"), n.get("name"))) {
+                return "name was " + o.get("name") + ", now " + n.get("name");
+            }
+            JsonArray oldCells = o.getAsJsonArray("cells"), newCells = n.getAsJsonArray("cells");
             for (int i = 0; i < Math.min(oldCells.size(), newCells.size()); i++) {
-                if (!oldCells.get(i).equals(newCells.get(i))) {
-                    return "cell " + i + " was " + oldCells.get(i).getAsJsonObject().get("id") + " with epochs "
-                            + oldCells.get(i).getAsJsonObject().get("epochs") + ", now "
-                            + newCells.get(i).getAsJsonObject().get("id") + " with epochs "
-                            + newCells.get(i).getAsJsonObject().get("epochs");
+                JsonObject a = oldCells.get(i).getAsJsonObject(), b = newCells.get(i).getAsJsonObject();
+                if (a.equals(b)) {
+                    continue;
+                }
+                Set<String> keys = new LinkedHashSet<>(b.keySet());
+                keys.addAll(a.keySet());
+                for (String k : keys) {
+                    if (!Objects.equals(a.get(k), b.get(k))) {
+                        String id = b.get("id") != null && b.get("id").isJsonPrimitive() ? b.get("id").getAsString()
+                                : "?";
+                        return "cell " + i + " (" + id + "): " + k + " was " + brief(a.get(k)) + ", now "
+                                + brief(b.get(k));
+                    }
                 }
             }
             return oldCells.size() + " cells before, " + newCells.size() + " now";
         } catch (RuntimeException e) {
             return "its " + Plan.FILE + " differs";
         }
+    }
+
+    /** A JSON value for the one-line refusal (a plan's values are short; a damaged one need not be). */
+    private static String brief(JsonElement e) {
+        String s = e == null ? "absent" : e.toString();
+        return s.length() > 80 ? s.substring(0, 80) + "..." : s;
     }
 
     private static boolean isEmptyDir(Path dir) {

@@ -154,8 +154,25 @@ class Cifar10FetcherTest {
         assertTrue((System.nanoTime() - t0) / 1e9 < 10);
         assertTrue(e.getMessage().contains("no internet"), e.getMessage());
         assertTrue(e.getMessage().contains("--data-dir"), e.getMessage());
-        assertTrue(e.getMessage().contains("cifar10-jpeg.tar.gz"), e.getMessage());
+        assertTrue(e.getMessage().contains(Cifar10Fetcher.DEFAULT_URL + " where there is internet access"),
+                e.getMessage());
+        assertFalse(e.getMessage().contains("shared/data"), "a folder only this repository's CI has: " + e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
+    }
+
+    /** Issue 23: user-facing text (messages, help) names only what a user has, never the CI's ../shared/data. */
+    @Test
+    void mainSourcesNameNoCiDataFolder() throws Exception {
+        try (var files = Files.walk(Path.of("src/main/java"))) {
+            List<String> hits = files.filter(f -> f.toString().endsWith(".java")).filter(f -> {
+                try {
+                    return Files.readString(f).contains("shared/data");
+                } catch (IOException ex) {
+                    throw new java.io.UncheckedIOException(ex);
+                }
+            }).map(Path::toString).toList();
+            assertEquals(List.of(), hits);
+        }
     }
 
     @Test

@@ -159,7 +159,18 @@ class SweepFileTest {
         SweepFolder.prepare(dir, SweepFile.expand(f, null), f);
         SweepFolder.prepare(dir, SweepFile.expand(f, null), f); // the same plan: continues
         UserException e = assertThrows(UserException.class, () -> SweepFolder.prepare(dir, SweepFile.expand(f, 5), f));
-        assertTrue(e.getMessage().contains("holds a different plan"), e.getMessage());
+        assertTrue(e.getMessage().contains("holds a different plan (cell 0 (m-s1): epochs was 2, now 5)"),
+                e.getMessage());
+        // the refusal names what differs (issue 23): the first differing key of a cell, the name, the cell count
+        Path lr = write("lr.yaml", "name: x\nconfigs: [m.yaml]\nseeds: [1, 2]\nepochs: 2\ntrain: {lr: 0.05}\n");
+        e = assertThrows(UserException.class, () -> SweepFolder.prepare(dir, SweepFile.expand(lr, null), lr));
+        assertTrue(e.getMessage().contains("(cell 0 (m-s1): overrides was {}, now {\"lr\":0.05})"), e.getMessage());
+        Path more = write("more.yaml", "name: x\nconfigs: [m.yaml]\nseeds: [1, 2, 3]\nepochs: 2\n");
+        e = assertThrows(UserException.class, () -> SweepFolder.prepare(dir, SweepFile.expand(more, null), more));
+        assertTrue(e.getMessage().contains("(2 cells before, 3 now)"), e.getMessage());
+        Path renamed = write("y.yaml", "name: y\nconfigs: [m.yaml]\nseeds: [1, 2]\nepochs: 2\n");
+        e = assertThrows(UserException.class, () -> SweepFolder.prepare(dir, SweepFile.expand(renamed, null), renamed));
+        assertTrue(e.getMessage().contains("(name was \"x\", now \"y\")"), e.getMessage());
     }
 
     @Test
@@ -168,17 +179,19 @@ class SweepFileTest {
         Path f = write("s.yaml", "name: sl\nconfigs: [m.yaml]\nseeds: [1, 2, 3]\nepochs: 2\naxes: {K: [1, 2]}\n");
         Plan p = SweepFile.expand(f, null);
         String s = SlurmExecutor.script(tmp.resolve("sw"), p, new SlurmExecutor.Options(4, 3, 1, "02:00:00", "gpu",
-                "proj", 90), List.of("-Xmx2g"));
+                "proj", 90, "16G"), List.of("-Xmx2g"));
         List<String> lines = s.lines().toList();
         String abs = tmp.resolve("sw").toAbsolutePath().toString();
         for (String l : List.of("#SBATCH --array=0-5%4", "#SBATCH --cpus-per-task=3", "#SBATCH --gpus-per-task=1",
                 "#SBATCH --time=02:00:00", "#SBATCH --partition=gpu", "#SBATCH --account=proj", "#SBATCH --requeue",
-                "#SBATCH --signal=B:USR1@90", "#SBATCH --output=" + abs + "/logs/slurm-%A_%a.out")) {
+                "#SBATCH --signal=B:USR1@90", "#SBATCH --output=" + abs + "/logs/slurm-%A_%a.out",
+                "#SBATCH --mem=16G")) {
             assertTrue(lines.contains(l), l + " in\n" + s);
         }
         String java = lines.stream().filter(l -> l.contains(" sweep cell ")).findFirst().orElseThrow();
         assertTrue(java.endsWith(" sweep cell " + abs + " --device 0 &"), java);
         assertTrue(java.contains("-Xmx2g") && java.contains("\"-Dpde.threads=${SLURM_CPUS_PER_TASK:-3}\""), java);
+        assertFalse(java.contains("-Xmx12288m"), "the user's heap wins over the one derived from --mem: " + java);
         assertTrue(lines.contains("trap 'echo \"SIGUSR1: asking the trainer to checkpoint\"; kill -USR1 \"$child\" "
                 + "2>/dev/null' USR1"), s);
         assertFalse(s.contains("kill -TERM") || s.contains("kill -15"), "TERM is never forwarded");
@@ -187,9 +200,10 @@ class SweepFileTest {
         assertTrue(s.strip().endsWith("exit \"$code\""), s);
         // no GPU: no --gpus-per-task line, the cell keeps its configured device; no P: all cells at once
         String cpu = SlurmExecutor.script(tmp.resolve("sw"), p, new SlurmExecutor.Options(0, 2, 0, null, null, null,
-                120), List.of());
+                120, "4G"), List.of());
         assertTrue(cpu.contains("#SBATCH --array=0-5%6\n") && !cpu.contains("gpus-per-task")
                 && !cpu.contains("--device") && !cpu.contains("--time") && !cpu.contains("--partition"), cpu);
+        assertTrue(cpu.contains("#SBATCH --mem=4G\n") && cpu.contains(" -Xmx3072m "), "75% of --mem: " + cpu);
     }
 
     @Test
@@ -198,7 +212,7 @@ class SweepFileTest {
         Path f = write("s.yaml", "name: Table_2\nconfigs: [m.yaml]\nseeds: [1, 2, 3, 4, 5]\nepochs: 2\n");
         Plan p = SweepFile.expand(f, null);
         String text = K8sExecutor.yaml(K8sExecutor.manifest(p, new K8sExecutor.Options("reg/pde-trainer:1", "vol",
-                2, 4, 1, 5, 600)));
+                2, 4, 1, 5, 600, List.of(), "4G")));
         assertFalse(text.contains("&id") || text.contains("*id"), "no anchors:\n" + text);
         Map<String, Object> m = new Yaml().load(text);
         assertEquals("batch/v1", m.get("apiVersion"));
@@ -216,17 +230,25 @@ class SweepFileTest {
         assertEquals("reg/pde-trainer:1", c.get("image"));
         assertEquals(List.of("sweep", "cell", "/sweeps/Table_2", "--device", "0"), c.get("args"));
         assertEquals(1, get(c, "resources", "limits").get("nvidia.com/gpu"));
+        assertEquals("4Gi", get(c, "resources", "requests").get("memory"));
+        assertEquals(List.of(Map.of("name", "JAVA_TOOL_OPTIONS", "value", "-Dpde.threads=4 -Xmx3072m")), c.get("env"));
         assertEquals("/sweeps/Table_2", first(c.get("volumeMounts")).get("mountPath"));
         Map<String, Object> vol = first(pod.get("volumes"));
         assertEquals(first(c.get("volumeMounts")).get("name"), vol.get("name"));
         assertEquals("vol", get(vol, "persistentVolumeClaim").get("claimName"));
         // CPU only: no GPU limit, the cell's own device
         Map<String, Object> cpu = new Yaml().load(K8sExecutor.yaml(K8sExecutor.manifest(p, new K8sExecutor.Options(
-                "i", "v", 0, 2, 0, 1, 60))));
+                "i", "v", 0, 2, 0, 1, 60, List.of("-Xmx1g", "-XX:+UseSerialGC"), "2G"))));
         Map<String, Object> cc = first(get(cpu, "spec", "template", "spec").get("containers"));
         assertEquals(List.of("sweep", "cell", "/sweeps/Table_2"), cc.get("args"));
         assertFalse(get(cc, "resources").containsKey("limits"));
         assertEquals(5, get(cpu, "spec").get("parallelism"));
+        assertEquals("2Gi", get(cc, "resources", "requests").get("memory"));
+        assertEquals(List.of(Map.of("name", "JAVA_TOOL_OPTIONS", "value", "-Dpde.threads=2 -Xmx1g -XX:+UseSerialGC")),
+                cc.get("env"), "--jvm-arg reaches the pods; the user's -Xmx replaces the derived one");
+        UserException e = assertThrows(UserException.class, () -> K8sExecutor.manifest(p, new K8sExecutor.Options("i",
+                "v", 0, 2, 0, 1, 60, List.of("-Dx=a b"), "2G")));
+        assertTrue(e.getMessage().contains("JAVA_TOOL_OPTIONS"), e.getMessage());
     }
 
     @SuppressWarnings("unchecked")

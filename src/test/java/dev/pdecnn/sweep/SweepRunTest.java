@@ -136,7 +136,7 @@ class SweepRunTest {
         SweepFolder.prepare(dir, plan, f);
         Path script = dir.resolve("sweep.sbatch");
         Files.writeString(script, SlurmExecutor.script(dir, plan, new SlurmExecutor.Options(1, 2, 0, null, null, null,
-                60), List.of(QUICK_JVM[0], "-Dpdecnn.test.stepDelayMillis=150")));
+                60, "2G"), List.of(QUICK_JVM[0], "-Dpdecnn.test.stepDelayMillis=150")));
         Path bin = Files.createDirectories(tmp.resolve("qbin"));
         Path scontrol = bin.resolve("scontrol");
         Files.writeString(scontrol, "#!/bin/sh\necho \"$@\" >> \"" + bin.resolve("scontrol.log") + "\"\n");
