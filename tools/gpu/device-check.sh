@@ -1,36 +1,30 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 5, run in one call on a lent GPU machine (repository root, .gpu/ from
-# tools/gpu/prepare.sh carried along):
-#   1. the machine: nvidia-smi, the trainer's `devices`;
-#   2. the kernel equality suite (src/test/java/dev/pdecnn/cuda) on GPU 0 against the CPU reference, the TF32
-#      tensor-core kernels included (ConvKernelTest.tf32*, DenseLossKernelTest.denseTf32: against a TF32-rounded
-#      reference; skipped below sm_80 and under PDECNN_CUDA_FORCE_PTX=1, whose compute_70 PTX has no TF32);
-#   3. training-step tests on GPU 0: one SGD step of every model vs the CPU backend (small and full-size ResNets),
-#      one resnet32 step in TF32 vs float64 (Tf32StepTest),
-#      device-resident step accounting, no leak over 100 steps;
-#   4. `bench --device 0 --precision tf32` (our GPU backend on the tensor cores; fp32 stays the GPU default until
-#      this check has passed on a GPU) and tools/pytorch/reference.py bench --device cuda (eager PyTorch, cuDNN) in the same call, batch
-#      128 and 32; `bench --precision fp32` at batch 128 too (step tf32bench), for the TF32 speed-up;
-#   5. one epoch of resnet32_global and of resnet32 on the CIFAR-10 images, --device 0;
-#   6. (step graphs) CUDA graphs: GraphReplayTest on GPU 0 (replayed steps bit for bit equal to eager steps, all 16
-#      models, 20 steps, a second batch shape, evaluation) and bench with graphs on and off (PDECNN_CUDA_GRAPHS=0).
-# Every step has its own time limit and the whole script a deadline (DEADLINE seconds, default 540), so one
-# failing or slow step never costs the others. The log goes to $OUT/log.txt; the runs' metrics to $OUT.
+# The GPU checks, run in one call on a lent GPU machine (repository root, .gpu/ from tools/gpu/prepare.sh carried
+# along). The default plan (at most 9.5 minutes; the deeper suites last, so a short lease still gets the verdict,
+# the speed and the fidelity) is part B of the GPU issue:
+#   env       nvidia-smi, the trainer's `devices`;
+#   check     `devices --check` (every kernel family, training steps, graph replay, TF32), then the same through
+#             the PTX JIT (PDECNN_CUDA_FORCE_PTX=1);
+#   kernels   the kernel equality suite (src/test/java/dev/pdecnn/cuda) on GPU 0, TF32 included;
+#   steps     one SGD step of every model vs the CPU backend (small and full-size ResNets), TF32 step, device-resident
+#             step accounting, no leak over 100 steps;
+#   graphs    GraphReplayTest on GPU 0 (16 models, 20 steps, bit for bit) and bench with graphs off and on;
+#   bench     ours (graphs on, TF32 convolutions) at batch 128 and 32;
+#   torch     tools/pytorch/reference.py bench --device cuda (eager, cuDNN, TF32 allowed) at batch 128 and 32;
+#   fidelity  Table 2 row 2 for 10 epochs (cosine over 10) on the CIFAR-10 subset, ours and the PyTorch reference;
+#             FIDELITY_EPOCHS overrides the 10.
+# More steps: profile sync tf32 tf32bench ptx resident full train train5 (see the case list below).
+# Every step has its own time limit and the whole script a deadline (DEADLINE seconds, default 560), so one failing
+# or slow step never costs the others. The log goes to $OUT/log.txt; the runs' metrics to $OUT.
 # Usage (device tool): bash tools/gpu/device-check.sh [steps...]
-#   steps: env kernels steps (step tests) resident (DeviceResidentStepTest, async and synced) full (full-size step
-#   equality) bench torch train train5 profile (per-op GPU time) sync (bench, a synchronisation after every launch)
-#   tf32 (the conv/dense kernel tests, TF32 included, and the TF32 step alone) tf32bench (bench --precision fp32,
-#   the baseline of the default TF32 bench) ptx (the kernel
-#   suite and step tests through the PTX JIT, PDECNN_CUDA_FORCE_PTX=1)
-#   graphs (CUDA graph replay vs eager, and bench with graphs off)
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 mkdir -p "$OUT"
 LOG="$OUT/log.txt"
 T0=$(date +%s)
-DEADLINE=${DEADLINE:-540}
+DEADLINE=${DEADLINE:-560}
 G=.gpu
-STEPS=${*:-env kernels steps bench tf32bench torch profile train}
+STEPS=${*:-env check bench torch fidelity kernels steps graphs}
 
 say() { echo "$@" | tee -a "$LOG"; }
 left() { echo $(( DEADLINE - ($(date +%s) - T0) )); }
@@ -62,7 +56,10 @@ cat > /tmp/fonts.conf <<FC
 FC
 export FONTCONFIG_FILE=/tmp/fonts.conf
 JAR=$G/trainer.jar
-CP=$JAR:/tmp/tc/test-classes
+# the kit's jar leaves the kernels out: they come from the working tree's src/main/resources (prepare.sh)
+CP=$JAR:src/main/resources:/tmp/tc/test-classes
+TRAINER=("$JAVA" -cp "$JAR:src/main/resources" dev.pdecnn.cli.Main)
+DATA=$G/cifar10-sub.tar.gz
 # JUnit's console launcher; JVM options (-D...) go before it, selectors after
 JUNIT=(-jar $G/junit-console.jar execute --class-path "$CP" --disable-banner --details=summary --disable-ansi-colors)
 export PDECNN_GPU_POOL=${PDECNN_GPU_POOL:-16g}
@@ -74,7 +71,10 @@ for step in $STEPS; do
   env)
     run env 30 bash -c "nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv;
       nproc; $JAVA -version 2>&1 | head -1; python3 -c 'import torch; print(\"torch\", torch.__version__, torch.backends.cudnn.version())';
-      $JAVA -jar $JAR devices" ;;
+      ${TRAINER[*]} devices" ;;
+  check)
+    TAIL=100 run check 90 "${TRAINER[@]}" devices --check --device 0
+    PDECNN_CUDA_FORCE_PTX=1 TAIL=20 run check-ptx 90 "${TRAINER[@]}" devices --check --device 0 ;;
   kernels)
     TAIL=25 run kernels 150 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-package dev.pdecnn.cuda ;;
   steps)
@@ -84,15 +84,15 @@ for step in $STEPS; do
     TAIL=40 run steps-full 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda -Dpdecnn.steps.full=true "${JUNIT[@]}" \
       --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
   bench)
-    PDECNN_CUDA_GRAPHS=1 run bench-ours 100 "$JAVA" -jar $JAR bench --device 0 --precision tf32 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 global
-    PDECNN_CUDA_GRAPHS=1 run bench-ours-b32 60 "$JAVA" -jar $JAR bench --device 0 --precision tf32 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+    PDECNN_CUDA_GRAPHS=1 run bench-ours 100 "${TRAINER[@]}" bench --device 0 --precision tf32 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 global
+    PDECNN_CUDA_GRAPHS=1 run bench-ours-b32 60 "${TRAINER[@]}" bench --device 0 --precision tf32 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
   tf32)
     TAIL=30 run tf32-kernels 120 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \
       --select-class dev.pdecnn.cuda.ConvKernelTest --select-class dev.pdecnn.cuda.DenseLossKernelTest \
       --select-class dev.pdecnn.gpu.Tf32StepTest ;;
   tf32bench)
     # the bench step runs --precision tf32; this is the fp32 baseline beside it
-    run bench-ours-fp32 100 "$JAVA" -jar $JAR bench --device 0 --precision fp32 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+    run bench-ours-fp32 100 "${TRAINER[@]}" bench --device 0 --precision fp32 --batch 128 --warmup 10 --reps 30 resnet32_global resnet32 ;;
   ptx)
     PDECNN_CUDA_FORCE_PTX=1 TAIL=25 run kernels-ptx 150 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-package dev.pdecnn.cuda
     PDECNN_CUDA_FORCE_PTX=1 TAIL=40 run steps-ptx 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" \
@@ -104,9 +104,9 @@ for step in $STEPS; do
   graphs)
     # graphs are opt-in on a real GPU until this check has passed on one (KernelRunner.graphsByDefault)
     PDECNN_CUDA_GRAPHS=1 TAIL=30 run graphs-replay 120 "$JAVA" -Dpdecnn.cuda.runner=jcuda "${JUNIT[@]}" --select-class dev.pdecnn.gpu.GraphReplayTest
-    PDECNN_CUDA_GRAPHS=0 run bench-eager-b32 60 "$JAVA" -jar $JAR bench --device 0 --batch 32 --warmup 10 --reps 30 \
+    PDECNN_CUDA_GRAPHS=0 run bench-eager-b32 60 "${TRAINER[@]}" bench --device 0 --batch 32 --warmup 10 --reps 30 \
       resnet32_global resnet32
-    PDECNN_CUDA_GRAPHS=1 run bench-graphs-b32 60 "$JAVA" -jar $JAR bench --device 0 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
+    PDECNN_CUDA_GRAPHS=1 run bench-graphs-b32 60 "${TRAINER[@]}" bench --device 0 --batch 32 --warmup 10 --reps 30 resnet32_global resnet32 ;;
   full)
     TAIL=30 run steps-full 100 "$JAVA" -Dpdecnn.cuda.runner=jcuda -Dpdecnn.steps.full=true "${JUNIT[@]}" \
       --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
@@ -115,7 +115,7 @@ for step in $STEPS; do
     TAIL=60 run profile 90 "$JAVA" -Dbench.profile=true -jar $JAR bench --device 0 --batch 128 --warmup 5 --reps 10 \
       resnet32 resnet32_global ;;
   sync)
-    PDECNN_CUDA_SYNC=1 run bench-ours-synced 60 "$JAVA" -jar $JAR bench --device 0 --batch 128 --warmup 5 --reps 20 resnet32_global resnet32 ;;
+    PDECNN_CUDA_SYNC=1 run bench-ours-synced 60 "${TRAINER[@]}" bench --device 0 --batch 128 --warmup 5 --reps 20 resnet32_global resnet32 ;;
   torch)
     PYTHONUNBUFFERED=1 run bench-pytorch 100 python3 tools/pytorch/reference.py bench resnet32_global resnet32 global \
       --device cuda --batch 128 --warmup 10 --reps 30
@@ -124,12 +124,12 @@ for step in $STEPS; do
   train5)
     # five epochs of each config in $TRAIN5 (default row 2), split by --stop-after 2 / --resume (checkpoint and
     # resume through the GPU)
-    if [ -f $G/cifar10-jpeg.tar.gz ]; then
-      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $G/cifar10-jpeg.tar.gz -C /tmp/cifar10
+    if [ -f $DATA ]; then
+      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $DATA -C /tmp/cifar10
       for cfg in ${TRAIN5:-row2_resnet32_global}; do
-        TAIL=4 run "train5-$cfg-part1" 120 "$JAVA" -jar $JAR --config configs/cifar10/$cfg.yaml --epochs 5 \
+        TAIL=4 run "train5-$cfg-part1" 120 "${TRAINER[@]}" --config configs/cifar10/$cfg.yaml --epochs 5 \
           --stop-after 2 --device 0 --data-dir /tmp/cifar10 --out /tmp/runs --name "${cfg}_5ep"
-        TAIL=8 run "train5-$cfg-resume" 150 "$JAVA" -jar $JAR --resume "/tmp/runs/${cfg}_5ep" --device 0 \
+        TAIL=8 run "train5-$cfg-resume" 150 "${TRAINER[@]}" --resume "/tmp/runs/${cfg}_5ep" --device 0 \
           --data-dir /tmp/cifar10
         for f in metrics.csv summary.json; do
           [ -f "/tmp/runs/${cfg}_5ep/$f" ] && cp "/tmp/runs/${cfg}_5ep/$f" "$OUT/${cfg}_5ep-$f"
@@ -137,17 +137,34 @@ for step in $STEPS; do
       done
     fi ;;
   train)
-    if [ -f $G/cifar10-jpeg.tar.gz ]; then
-      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $G/cifar10-jpeg.tar.gz -C /tmp/cifar10
+    if [ -f $DATA ]; then
+      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $DATA -C /tmp/cifar10
       for cfg in row2_resnet32_global row1_resnet32; do
-        TAIL=8 run "train-$cfg" 150 "$JAVA" -jar $JAR --config configs/cifar10/$cfg.yaml --epochs 1 --device 0 \
+        TAIL=8 run "train-$cfg" 150 "${TRAINER[@]}" --config configs/cifar10/$cfg.yaml --epochs 1 --device 0 \
           --data-dir /tmp/cifar10 --out /tmp/runs --name "$cfg"
         for f in /tmp/runs/$cfg/metrics.csv /tmp/runs/$cfg/summary.json; do
           [ -f "$f" ] && cp "$f" "$OUT/$cfg-$(basename "$f")"
         done
       done
     else
-      say "== train: SKIPPED (no $G/cifar10-jpeg.tar.gz)"
+      say "== train: SKIPPED (no $DATA)"
+    fi ;;
+  fidelity)
+    # Table 2 row 2, cosine over FIDELITY_EPOCHS, batch 32, on the same images: ours (graphs and TF32 on, the
+    # defaults proposed once `check` passes) and the PyTorch reference (cuDNN, TF32 allowed, PyTorch's default)
+    E=${FIDELITY_EPOCHS:-10}
+    if [ -f $DATA ]; then
+      mkdir -p /tmp/cifar10 && [ -d /tmp/cifar10/train ] || tar xzf $DATA -C /tmp/cifar10
+      PDECNN_CUDA_GRAPHS=1 TAIL=14 run fidelity-ours 200 "${TRAINER[@]}" --config configs/cifar10/row2_resnet32_global.yaml \
+        --epochs $E --device 0 --precision tf32 --data-dir /tmp/cifar10 --out /tmp/runs --name fidelity
+      for f in metrics.csv summary.json; do
+        [ -f /tmp/runs/fidelity/$f ] && cp /tmp/runs/fidelity/$f "$OUT/fidelity-ours-$f"
+      done
+      PYTHONUNBUFFERED=1 TAIL=14 run fidelity-torch 240 python3 tools/pytorch/train_reference.py \
+        --config configs/cifar10/row2_resnet32_global.yaml --epochs $E --device cuda --data-dir /tmp/cifar10 \
+        --metrics "$OUT/fidelity-torch-metrics.csv"
+    else
+      say "== fidelity: SKIPPED (no $DATA)"
     fi ;;
   *) say "unknown step $step" ;;
   esac

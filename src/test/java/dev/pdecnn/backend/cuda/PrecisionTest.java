@@ -47,19 +47,6 @@ class PrecisionTest {
 
     /** Tensor cores only through SASS of sm_80+: the compute_70 PTX carries the kernels' fp32 fallback body. */
     @Test
-    void tf32NeedsSassOfAmpereOrLater() {
-        Fatbin built = KernelPathTest.BUILT;
-        assertTrue(KernelPath.tf32TensorCores(8, 0, built, false));
-        assertTrue(KernelPath.tf32TensorCores(8, 6, built, false));
-        assertTrue(KernelPath.tf32TensorCores(9, 0, built, false));
-        assertTrue(!KernelPath.tf32TensorCores(7, 5, built, false));
-        assertTrue(!KernelPath.tf32TensorCores(7, 0, built, false));
-        assertTrue(!KernelPath.tf32TensorCores(10, 0, built, false)); // Blackwell JIT-compiles compute_70
-        assertTrue(!KernelPath.tf32TensorCores(12, 0, built, false));
-        assertTrue(!KernelPath.tf32TensorCores(9, 0, built, true)); // PDECNN_CUDA_FORCE_PTX=1
-    }
-
-    @Test
     void configKeyAcceptsTf32AndFp32Only() {
         RunConfig c = new RunConfig();
         assertNull(c.precision);
