@@ -58,15 +58,22 @@ def augment(x, pad, gen):
 
 
 def evaluate(model, x, y, batch=1000):
+    """Test loss and accuracy in eval mode; as the trainer does, images whose logits are not finite (a Global layer
+    can diverge in eval mode, see the README) count as wrong and are left out of the loss."""
     model.eval()
-    loss, correct = 0.0, 0
+    loss, correct, finite = 0.0, 0, 0
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            logits = model(x[i:i + batch])
-            loss += F.cross_entropy(logits, y[i:i + batch], reduction="sum").item()
-            correct += (logits.argmax(1) == y[i:i + batch]).sum().item()
+            logits, yy = model(x[i:i + batch]), y[i:i + batch]
+            ok = torch.isfinite(logits).all(1)
+            if ok.any():
+                loss += F.cross_entropy(logits[ok], yy[ok], reduction="sum").item()
+            finite += ok.sum().item()
+            correct += ((logits.argmax(1) == yy) & ok).sum().item()
     model.train()
-    return loss / len(x), correct / len(x)
+    if finite < len(x):
+        print(f"  {len(x) - finite} test images diverged (logits not finite): left out of the loss", flush=True)
+    return loss / max(1, finite), correct / len(x)
 
 
 def main():
