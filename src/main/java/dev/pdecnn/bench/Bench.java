@@ -1,5 +1,6 @@
 package dev.pdecnn.bench;
 
+import dev.pdecnn.Settings;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.StepArena;
@@ -68,12 +69,12 @@ public final class Bench {
 
     public static Backend backend(DType dtype) {
         Backend be = dtype == DType.F64 ? new ReferenceBackend() : new CpuBackend();
-        return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
+        return Settings.BENCH_PROFILE.flag(false) ? Profile.wrap(be) : be;
     }
 
-    /** {@code be}, wrapped in the per-operation profile when {@code -Dbench.profile=true}. */
+    /** {@code be}, wrapped in the per-operation profile when {@code -Dpdecnn.bench.profile=true}. */
     public static Backend profiledIfAsked(Backend be) {
-        return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
+        return Settings.BENCH_PROFILE.flag(false) ? Profile.wrap(be) : be;
     }
 
     /**

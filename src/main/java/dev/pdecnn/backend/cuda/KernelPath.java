@@ -72,7 +72,7 @@ public final class KernelPath {
 
     /** Whether {@value #FORCE_PTX_ENV}=1 is set. */
     public static boolean forcePtx() {
-        return "1".equals(System.getenv(FORCE_PTX_ENV));
+        return dev.pdecnn.Settings.CUDA_FORCE_PTX.flag(false);
     }
 
     /**
