@@ -315,24 +315,4 @@ public final class Bench {
         }
         return 0;
     }
-
-    /** {@code Bench [--batch N] [--warmup N] [--reps N] [name ...]}. */
-    public static void main(String[] args) {
-        int batch = 128, warmup = 5, reps = 20;
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--batch" -> batch = Integer.parseInt(args[++i]);
-                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
-                case "--reps" -> reps = Integer.parseInt(args[++i]);
-                default -> names.add(args[i]);
-            }
-        }
-        try {
-            System.exit(run(names, batch, warmup, reps, System.out));
-        } catch (UserException e) {
-            System.err.println(e.getMessage());
-            System.exit(e.exitCode());
-        }
-    }
 }
