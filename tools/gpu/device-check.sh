@@ -112,7 +112,7 @@ for step in $STEPS; do
       --select-class dev.pdecnn.gpu.TrainStepEquivalenceTest ;;
   profile)
     # per-operation GPU time (each backend call followed by a synchronisation), for finding the slow kernels
-    TAIL=60 run profile 90 "$JAVA" -Dbench.profile=true -jar $JAR bench --device 0 --batch 128 --warmup 5 --reps 10 \
+    TAIL=60 run profile 90 "$JAVA" -Dpdecnn.bench.profile=true -cp "$JAR:src/main/resources" dev.pdecnn.cli.Main bench --device 0 --batch 128 --warmup 5 --reps 10 \
       resnet32 resnet32_global ;;
   sync)
     PDECNN_CUDA_SYNC=1 run bench-ours-synced 60 "${TRAINER[@]}" bench --device 0 --batch 128 --warmup 5 --reps 20 resnet32_global resnet32 ;;

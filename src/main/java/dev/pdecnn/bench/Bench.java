@@ -1,5 +1,6 @@
 package dev.pdecnn.bench;
 
+import dev.pdecnn.Settings;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.StepArena;
@@ -68,12 +69,12 @@ public final class Bench {
 
     public static Backend backend(DType dtype) {
         Backend be = dtype == DType.F64 ? new ReferenceBackend() : new CpuBackend();
-        return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
+        return Settings.BENCH_PROFILE.flag(false) ? Profile.wrap(be) : be;
     }
 
-    /** {@code be}, wrapped in the per-operation profile when {@code -Dbench.profile=true}. */
+    /** {@code be}, wrapped in the per-operation profile when {@code -Dpdecnn.bench.profile=true}. */
     public static Backend profiledIfAsked(Backend be) {
-        return Boolean.getBoolean("bench.profile") ? Profile.wrap(be) : be;
+        return Settings.BENCH_PROFILE.flag(false) ? Profile.wrap(be) : be;
     }
 
     /**
@@ -313,25 +314,5 @@ public final class Bench {
             out.flush();
         }
         return 0;
-    }
-
-    /** {@code Bench [--batch N] [--warmup N] [--reps N] [name ...]}. */
-    public static void main(String[] args) {
-        int batch = 128, warmup = 5, reps = 20;
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--batch" -> batch = Integer.parseInt(args[++i]);
-                case "--warmup" -> warmup = Integer.parseInt(args[++i]);
-                case "--reps" -> reps = Integer.parseInt(args[++i]);
-                default -> names.add(args[i]);
-            }
-        }
-        try {
-            System.exit(run(names, batch, warmup, reps, System.out));
-        } catch (UserException e) {
-            System.err.println(e.getMessage());
-            System.exit(e.exitCode());
-        }
     }
 }

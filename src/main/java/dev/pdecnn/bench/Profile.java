@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Per-operation wall-time profile of a backend (system property {@code bench.profile=true}): every backend
+ * Per-operation wall-time profile of a backend (setting {@code pdecnn.bench.profile=true}): every backend
  * call is timed, convolutions per shape, and {@link Bench} prints the totals per timed step to stderr after
  * each benchmark: wall time seen by the calling thread and the CPU time of all threads (the useful number on a
  * machine shared with other jobs, where the wall time includes waits for a core).

@@ -1,5 +1,6 @@
 package dev.pdecnn.cli;
 
+import dev.pdecnn.Settings;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.backend.cuda.Gpus;
@@ -13,14 +14,15 @@ import picocli.CommandLine.ParentCommand;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
  * {@code devices}: the GPUs this machine offers for {@code --device N} (name, compute capability, memory total and
  * free) and which path the kernels take on each (SASS for its architecture, or the driver's JIT of the PTX), the
- * driver, whether cuDNN / cuBLAS / cuRAND load, the kernels in the jar, and whether the emulated device
- * is available. Exit code 0 also when there is no GPU: that is an answer, printed with its reason.
+ * driver, whether cuDNN / cuBLAS / cuRAND load, the kernels in the jar, whether the emulated device
+ * is available, and the {@link Settings} set. Exit code 0 also when there is no GPU: that is an answer, printed with its reason.
  */
 @Command(name = "devices", mixinStandardHelpOptions = true,
         description = {"Lists the GPUs usable with --device N: memory, driver, compute capability, and which of "
@@ -82,7 +84,18 @@ final class DevicesCommand implements Callable<Integer> {
         out.println("emulated device (--device emulated, for tests): " + (sources
                 ? "kernel sources at " + HostBuild.sourceDir() + ", compiled with g++ on first use"
                 : "unavailable (needs the project's src/main/cuda and g++)"));
+        printSettings(out);
         return 0;
+    }
+
+    /** The settings set in this JVM (docs/settings.md lists them all), so a report shows what was switched. */
+    static void printSettings(PrintStream out) {
+        List<Settings.Value> set = Settings.inEffect();
+        out.println(set.isEmpty() ? "settings: all at their defaults (docs/settings.md lists them)"
+                : "settings (docs/settings.md lists them all):");
+        for (Settings.Value v : set) {
+            out.println("  " + v.describe());
+        }
     }
 
     /** {@code devices --check}: exit 0 when every check passed, 1 when one did not. */

@@ -158,17 +158,26 @@ final class SweepCellCommand implements Callable<Integer> {
 
     /** The index from the environment of a Slurm array task or a Kubernetes Indexed Job. */
     static int envIndex() {
-        for (String var : new String[]{"SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"}) {
-            String v = System.getenv(var);
-            if (v != null && !v.isBlank()) {
-                try {
-                    return Integer.parseInt(v.strip());
-                } catch (NumberFormatException e) {
-                    throw new UserException("$" + var + " is '" + v + "', not a cell index");
-                }
-            }
+        Integer i = index("SLURM_ARRAY_TASK_ID", System.getenv("SLURM_ARRAY_TASK_ID"));
+        if (i == null) {
+            i = index("JOB_COMPLETION_INDEX", System.getenv("JOB_COMPLETION_INDEX"));
+        }
+        if (i != null) {
+            return i;
         }
         throw new UserException("no cell index: pass --index I (or run as a Slurm array task or a Kubernetes "
                 + "Indexed Job, which set $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX)");
+    }
+
+    /** The index in {@code value} of the environment variable {@code var}; null when it is unset. */
+    private static Integer index(String var, String value) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return Integer.parseInt(value.strip());
+        } catch (NumberFormatException e) {
+            throw new UserException("$" + var + " is '" + value + "', not a cell index");
+        }
     }
 }

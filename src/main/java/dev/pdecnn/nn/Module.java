@@ -126,10 +126,6 @@ public abstract class Module {
         }
     }
 
-    public final boolean isTraining() {
-        return training;
-    }
-
     /** Multiply-accumulates of one forward pass for a single input of the given shape (C, H, W). */
     public long macs(int[] chw) {
         return 0;

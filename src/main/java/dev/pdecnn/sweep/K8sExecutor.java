@@ -48,7 +48,7 @@ public final class K8sExecutor {
                         + "the pods' JVMs get it) cannot carry; pass it without");
             }
         }
-        List<String> jvm = new ArrayList<>(List.of("-Dpde.threads=" + o.cpusPerTask()));
+        List<String> jvm = new ArrayList<>(List.of("-Dpdecnn.cpu.threads=" + o.cpusPerTask()));
         jvm.addAll(CellMemory.jvmArgs(o.jvmArgs(), o.mem()));
         int n = plan.cells().size();
         String mount = MOUNT_ROOT + "/" + plan.name();

@@ -19,9 +19,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Runs a sweep's unfinished cells on this machine: one worker per GPU ({@code --devices}) or N CPU workers
- * ({@code --workers}, the cores split between them through the CPU backend's {@code pde.threads}). Each cell is a
- * child JVM running {@code sweep cell}, its output in {@code SWEEP/logs/<id>.log}; finished cells are skipped and
- * stopped ones resume from their checkpoints, so running the same command again continues the sweep. A failed
+ * ({@code --workers}, the cores split between them through the CPU backend's {@code pdecnn.cpu.threads}). Each
+ * cell is a child JVM running {@code sweep cell}, its output in {@code SWEEP/logs/<id>.log}; finished cells are
+ * skipped and stopped ones resume from their checkpoints, so running the same command again continues the sweep. A failed
  * cell is reported and the others go on. SIGINT/SIGTERM stop the workers: each child gets one SIGTERM (it
  * checkpoints and exits 143) and no new cell starts.
  */
@@ -76,7 +76,7 @@ public final class LocalExecutor {
             List<String> extra = new ArrayList<>(jvmArgs);
             String dev = devices.isEmpty() ? null : devices.get(w);
             if (dev == null) {
-                extra.add("-Dpde.threads=" + threads);
+                extra.add("-Dpdecnn.cpu.threads=" + threads);
             }
             Thread t = new Thread(() -> work(extra, dev), "sweep-worker-" + w);
             t.start();

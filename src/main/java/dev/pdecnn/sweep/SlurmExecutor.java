@@ -42,13 +42,13 @@ public final class SlurmExecutor {
         int n = plan.cells().size();
         int p = o.maxParallel() > 0 ? Math.min(o.maxParallel(), n) : n;
         List<String> jvm = new ArrayList<>(CellMemory.jvmArgs(jvmArgs, o.mem()));
-        jvm.add("-Dpde.threads=${SLURM_CPUS_PER_TASK:-" + o.cpusPerTask() + "}");
+        jvm.add("-Dpdecnn.cpu.threads=${SLURM_CPUS_PER_TASK:-" + o.cpusPerTask() + "}");
         List<String> args = new ArrayList<>(List.of("sweep", "cell", dir.toString()));
         if (o.gpusPerTask() > 0) {
             args.addAll(List.of("--device", "0")); // Slurm's CUDA_VISIBLE_DEVICES makes the task's GPU number 0
         }
         String java = String.join(" ", Launcher.command(jvm, args).stream()
-                .map(a -> a.startsWith("-Dpde.threads=") ? "\"" + a + "\"" : Launcher.shellQuote(a)).toList());
+                .map(a -> a.startsWith("-Dpdecnn.cpu.threads=") ? "\"" + a + "\"" : Launcher.shellQuote(a)).toList());
         StringBuilder s = new StringBuilder();
         s.append("#!/bin/bash\n");
         s.append("#SBATCH --job-name=sweep-").append(plan.name()).append('\n');

@@ -247,9 +247,7 @@ public final class Trainer {
                     }
                     seen += b.n();
                     bar.update(++done, seen, lossSum / seen, (double) correct / seen);
-                    if (TEST_STEP_DELAY_MS > 0) {
-                        pauseForTests();
-                    }
+                    afterEachStep.run();
                     // The last batch is left to the epoch's own checkpoint (and a stop then comes after it).
                     String signal = stop.requested();
                     if (done < it.size() && (signal != null
@@ -334,18 +332,11 @@ public final class Trainer {
     }
 
     /**
-     * Test seam: milliseconds to sleep after each step (system property pdecnn.test.stepDelayMillis), so tests
-     * that signal a child process can hit it mid-epoch on any machine. Changes no number.
+     * Runs after every training step; nothing here sets it. A package-private seam: tests that signal a trainer in
+     * a child JVM slow its steps down through it (a java agent of the tests) so that "mid-epoch" is certain.
      */
-    private static final long TEST_STEP_DELAY_MS = Long.getLong("pdecnn.test.stepDelayMillis", 0);
-
-    private static void pauseForTests() {
-        try {
-            Thread.sleep(TEST_STEP_DELAY_MS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
+    static volatile Runnable afterEachStep = () -> {
+    };
 
     /** "epoch 3, batch 12 (step 57)" for a mid-epoch state, "the end of epoch 3 (step 60)" otherwise. */
     private String position(TrainState st) {

@@ -190,7 +190,7 @@ class SweepFileTest {
         }
         String java = lines.stream().filter(l -> l.contains(" sweep cell ")).findFirst().orElseThrow();
         assertTrue(java.endsWith(" sweep cell " + abs + " --device 0 &"), java);
-        assertTrue(java.contains("-Xmx2g") && java.contains("\"-Dpde.threads=${SLURM_CPUS_PER_TASK:-3}\""), java);
+        assertTrue(java.contains("-Xmx2g") && java.contains("\"-Dpdecnn.cpu.threads=${SLURM_CPUS_PER_TASK:-3}\""), java);
         assertFalse(java.contains("-Xmx12288m"), "the user's heap wins over the one derived from --mem: " + java);
         assertTrue(lines.contains("trap 'echo \"SIGUSR1: asking the trainer to checkpoint\"; kill -USR1 \"$child\" "
                 + "2>/dev/null' USR1"), s);
@@ -231,7 +231,7 @@ class SweepFileTest {
         assertEquals(List.of("sweep", "cell", "/sweeps/Table_2", "--device", "0"), c.get("args"));
         assertEquals(1, get(c, "resources", "limits").get("nvidia.com/gpu"));
         assertEquals("4Gi", get(c, "resources", "requests").get("memory"));
-        assertEquals(List.of(Map.of("name", "JAVA_TOOL_OPTIONS", "value", "-Dpde.threads=4 -Xmx3072m")), c.get("env"));
+        assertEquals(List.of(Map.of("name", "JAVA_TOOL_OPTIONS", "value", "-Dpdecnn.cpu.threads=4 -Xmx3072m")), c.get("env"));
         assertEquals("/sweeps/Table_2", first(c.get("volumeMounts")).get("mountPath"));
         Map<String, Object> vol = first(pod.get("volumes"));
         assertEquals(first(c.get("volumeMounts")).get("name"), vol.get("name"));
@@ -244,7 +244,7 @@ class SweepFileTest {
         assertFalse(get(cc, "resources").containsKey("limits"));
         assertEquals(5, get(cpu, "spec").get("parallelism"));
         assertEquals("2Gi", get(cc, "resources", "requests").get("memory"));
-        assertEquals(List.of(Map.of("name", "JAVA_TOOL_OPTIONS", "value", "-Dpde.threads=2 -Xmx1g -XX:+UseSerialGC")),
+        assertEquals(List.of(Map.of("name", "JAVA_TOOL_OPTIONS", "value", "-Dpdecnn.cpu.threads=2 -Xmx1g -XX:+UseSerialGC")),
                 cc.get("env"), "--jvm-arg reaches the pods; the user's -Xmx replaces the derived one");
         UserException e = assertThrows(UserException.class, () -> K8sExecutor.manifest(p, new K8sExecutor.Options("i",
                 "v", 0, 2, 0, 1, 60, List.of("-Dx=a b"), "2G")));

@@ -33,7 +33,7 @@ class SweepOptionsTest {
                 dir.toString(), "--jvm-arg", "-Xmx1g", "--jvm-arg", "-XX:+UseSerialGC", "--mem", "3G");
         assertEquals(0, r.code(), r.err());
         String yaml = Files.readString(dir.resolve(K8sExecutor.MANIFEST));
-        assertTrue(yaml.contains("value: -Dpde.threads=2 -Xmx1g -XX:+UseSerialGC\n"), yaml);
+        assertTrue(yaml.contains("value: -Dpdecnn.cpu.threads=2 -Xmx1g -XX:+UseSerialGC\n"), yaml);
         assertTrue(yaml.contains("memory: 3Gi"), yaml);
     }
 

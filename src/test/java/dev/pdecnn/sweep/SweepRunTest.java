@@ -4,6 +4,7 @@ import dev.pdecnn.cli.CliRunner;
 import dev.pdecnn.train.Checkpoint;
 import dev.pdecnn.train.RunFolderTest;
 import dev.pdecnn.train.SignalStopTest;
+import dev.pdecnn.train.SlowSteps;
 import dev.pdecnn.train.TrainState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
@@ -95,7 +96,7 @@ class SweepRunTest {
         Path dirB = tmp.resolve("B");
         // slow steps (a test seam that changes no number) make "mid-epoch" certain on a busy machine
         SignalStopTest.Child run = new SignalStopTest.Child(0, "sweep", "run", b.toString(), "--out", dirB.toString(),
-                "--jvm-arg", "-Dpdecnn.test.stepDelayMillis=150", "--jvm-arg", QUICK_JVM[0]);
+                "--jvm-arg", SlowSteps.jvmArg(150), "--jvm-arg", QUICK_JVM[0]);
         run.await("[");  // "[hh:mm:ss] started ..."
         Cell cell = Plan.read(dirB).cell(0);
         Path log = SweepFolder.log(dirB, cell);
@@ -136,7 +137,7 @@ class SweepRunTest {
         SweepFolder.prepare(dir, plan, f);
         Path script = dir.resolve("sweep.sbatch");
         Files.writeString(script, SlurmExecutor.script(dir, plan, new SlurmExecutor.Options(1, 2, 0, null, null, null,
-                60, "2G"), List.of(QUICK_JVM[0], "-Dpdecnn.test.stepDelayMillis=150")));
+                60, "2G"), List.of(QUICK_JVM[0], SlowSteps.jvmArg(150))));
         Path bin = Files.createDirectories(tmp.resolve("qbin"));
         Path scontrol = bin.resolve("scontrol");
         Files.writeString(scontrol, "#!/bin/sh\necho \"$@\" >> \"" + bin.resolve("scontrol.log") + "\"\n");

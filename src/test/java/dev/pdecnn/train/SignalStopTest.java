@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The trainer in its own JVM, stopped by real signals: the first one finishes the step, writes a mid-epoch
  * checkpoint, prints the resume command and exits 143 (SIGTERM); resuming gives the weights and metrics of an
- * uninterrupted run bit for bit; a second signal (SIGINT: 130) exits at once. A slow-step seam
- * (pdecnn.test.stepDelayMillis) makes "mid-epoch" certain on any machine without changing any number.
+ * uninterrupted run bit for bit; a second signal (SIGINT: 130) exits at once. Slow steps ({@link SlowSteps}) make
+ * "mid-epoch" certain on any machine without changing any number.
  */
 @EnabledOnOs(OS.LINUX)
 public class SignalStopTest {
@@ -55,8 +55,11 @@ public class SignalStopTest {
 
         public Child(long stepDelayMillis, String... trainerArgs) throws Exception {
             List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                    "-Xmx256m", "-XX:TieredStopAtLevel=1", "-Dpdecnn.test.stepDelayMillis=" + stepDelayMillis,
-                    "-cp", System.getProperty("java.class.path"), "dev.pdecnn.cli.Main"));
+                    "-Xmx256m", "-XX:TieredStopAtLevel=1"));
+            if (stepDelayMillis > 0) {
+                cmd.add(SlowSteps.jvmArg(stepDelayMillis));
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.pdecnn.cli.Main"));
             cmd.addAll(List.of(trainerArgs));
             err = tmp != null ? Files.createTempFile(tmp, "child", ".err") : Files.createTempFile("child", ".err");
             p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();

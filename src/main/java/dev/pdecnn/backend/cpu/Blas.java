@@ -17,14 +17,14 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  * {@link Parallel}, which keeps the tiles in cache and the results independent of the thread count (every
  * product has fixed operands whatever thread runs it, and single-threaded sgemm is deterministic).
  *
- * <p>System property {@code pde.gemm}: {@code blas} (default: OpenBLAS when its natives load, else the Java GEMM
+ * <p>Setting {@code pdecnn.cpu.gemm}: {@code blas} (default: OpenBLAS when its natives load, else the Java GEMM
  * with one notice on stderr) or {@code java} (never load the natives).
  */
 public final class Blas {
     /** Products with fewer multiply-adds per output column than this stay on the Java GEMM. */
     static final int MIN_DEPTH = 64;
 
-    private static final boolean LOADED = load(System.getProperty("pde.gemm", "blas"));
+    private static final boolean LOADED = load(dev.pdecnn.Settings.CPU_GEMM.text("blas"));
     private static volatile boolean enabled = LOADED;
 
     private Blas() {
@@ -36,7 +36,7 @@ public final class Blas {
             return false;
         }
         if (!"blas".equalsIgnoreCase(mode)) {
-            System.err.println("note: unknown pde.gemm=" + mode + " (blas or java); using the Java GEMM");
+            System.err.println("note: unknown pdecnn.cpu.gemm=" + mode + " (blas or java); using the Java GEMM");
             return false;
         }
         try {

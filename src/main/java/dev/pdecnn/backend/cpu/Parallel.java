@@ -7,7 +7,7 @@ import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs index ranges and task lists over the machine's cores (system property {@code pde.threads}, default all).
+ * Runs index ranges and task lists over the machine's cores (setting {@code pdecnn.cpu.threads}, default all).
  *
  * <p>Determinism: which thread runs which chunk or task depends on timing, but the chunk boundaries
  * ({@link #forChunks}) depend only on the range length and the thread count, and task numbers
@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sequentially on the thread that reaches it.
  */
 public final class Parallel {
-    private static final int THREADS = Math.max(1, Integer.getInteger("pde.threads",
+    private static final int THREADS = Math.max(1, (int) dev.pdecnn.Settings.CPU_THREADS.number(
             Runtime.getRuntime().availableProcessors()));
     private static final ForkJoinPool POOL = THREADS > 1 ? new ForkJoinPool(THREADS - 1) : null;
     private static final ThreadLocal<boolean[]> INSIDE = ThreadLocal.withInitial(() -> new boolean[1]);

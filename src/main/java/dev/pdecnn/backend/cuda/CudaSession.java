@@ -99,19 +99,11 @@ public final class CudaSession implements AutoCloseable {
 
     /** The pool size the user set, if any; {@link IllegalArgumentException} for a malformed value. */
     public static OptionalLong configuredPool() {
-        String v = System.getProperty("pdecnn.gpu.pool");
-        String from = "-Dpdecnn.gpu.pool";
-        if (v == null || v.isBlank()) {
-            v = System.getenv("PDECNN_GPU_POOL");
-            from = "PDECNN_GPU_POOL";
-        }
-        if (v == null || v.isBlank()) {
-            return OptionalLong.empty();
-        }
+        dev.pdecnn.Settings.Value v = dev.pdecnn.Settings.GPU_POOL.value().orElse(null);
         try {
-            return OptionalLong.of(DeviceMemory.parseSize(v));
+            return v == null ? OptionalLong.empty() : OptionalLong.of(DeviceMemory.parseSize(v.text()));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(from + ": " + e.getMessage());
+            throw new IllegalArgumentException(v.source() + ": " + e.getMessage());
         }
     }
 

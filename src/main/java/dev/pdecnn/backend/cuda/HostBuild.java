@@ -44,7 +44,7 @@ public final class HostBuild {
 
     /** The kernel source directory: property {@code pdecnn.cuda.dir}, else {@code src/main/cuda} of the project. */
     public static Path sourceDir() {
-        String dir = System.getProperty("pdecnn.cuda.dir");
+        String dir = dev.pdecnn.Settings.CUDA_DIR.text();
         if (dir != null) {
             return Path.of(dir);
         }
@@ -63,7 +63,7 @@ public final class HostBuild {
             return new Result(null, "kernel sources not found at " + src.toAbsolutePath()
                     + " (set -Dpdecnn.cuda.dir to the project's src/main/cuda)");
         }
-        String cxx = System.getenv().getOrDefault("PDECNN_CXX", "g++");
+        String cxx = dev.pdecnn.Settings.CXX.text("g++");
         String version;
         try {
             version = run(List.of(cxx, "--version"), null).lines().findFirst().orElse("?");

@@ -49,7 +49,7 @@ public final class HostKernelRunner implements KernelRunner {
     private HostKernelRunner(Path executable, int maxSharedBytes) throws IOException {
         this.executable = executable;
         this.maxShared = maxSharedBytes;
-        this.timeoutNanos = Long.getLong("pdecnn.host.timeoutSeconds", 600) * 1_000_000_000L;
+        this.timeoutNanos = dev.pdecnn.Settings.HOST_TIMEOUT.number(600) * 1_000_000_000L;
         this.process = new ProcessBuilder(executable.toString()).start();
         this.out = new BufferedOutputStream(process.getOutputStream(), 1 << 16);
         this.in = new BufferedInputStream(process.getInputStream(), 1 << 16);

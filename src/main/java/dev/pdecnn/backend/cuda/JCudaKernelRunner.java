@@ -113,9 +113,7 @@ public final class JCudaKernelRunner implements KernelRunner {
 
     /** Whether every launch is followed by a context synchronisation (see the class comment). */
     static boolean syncEachLaunch() {
-        String env = System.getenv("PDECNN_CUDA_SYNC");
-        return Boolean.getBoolean("pdecnn.cuda.sync")
-                || env != null && !env.isEmpty() && !env.equals("0") && !env.equalsIgnoreCase("false");
+        return dev.pdecnn.Settings.CUDA_SYNC.flag(false);
     }
 
     // ------------------------------------------------------------------------------ loading the driver

@@ -70,9 +70,9 @@ public final class KernelPath {
         return major >= 8 && Math.abs(arch(major, minor, fatbin, forcePtx)) >= 80;
     }
 
-    /** Whether {@value #FORCE_PTX_ENV}=1 is set. */
+    /** Whether {@value #FORCE_PTX_ENV} (or -Dpdecnn.cuda.forcePtx) is on: see {@link dev.pdecnn.Settings}. */
     public static boolean forcePtx() {
-        return "1".equals(System.getenv(FORCE_PTX_ENV));
+        return dev.pdecnn.Settings.CUDA_FORCE_PTX.flag(false);
     }
 
     /**

@@ -29,7 +29,6 @@ import java.util.function.Supplier;
  * {@code -Dpdecnn.cuda.graphs=true}) turns graphs on, {@code =0} off; {@link CudaBackend.Options#withGraphs} overrides both.
  */
 public final class StepGraphs {
-    static final String ENV = "PDECNN_CUDA_GRAPHS", PROPERTY = "pdecnn.cuda.graphs";
     static final int MAX_MISSES = 8;
 
     /** What happened so far, for tests, {@code bench} and the docs. */
@@ -80,7 +79,7 @@ public final class StepGraphs {
     }
 
     static boolean switchedOn(boolean byDefault) {
-        return switchedOn(System.getenv(ENV), System.getProperty(PROPERTY), byDefault);
+        return dev.pdecnn.Settings.CUDA_GRAPHS.flag(byDefault);
     }
 
     boolean enabled() {

@@ -117,7 +117,7 @@ class BlasConvTest {
 
     @Test
     void fallbackSwitch() {
-        // -Dpde.gemm=java never loads the natives; setEnabled(false) sends every product to the Java GEMM
+        // -Dpdecnn.cpu.gemm=java never loads the natives; setEnabled(false) sends every product to the Java GEMM
         assertFalse(Blas.load("java"));
         assertFalse(Blas.load("nonsense"));
         Blas.setEnabled(false);
