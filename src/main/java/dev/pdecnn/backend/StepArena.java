@@ -4,7 +4,6 @@ import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -91,11 +90,6 @@ public final class StepArena {
         return open;
     }
 
-    /** Whether a step is open. */
-    public boolean inStep() {
-        return open != null;
-    }
-
     /** A tensor of {@code shape} to write, for the open step (fresh zeros outside a step). */
     public Tensor take(int... shape) {
         if (open == null) {
@@ -146,19 +140,5 @@ public final class StepArena {
     public StepArena poison(boolean on) {
         poison = on;
         return this;
-    }
-
-    /** Tensors held by the pool between steps (for tests and memory accounting). */
-    public int pooledTensors() {
-        int n = 0;
-        for (ArrayDeque<Tensor> q : free.values()) {
-            n += q.size();
-        }
-        return n;
-    }
-
-    /** The tensors handed out in the open step and not released yet (a copy). */
-    List<Tensor> live() {
-        return new ArrayList<>(taken.keySet());
     }
 }

@@ -267,16 +267,6 @@ public final class CudaBackend implements Backend {
         return dt.cachedBytes();
     }
 
-    /** Host-to-device copies of tensors made so far (uploads of host-newer data; batches, first use of weights). */
-    public long tensorUploads() {
-        return dt.uploads;
-    }
-
-    /** Device-to-host copies of tensors made so far ({@link Tensor#download()} of device-newer data). */
-    public long tensorDownloads() {
-        return dt.downloads;
-    }
-
     /** Starts an operation; {@code named} pairs each tensor with its name: "x", x, "w", w, ... */
     private Scope op(String name, Object... named) {
         return scopes.op(name, named);

@@ -94,7 +94,6 @@ final class DeviceTensors {
     private final List<Resident> staged = new ArrayList<>();
     private ByteBuffer staging;
     private boolean inFlight;
-    long uploads, downloads;
 
     /** {@code runner}: where copies and memsets go (the backend's {@link StepRecorder}); buffers come from {@code mem}. */
     DeviceTensors(DeviceMemory mem, KernelRunner runner) {
@@ -253,7 +252,6 @@ final class DeviceTensors {
         if (!r.deviceValid) {
             if (t.hostAllocated()) {
                 rt.toDevice(t.hostArray(), r.ptr);
-                uploads++;
             } else {
                 rt.zero(r.ptr, (long) t.size() * t.dtype().bytes); // zeros that never had a host array
             }
@@ -340,7 +338,6 @@ final class DeviceTensors {
         t.deviceCopy(r);
         rt.toDeviceAsync(staging, bytes, r.ptr);
         inFlight = true;
-        uploads++;
         return true;
     }
 
@@ -360,7 +357,6 @@ final class DeviceTensors {
         if (!r.hostValid) {
             t.allocateHost();
             rt.toHost(r.ptr, t.hostArray());
-            downloads++;
             r.hostValid = true;
         }
     }
@@ -377,7 +373,6 @@ final class DeviceTensors {
         }
         t.allocateHost();
         rec.toHostLater(r.ptr, t.hostArray());
-        downloads++;
         return () -> r.hostValid = true;
     }
 
