@@ -51,9 +51,6 @@ import java.util.function.Supplier;
  * which uploads the batch itself. One thread runs the operations; F32 tensors run the {@code _f32} kernels.
  */
 public final class CudaBackend implements Backend {
-    /** How convolutions run: implicit GEMM (tiled, for grouped convs with many channels per group) or direct. */
-    public enum ConvAlgo { AUTO, DIRECT, GEMM }
-
     /**
      * Launch policy. {@code maxSharedBytes}: the dynamic shared memory a block may use (the runner's limit by
      * default); {@code pdeStepKernels}: always use the per-step PDE kernels (normally only for planes that do
