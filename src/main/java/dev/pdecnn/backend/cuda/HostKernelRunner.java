@@ -252,17 +252,6 @@ public final class HostKernelRunner implements KernelRunner {
         }, "launch " + kernel + " grid " + grid + " block " + block);
     }
 
-    /** The emulated graph: replays its own copy of the operations (see {@link HostStepGraph}). */
-    @Override
-    public StepGraph captureGraph(java.util.List<StepOp> ops) {
-        return new HostStepGraph(this, ops);
-    }
-
-    @Override
-    public boolean capturesGraphs() {
-        return true;
-    }
-
     @Override
     public synchronized void close() {
         if (process.isAlive()) {
