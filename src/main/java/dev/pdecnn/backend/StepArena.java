@@ -12,8 +12,9 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * Where the activations and activation gradients of a training or evaluation step come from. A step is opened
- * with {@code try (StepArena.Step s = be.arena().open()) { ... }}; modules {@link #take} their outputs and
+ * Where the activations and activation gradients of a training or evaluation step come from. The device that owns
+ * it opens a step ({@link Device#step}, or {@code try (StepArena.Step s = be.arena().open()) { ... }} for a forward
+ * pass that never runs as a graph); modules {@link #take} their outputs and
  * input gradients from the arena, and everything taken goes back when the step closes.
  *
  * <p>A <b>pooled</b> arena (the CPU backends) keeps the returned tensors and hands them out again: the model
