@@ -16,75 +16,29 @@ import dev.pdecnn.tensor.Tensor;
 public interface Backend {
     DType dtype();
 
+    /** Zeros on the host, for code outside the modules (inputs, tests); a device backend may defer the array. */
     default Tensor zeros(int... shape) {
         return Tensor.zeros(dtype(), shape);
     }
 
     /**
-     * The arena a step's activations and activation gradients come from (see {@link StepArena}): a training or
-     * evaluation step runs inside {@code try (StepArena.Step s = be.arena().open())}.
+     * A tensor of module state that lives as long as its module, declared so where it is made: the parameter store's
+     * flat tensors and state such as batch norm's saved statistics. A device keeps it resident for the run (a step
+     * temporary, from {@link #arena()}, goes back when its step ends). Zeros.
      */
-    StepArena arena();
+    default Tensor state(int... shape) {
+        return zeros(shape);
+    }
+
+    /** Where this backend's operations run and the policy of running them: steps, deferred reads, memory. */
+    Device device();
 
     /**
-     * Starts moving {@code batch}, a host tensor the next step reads, to where the operations run, so the copy
-     * overlaps the current step (a GPU uploads it on a copy stream). Nothing to do on the host, the default.
+     * The arena step temporaries come from (see {@link StepArena}): the device's, which opens and closes its steps
+     * ({@link Device#step}).
      */
-    default void prefetch(Tensor batch) {
-    }
-
-    /**
-     * Runs one training or evaluation step inside a step of {@link #arena()}: {@code body} issues the step's
-     * operations and returns what reads their results. A GPU backend may record the operations and run them as a
-     * replay of a CUDA graph captured from an earlier step with the same {@code key} (the step's kind and batch
-     * shape), so reads of device results inside {@code body} must go through {@link #softmaxCrossEntropyLater} and
-     * {@link #downloadLater}, whose values are there when the returned supplier runs. The default runs it directly.
-     */
-    default <R> R step(Object key, java.util.function.Supplier<java.util.function.Supplier<R>> body) {
-        try (StepArena.Step s = arena().open()) {
-            return body.get().get();
-        }
-    }
-
-    /** Whether the step running now is being recorded, so reads of device results land only when it has run. */
-    default boolean recording() {
-        return false;
-    }
-
-    /**
-     * {@link #softmaxCrossEntropy} whose mean loss, and predictions, are ready when the step's operations have run
-     * (see {@link #step}): the supplier returns the loss then. The default computes it at once.
-     */
-    default java.util.function.DoubleSupplier softmaxCrossEntropyLater(Tensor logits, int[] labels, Tensor gLogits,
-                                                                       int[] predictions) {
-        double loss = softmaxCrossEntropy(logits, labels, gLogits, predictions);
-        return () -> loss;
-    }
-
-    /**
-     * {@link Tensor#download()} that lands when the step's operations have run (see {@link #step}); run the returned
-     * action then, before reading {@code t}. The default downloads at once.
-     */
-    default Runnable downloadLater(Tensor t) {
-        t.download();
-        return () -> { };
-    }
-
-    /** Waits until every operation issued so far has finished (a GPU queues them); the host runs them at once. */
-    default void synchronize() {
-    }
-
-    /**
-     * Gives back every device buffer this backend holds, copying values only the device has to the host first;
-     * the backend stays usable. Device lifetimes are explicit (no garbage collector returns buffers), so code
-     * that is done with a network on a device calls this. Nothing to do on the host, the default.
-     */
-    default void releaseDevice() {
-    }
-
-    /** One line on the device memory this backend uses (a GPU's pool), or null for host memory. */
-    default String memorySummary() {
-        return null;
+    default StepArena arena() {
+        return device().arena();
     }
 
     /** y[n,co] = sum over the group's input channels and the kernel of w * x (cross-correlation), no bias. */
@@ -109,22 +63,24 @@ public interface Backend {
 
     /**
      * relu(batch norm) in training mode, y the activated output: {@link #batchNormTrain} then {@link #relu}. The
-     * default composes the two through a temporary (so a device backend runs its two kernels as before); the CPU
+     * default composes the two through a step temporary from the arena (so a device backend runs its two kernels as before); the CPU
      * backends write y in one pass.
      */
     default void batchNormReluTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                                     double momentum, double eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
-        Tensor t = y.zerosLike();
+        Tensor t = arena().like(y);
         batchNormTrain(x, gamma, beta, runMean, runVar, momentum, eps, t, saveMean, saveInvStd);
         relu(t, y);
+        arena().release(t);
     }
 
     /** relu(batch norm) in evaluation mode: {@link #batchNormEval} then {@link #relu}. */
     default void batchNormReluEval(Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar, double eps,
                                    Tensor y) {
-        Tensor t = y.zerosLike();
+        Tensor t = arena().like(y);
         batchNormEval(x, gamma, beta, runMean, runVar, eps, t);
         relu(t, y);
+        arena().release(t);
     }
 
     /**
@@ -133,9 +89,10 @@ public interface Backend {
      */
     default void batchNormReluBackward(Tensor x, Tensor y, Tensor gy, Tensor gamma, Tensor saveMean,
                                        Tensor saveInvStd, Tensor gx, Tensor gGamma, Tensor gBeta) {
-        Tensor t = gy.zerosLike();
+        Tensor t = arena().like(gy);
         reluBackward(y, gy, t);
         batchNormBackward(x, t, gamma, saveMean, saveInvStd, gx, gGamma, gBeta);
+        arena().release(t);
     }
 
     void relu(Tensor x, Tensor y);

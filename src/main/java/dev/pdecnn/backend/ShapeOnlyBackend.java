@@ -26,7 +26,7 @@ public final class ShapeOnlyBackend implements Backend {
     }
 
     @Override
-    public StepArena arena() {
+    public Device device() {
         throw none();
     }
 

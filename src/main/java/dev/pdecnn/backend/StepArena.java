@@ -4,7 +4,6 @@ import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -13,8 +12,9 @@ import java.util.Map;
 import java.util.function.Function;
 
 /**
- * Where the activations and activation gradients of a training or evaluation step come from. A step is opened
- * with {@code try (StepArena.Step s = be.arena().open()) { ... }}; modules {@link #take} their outputs and
+ * Where the activations and activation gradients of a training or evaluation step come from. The device that owns
+ * it opens a step ({@link Device#step}, or {@code try (StepArena.Step s = be.arena().open()) { ... }} for a forward
+ * pass that never runs as a graph); modules {@link #take} their outputs and
  * input gradients from the arena, and everything taken goes back when the step closes.
  *
  * <p>A <b>pooled</b> arena (the CPU backends) keeps the returned tensors and hands them out again: the model
@@ -91,11 +91,6 @@ public final class StepArena {
         return open;
     }
 
-    /** Whether a step is open. */
-    public boolean inStep() {
-        return open != null;
-    }
-
     /** A tensor of {@code shape} to write, for the open step (fresh zeros outside a step). */
     public Tensor take(int... shape) {
         if (open == null) {
@@ -146,19 +141,5 @@ public final class StepArena {
     public StepArena poison(boolean on) {
         poison = on;
         return this;
-    }
-
-    /** Tensors held by the pool between steps (for tests and memory accounting). */
-    public int pooledTensors() {
-        int n = 0;
-        for (ArrayDeque<Tensor> q : free.values()) {
-            n += q.size();
-        }
-        return n;
-    }
-
-    /** The tensors handed out in the open step and not released yet (a copy). */
-    List<Tensor> live() {
-        return new ArrayList<>(taken.keySet());
     }
 }

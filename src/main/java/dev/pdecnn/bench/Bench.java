@@ -160,12 +160,12 @@ public final class Bench {
         TrainStep train = new TrainStep(net);
         Runnable step = () -> {
             train.train(x, labels, 0.01, 0.9, 5e-4, null);
-            be.synchronize(); // a GPU queues its launches: the step's time is the time until they have run
+            be.device().synchronize(); // a GPU queues its launches: the step's time is the time until they have run
         };
         try {
             return time(net.name, batch, warmup, reps, step);
         } finally {
-            be.releaseDevice(); // this model's parameters leave the device before the next benchmark's arrive
+            be.device().releaseDevice(); // this model's parameters leave the device before the next benchmark's arrive
         }
     }
 
@@ -199,12 +199,12 @@ public final class Bench {
                 layer.forward(x);
                 layer.backward(gy);
             }
-            be.synchronize();
+            be.device().synchronize();
         };
         try {
             return time("global " + n + "x" + c + "x" + h + "x" + w + " K=" + k, n, warmup, reps, step);
         } finally {
-            be.releaseDevice();
+            be.device().releaseDevice();
         }
     }
 

@@ -30,7 +30,7 @@ final class Profile {
      * operation's kernels plus one launch-and-wait round trip (tens of microseconds), not the enqueueing alone.
      */
     static Backend wrap(Backend be) {
-        Runnable sync = be::synchronize;
+        Runnable sync = be.device()::synchronize;
         InvocationHandler h = (proxy, m, args) -> {
             long t0 = System.nanoTime(), c0 = cpuNanos();
             try {

@@ -1,6 +1,5 @@
 package dev.pdecnn.cli;
 
-import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.bench.Bench;
 import dev.pdecnn.bench.InferenceBench;
 import picocli.CommandLine.Command;
@@ -67,15 +66,16 @@ final class BenchCommand implements Callable<Integer> {
             return Bench.run(names, batch, warmup, reps, main.out);
         }
         try (Devices.Opened opened = Devices.open(device, precision, main.out)) {
-            String where = opened.session() == null ? null : opened.session().description();
+            String where = opened.gpuDescription();
             int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where,
                     () -> Bench.profiledIfAsked(opened.backend())));
-            if (opened.backend() instanceof CudaBackend cb) {
+            String graphs = opened.device().graphSummary();
+            if (graphs != null) {
                 main.out.println();
-                main.out.println("CUDA graphs: " + (cb.graphs() ? "on, " + cb.graphStats().describe()
+                main.out.println("CUDA graphs: " + (graphs.startsWith("on") ? graphs
                         : "off (PDECNN_CUDA_GRAPHS=1 turns them on for a GPU; =0 turns them off; they need a pool)"));
             }
-            String memory = opened.backend().memorySummary();
+            String memory = opened.device().memorySummary();
             if (memory != null) {
                 main.out.println();
                 main.out.println("device memory (all benchmarks above, one pool): " + memory);

@@ -2,9 +2,11 @@ package dev.pdecnn.cli;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
-import dev.pdecnn.backend.cpu.CpuBackend;
-import dev.pdecnn.backend.cuda.CudaSession;
+import dev.pdecnn.backend.Device;
+import dev.pdecnn.backend.HostDevice;
+import dev.pdecnn.backend.open.DeviceFactory;
 import dev.pdecnn.backend.cuda.DeviceOutOfMemoryException;
+import dev.pdecnn.backend.cuda.GpuInfo;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.KernelException;
 
@@ -28,25 +30,28 @@ public final class Devices {
     private Devices() {
     }
 
-    /** The backend a run trains on, and what to release after it. */
+    /** The backend a run trains on, and its device, released after the run. */
     public static final class Opened implements AutoCloseable {
         private final Backend backend;
-        private final CudaSession session;
         private final String device;
 
-        Opened(String device, Backend backend, CudaSession session) {
+        Opened(String device, Backend backend) {
             this.device = device;
             this.backend = backend;
-            this.session = session;
         }
 
         public Backend backend() {
             return backend;
         }
 
-        /** The GPU session, or null on the CPU. */
-        public CudaSession session() {
-            return session;
+        /** Where the backend runs: the host, or a GPU (or its emulation) with its memory pool. */
+        public Device device() {
+            return backend.device();
+        }
+
+        /** The device's description for a GPU or the emulation, null on the CPU. */
+        public String gpuDescription() {
+            return device() instanceof HostDevice ? null : device().description();
         }
 
         /** Runs {@code body}, turning a device failure into a one-line error with exit code 4. */
@@ -57,9 +62,9 @@ public final class Devices {
         /** Frees the pool and the device; after a device fault that can fail too, which changes nothing then. */
         @Override
         public void close() {
-            if (session != null) {
+            if (!(device() instanceof HostDevice)) {
                 try {
-                    session.close();
+                    device().close();
                 } catch (KernelException ignored) {
                     // a context that faulted (e.g. an illegal address) rejects further calls; the process ends anyway
                 }
@@ -99,9 +104,9 @@ public final class Devices {
                 if ("tf32".equals(precision)) {
                     out.println("note: --precision tf32 applies to GPU convolutions; the CPU computes in fp32");
                 }
-                return new Opened(d, new CpuBackend(), null);
+                return new Opened(d, DeviceFactory.open("cpu", precision));
             case "auto": {
-                Gpus.Probe p = probe(d);
+                GpuInfo.Probe p = probe(d);
                 String why = p.reason() != null ? p.reason() : p.gpus().isEmpty() ? p.gpuList() : null;
                 if (why == null) {
                     try {
@@ -111,10 +116,10 @@ public final class Devices {
                     }
                 }
                 out.println("note: --device auto: no usable GPU (" + why + "); training on the CPU");
-                return new Opened(d, new CpuBackend(), null);
+                return new Opened(d, DeviceFactory.open("cpu", precision));
             }
             case "emulated":
-                return session(d, out, false, () -> CudaSession.emulated(precision));
+                return session(d, out, false, () -> DeviceFactory.open(d, precision));
             default:
                 int n;
                 try {
@@ -130,7 +135,7 @@ public final class Devices {
         }
     }
 
-    private static Gpus.Probe probe(String device) {
+    private static GpuInfo.Probe probe(String device) {
         try {
             return Gpus.probe();
         } catch (RuntimeException e) {
@@ -139,7 +144,7 @@ public final class Devices {
     }
 
     private static Opened gpu(String device, int ordinal, String precision, PrintStream out) {
-        Gpus.Probe p = probe(device);
+        GpuInfo.Probe p = probe(device);
         if (p.reason() != null) {
             throw new UserException("--device " + device + ": " + p.reason() + "; use --device cpu (or auto)");
         }
@@ -147,30 +152,30 @@ public final class Devices {
             throw new UserException("--device " + device + ": no GPU " + ordinal + ", " + p.gpuList()
                     + " ('java -jar trainer.jar devices' lists them)");
         }
-        return session(device, out, true, () -> CudaSession.gpu(ordinal, precision));
+        return session(device, out, true, () -> DeviceFactory.open(Integer.toString(ordinal), precision));
     }
 
     /** {@code gpu}: a real GPU, whose note lists the NVIDIA libraries that do not load (the emulation asks nothing). */
-    private static Opened session(String device, PrintStream out, boolean gpu, Supplier<CudaSession> open) {
-        CudaSession s;
+    private static Opened session(String device, PrintStream out, boolean gpu, Supplier<Backend> open) {
+        Backend be;
         try {
-            s = open.get();
+            be = open.get();
         } catch (KernelException | IllegalArgumentException e) {
             throw new UserException("--device " + device + ": " + oneLine(String.valueOf(e.getMessage())));
         }
-        out.println("device: " + s.description());
+        out.println("device: " + be.device().description());
         out.println("note: " + librariesNote(gpu));
-        return new Opened(device, s.backend(), s);
+        return new Opened(device, be);
     }
 
     /** The one notice about cuDNN / cuBLAS: this version runs its own kernels for every operation. */
     static String librariesNote(boolean probe) {
         StringBuilder b = new StringBuilder("every operation runs on the trainer's own CUDA kernels (cuDNN and cuBLAS "
                 + "are not used in this version");
-        List<Gpus.Library> missing = !probe ? List.of() : Gpus.libraries().stream().filter(l -> !l.loaded()).toList();
+        List<GpuInfo.Library> missing = !probe ? List.of() : Gpus.libraries().stream().filter(l -> !l.loaded()).toList();
         if (!missing.isEmpty()) {
             b.append("; not loadable here:");
-            for (Gpus.Library l : missing) {
+            for (GpuInfo.Library l : missing) {
                 b.append(' ').append(l.soname());
             }
         }

@@ -3,6 +3,7 @@ package dev.pdecnn.cli;
 import dev.pdecnn.Settings;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.cuda.DeviceMemory;
+import dev.pdecnn.backend.cuda.GpuInfo;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.HostBuild;
 import dev.pdecnn.backend.cuda.KernelPath;
@@ -51,8 +52,8 @@ final class DevicesCommand implements Callable<Integer> {
             throw new UserException("--device applies to --check only (devices --check --device " + device.strip() + ")");
         }
         PrintStream out = main.out;
-        Gpus.Probe p = Gpus.probe();
-        out.println("JCuda " + Gpus.JCUDA_VERSION + " (CUDA driver API)");
+        GpuInfo.Probe p = Gpus.probe();
+        out.println("JCuda " + GpuInfo.JCUDA_VERSION + " (CUDA driver API)");
         if (p.reason() != null) {
             out.println("no CUDA GPU: " + p.reason());
             out.println("  --device auto trains on the CPU here; --device N fails");
@@ -61,7 +62,7 @@ final class DevicesCommand implements Callable<Integer> {
             if (p.gpus().isEmpty()) {
                 out.println("no CUDA GPU: " + p.gpuList());
             }
-            for (Gpus.Gpu g : p.gpus()) {
+            for (GpuInfo.Gpu g : p.gpus()) {
                 out.printf(Locale.ROOT, "%s, %s free, up to %s shared memory per block  (--device %d)%n", g.describe(),
                         freeMemory(g), DeviceMemory.bytes(g.maxSharedPerBlock()), g.ordinal());
                 out.println("  kernels: " + kernelPaths(g));
@@ -69,7 +70,7 @@ final class DevicesCommand implements Callable<Integer> {
             }
         }
         out.println("libraries (optional: every operation runs on the trainer's own CUDA kernels):");
-        for (Gpus.Library l : Gpus.libraries()) {
+        for (GpuInfo.Library l : Gpus.libraries()) {
             out.printf(Locale.ROOT, "  %-9s %-16s %s%n", l.name(), l.soname(), l.loaded() ? l.detail() : "not loaded: "
                     + l.detail());
         }
@@ -112,7 +113,7 @@ final class DevicesCommand implements Callable<Integer> {
                     ? "" : "; without a GPU, 'devices --check --device emulated' checks the kernels on the host emulation"));
         }
         try (o) {
-            return new DeviceCheck(o.session().runner(), main.out).runAll() ? 0 : 1;
+            return DeviceCheck.on(o.device(), main.out).runAll() ? 0 : 1;
         }
     }
 
@@ -120,7 +121,7 @@ final class DevicesCommand implements Callable<Integer> {
      * Which code of the committed fatbins the driver runs on this GPU, per module: "SASS sm_XY" when a fatbin has
      * SASS for the GPU's architecture, else "PTX JIT (compute_80)" (the newest PTX that fits) (see {@link KernelPath}).
      */
-    static String kernelPaths(Gpus.Gpu g) {
+    static String kernelPaths(GpuInfo.Gpu g) {
         try {
             return KernelPath.describe(g.ccMajor(), g.ccMinor(), KernelModules.load(), KernelPath.forcePtx());
         } catch (RuntimeException e) {
@@ -129,7 +130,7 @@ final class DevicesCommand implements Callable<Integer> {
     }
 
     /** Whether TF32 tensor cores run here (sm_80+ through SASS), and so the default of --precision. */
-    static String precision(Gpus.Gpu g) {
+    static String precision(GpuInfo.Gpu g) {
         try {
             boolean tf32 = KernelPath.tf32TensorCores(g.ccMajor(), g.ccMinor(), KernelModules.load().fatbinContents("conv"),
                     KernelPath.forcePtx());
@@ -141,7 +142,7 @@ final class DevicesCommand implements Callable<Integer> {
     }
 
     /** Free memory of a GPU (a short-lived context on it); "?" when it cannot be asked. */
-    private static String freeMemory(Gpus.Gpu g) {
+    private static String freeMemory(GpuInfo.Gpu g) {
         try (var r = dev.pdecnn.backend.cuda.JCudaKernelRunner.open(g.ordinal())) {
             return DeviceMemory.bytes(r.memoryInfo()[0]);
         } catch (RuntimeException e) {

@@ -1,5 +1,6 @@
 package dev.pdecnn.export;
 
+import com.google.gson.Gson;
 import dev.pdecnn.export.OnnxGraph.Val;
 import dev.pdecnn.export.onnx.OnnxProto.GraphProto;
 import dev.pdecnn.export.onnx.OnnxProto.ModelProto;
@@ -112,15 +113,9 @@ public final class OnnxExport {
         return m.build();
     }
 
+    /** ["a","b"]: Gson's default escaping, as the predict side's reader expects. */
     private static String jsonStrings(List<String> names) {
-        StringBuilder b = new StringBuilder("[");
-        for (String n : names) {
-            if (b.length() > 1) {
-                b.append(',');
-            }
-            b.append(dev.pdecnn.train.Checkpoint.gson().toJson(n));
-        }
-        return b.append(']').toString();
+        return new Gson().toJson(names);
     }
 
     private static ValueInfoProto valueInfo(String name, String batchDim, int... dims) {

@@ -54,8 +54,8 @@ public final class BatchNorm2d extends Module {
         runVar = buffer("running_var", c);
         gamma.fill(1);
         runVar.fill(1);
-        saveMean = be.zeros(c);
-        saveInv = be.zeros(c);
+        saveMean = be.state(c); // written in forward, read in backward: module state, not a step temporary
+        saveInv = be.state(c);
     }
 
     /** Epsilon added to the variance (evaluation: (x - running_mean) / sqrt(running_var + eps)). */

@@ -38,10 +38,10 @@ public final class ParamStore {
         if (trainable > Integer.MAX_VALUE || buffers > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("model too large: " + trainable + " parameters");
         }
-        weights = be.zeros((int) trainable);
-        grads = be.zeros((int) trainable);
-        velocity = be.zeros((int) trainable);
-        stats = be.zeros((int) buffers);
+        weights = be.state((int) trainable);
+        grads = be.state((int) trainable);
+        velocity = be.state((int) trainable);
+        stats = be.state((int) buffers);
         int wo = 0, so = 0;
         for (Map.Entry<String, Param> e : params.entrySet()) {
             Param p = e.getValue();

@@ -1,6 +1,8 @@
 package dev.pdecnn.selfcheck;
 
+import dev.pdecnn.backend.Device;
 import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.backend.cuda.CudaDevice;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.backend.cuda.KernelRunner;
 import dev.pdecnn.tensor.DType;
@@ -79,14 +81,41 @@ public final class DeviceCheck {
     static final long BUDGET = 256L << 20;
 
     private final KernelRunner runner;
+    /** The device opened for the check, whose graphs the graph checks use; null: graphs as the runner allows. */
+    private final CudaDevice device;
     private final PrintStream out;
     private final List<Result> results = new ArrayList<>();
     private final List<CudaBackend> open = new ArrayList<>();
     private String section = "";
 
     public DeviceCheck(KernelRunner runner, PrintStream out) {
+        this(runner, null, out);
+    }
+
+    private DeviceCheck(KernelRunner runner, CudaDevice device, PrintStream out) {
         this.runner = runner;
+        this.device = device;
         this.out = out;
+    }
+
+    /** The check of an opened device: a GPU or the emulation ({@link IllegalArgumentException} for the host). */
+    public static DeviceCheck on(Device device, PrintStream out) {
+        if (!(device instanceof CudaDevice c)) {
+            throw new IllegalArgumentException("the device check compares a CUDA device with the CPU, not "
+                    + device.description());
+        }
+        return new DeviceCheck(c.runner(), c, out);
+    }
+
+    /** A float32 backend with buffers from {@code memory} and steps as CUDA graphs or not, as the device makes them. */
+    CudaBackend graphBackend(DeviceMemory memory, boolean graphs) {
+        CudaBackend.Options o = CudaBackend.defaultOptions(runner).withGraphs(graphs);
+        return device != null ? device.backendOn(memory, DType.F32, o) : new CudaBackend(memory, DType.F32, o);
+    }
+
+    /** Whether this device makes CUDA graphs of steps. */
+    boolean capturesGraphs() {
+        return device != null ? device.capturesGraphs() : new CudaBackend(runner, DType.F32).device().capturesGraphs();
     }
 
     public KernelRunner runner() {
@@ -182,7 +211,7 @@ public final class DeviceCheck {
     private void release() {
         for (CudaBackend be : open) {
             try {
-                be.releaseDevice();
+                be.device().releaseDevice();
             } catch (RuntimeException ignored) {
                 // the check already failed on this device; its buffers go with the process
             }

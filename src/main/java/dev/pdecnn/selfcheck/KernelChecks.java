@@ -3,7 +3,7 @@ package dev.pdecnn.selfcheck;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
 import dev.pdecnn.backend.cuda.CudaBackend;
-import dev.pdecnn.backend.cuda.CudaBackend.ConvAlgo;
+import dev.pdecnn.backend.cuda.ConvAlgo;
 import dev.pdecnn.backend.cuda.Precision;
 import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.tensor.DType;

@@ -119,7 +119,7 @@ final class StepChecks {
     }
 
     static void graphs(DeviceCheck c) {
-        if (!c.runner().capturesGraphs()) {
+        if (!c.capturesGraphs()) {
             c.skip("graph replay", "this device makes no CUDA graphs");
             return;
         }
@@ -129,8 +129,7 @@ final class StepChecks {
             DeviceCheck.Measured m = new DeviceCheck.Measured();
             try (DeviceMemory pg = DeviceMemory.pool(c.runner(), 64L << 20);
                  DeviceMemory pe = DeviceMemory.pool(c.runner(), 64L << 20)) {
-                CudaBackend graphs = new CudaBackend(pg, DType.F32, CudaBackend.defaultOptions(c.runner()).withGraphs(true));
-                CudaBackend eager = new CudaBackend(pe, DType.F32, CudaBackend.defaultOptions(c.runner()).withGraphs(false));
+                CudaBackend graphs = c.graphBackend(pg, true), eager = c.graphBackend(pe, false);
                 try {
                     Network a = Models.build(cfg, graphs), b = Models.build(cfg, eager);
                     copyWeights(init, a);
@@ -154,11 +153,11 @@ final class StepChecks {
                     float[] ea = sa.eval(batch(a, 2, DType.F32, 99), t -> t.copy().f32());
                     float[] eb = sb.eval(batch(b, 2, DType.F32, 99), t -> t.copy().f32());
                     m.require(Arrays.equals(ea, eb), "evaluation logits differ");
-                    var st = graphs.graphStats();
+                    var st = graphs.device().graphStats();
                     m.require(st.replays() > 0, "no step was replayed: " + st.describe());
                 } finally {
-                    graphs.releaseDevice();
-                    eager.releaseDevice();
+                    graphs.device().releaseDevice();
+                    eager.device().releaseDevice();
                 }
             }
             return m;

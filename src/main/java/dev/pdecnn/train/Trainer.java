@@ -395,10 +395,10 @@ public final class Trainer {
         return new Stopped("stopped by " + signal + "; resume with: " + cmd, stop.exitCode());
     }
 
-    /** The batch as a tensor; on a GPU backend its upload starts now ({@link Backend#prefetch}). */
+    /** The batch as a tensor; on a GPU backend its upload starts now ({@link dev.pdecnn.backend.Device#prefetch}). */
     private Tensor staged(DataLoader.Batch b) {
         Tensor x = Tensor.of(b.x(), b.n(), b.c(), b.h(), b.w());
-        be.prefetch(x);
+        be.device().prefetch(x);
         return x;
     }
 

@@ -119,7 +119,7 @@ final class Kernels {
     /** Gives back the device buffers of every backend the finished test made (the test classes' @AfterEach). */
     static synchronized void releaseTracked() {
         for (CudaBackend be : TRACKED) {
-            be.releaseDevice();
+            be.device().releaseDevice();
         }
         TRACKED.clear();
     }

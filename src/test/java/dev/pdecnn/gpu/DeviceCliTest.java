@@ -1,6 +1,7 @@
 package dev.pdecnn.gpu;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.backend.cuda.GpuInfo;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.KernelException;
 import dev.pdecnn.cli.CliRunner;
@@ -59,7 +60,7 @@ class DeviceCliTest {
      * they hold on machines without a driver and on those with libcuda installed but no GPU alike.
      */
     static String noGpuReason() {
-        Gpus.Probe p = Gpus.probe();
+        GpuInfo.Probe p = Gpus.probe();
         return p.reason() != null ? p.reason() : p.gpus().isEmpty() ? p.gpuList() : null;
     }
 

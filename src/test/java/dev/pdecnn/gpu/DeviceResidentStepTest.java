@@ -110,8 +110,8 @@ class DeviceResidentStepTest {
                 }
             }
             System.out.printf(Locale.ROOT, "[gpu] %-48s a step: 2 copies in, 2 out, %d launches, 1 memset; %s resident%n",
-                    file, launchesPerStep, DeviceMemory.bytes(be.residentBytes()));
-            be.releaseDevice();
+                    file, launchesPerStep, DeviceMemory.bytes(be.device().residentBytes()));
+            be.device().releaseDevice();
             assertEquals(0, pool.inUse());
         }
     }
@@ -173,18 +173,18 @@ class DeviceResidentStepTest {
         assertEquals(w.download().get(0), w.get(0));
 
         // activations: readable during their step, gone (loudly) once the next step has reused their buffers
-        gpuBe.endStep();
+        gpuBe.device().endStep();
         Tensor logits = gpu.forward(Steps.batch(gpu, 2, DType.F64, 40));
         double first = logits.download().get(0); // downloaded while the step is live: the host copy survives the step
         Tensor unread = gpu.forward(Steps.batch(gpu, 2, DType.F64, 41));
         assertTrue(!unread.hostAllocated(), "an activation has no host array until host code reads it");
-        gpuBe.endStep();
+        gpuBe.device().endStep();
         assertEquals(first, logits.get(0));
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> unread.get(0));
         assertTrue(e.getMessage().contains("activation of a finished training step"), e.getMessage());
-        gpuBe.releaseDevice();
-        assertEquals(0, gpuBe.memory().inUse());
-        gpuBe.memory().close();
+        gpuBe.device().releaseDevice();
+        assertEquals(0, gpuBe.device().memory().inUse());
+        gpuBe.device().memory().close();
     }
 
     @Test
@@ -211,13 +211,13 @@ class DeviceResidentStepTest {
             Steps.copyWeights(init, net);
             Map<String, Tensor> vel = Steps.velocities();
             Tensor next = Steps.batch(net, n, DType.F32, 31);
-            assertTrue(be.stage(next));
+            assertTrue(be.device().stage(next));
             for (int step = 1; step <= steps; step++) {
                 Tensor x = next;
                 next = Steps.batch(net, n, DType.F32, 31 + step);
                 long toDev = rt.copiesToDevice, staged = rt.stagedCopies, blocks = pool.allocations();
-                assertTrue(be.stage(next), "the next batch goes up while this step runs");
-                assertTrue(!be.stage(next), "a tensor already on the device is not staged again");
+                assertTrue(be.device().stage(next), "the next batch goes up while this step runs");
+                assertTrue(!be.device().stage(next), "a tensor already on the device is not staged again");
                 Steps.sgdStep(net, be, x, y, vel, 0.1, 0.9, 5e-4);
                 if (step >= 2) {
                     assertEquals(2, rt.copiesToDevice - toDev, "step " + step + ": the staged batch and the labels");
@@ -231,7 +231,7 @@ class DeviceResidentStepTest {
             for (Map.Entry<String, float[]> e : plain.entrySet()) {
                 assertArrayEquals(e.getValue(), got.get(e.getKey()).value.download().copy().f32(), e.getKey() + ": staged vs plain steps");
             }
-            be.releaseDevice(); // also frees the batch staged last, which no step read
+            be.device().releaseDevice(); // also frees the batch staged last, which no step read
             assertEquals(0, pool.inUse());
             assertEquals(next.get(0), next.f32()[0], "a staged batch keeps its host values");
         }
@@ -254,7 +254,7 @@ class DeviceResidentStepTest {
             new dev.pdecnn.train.Trainer(cfg, dev.pdecnn.data.DataSets.load("mnist", data, quiet), tmp.resolve("stage-run"),
                     quiet, false, be).run(null);
             assertEquals(3, rt.stagedCopies, "48 training images in batches of 16, each staged");
-            be.releaseDevice();
+            be.device().releaseDevice();
             assertEquals(0, pool.inUse());
         }
     }
@@ -273,8 +273,8 @@ class DeviceResidentStepTest {
             for (int i = 0; i < x.size(); i++) {
                 assertEquals(Math.max(0f, (float) x.get(i)), z.get(i), "element " + i);
             }
-            a.releaseDevice();
-            b.releaseDevice();
+            a.device().releaseDevice();
+            b.device().releaseDevice();
             assertEquals(0, ma.inUse() + mb.inUse());
         }
     }

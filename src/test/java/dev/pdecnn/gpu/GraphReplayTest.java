@@ -66,8 +66,8 @@ class GraphReplayTest {
              DeviceMemory poolE = DeviceMemory.pool(EAGER_DEVICE.runner(), 64L << 20)) {
             CudaBackend graphs = new CudaBackend(poolG, DType.F32, CudaBackend.defaultOptions(poolG.runner()).withGraphs(true));
             CudaBackend eager = eagerBackend(poolE);
-            assertTrue(graphs.graphs(), "graphs asked for on a pool");
-            assertFalse(eager.graphs(), "graphs off: the default");
+            assertTrue(graphs.device().graphs(), "graphs asked for on a pool");
+            assertFalse(eager.device().graphs(), "graphs off: the default");
             Network a = Models.build(cfg, graphs), b = Models.build(cfg, eager);
             Steps.copyWeights(init, a);
             Steps.copyWeights(init, b);
@@ -78,13 +78,13 @@ class GraphReplayTest {
                 double lr = Trainer.cosine(0.1, step, STEPS);
                 int[] y = Steps.labels(n, 100 + step);
                 int[] pa = new int[n], pb = new int[n];
-                                long g0 = graphs.submissions(), e0 = eager.submissions();
+                                long g0 = graphs.device().submissions(), e0 = eager.device().submissions();
                 Tensor xb = Steps.batch(b, n, DType.F32, step);
                 Future<Double> side = SIDE.submit(() -> sb.train(xb, y, lr, 0.9, 5e-4, pb));
                 double la = sa.train(Steps.batch(a, n, DType.F32, step), y, lr, 0.9, 5e-4, pa);
-                long g1 = graphs.submissions();
+                long g1 = graphs.device().submissions();
                 double lb = join(side);
-                long e1 = eager.submissions();
+                long e1 = eager.device().submissions();
                 String at = file + " step " + (step + 1) + " (batch " + n + ")";
                 assertEquals(Double.doubleToRawLongBits(lb), Double.doubleToRawLongBits(la), at + ": loss " + la + " vs " + lb);
                 assertArrayEquals(pb, pa, at + ": predictions");
@@ -98,23 +98,23 @@ class GraphReplayTest {
                     assertSameState(a, b, at);
                 }
             }
-            var st = graphs.graphStats();
+            var st = graphs.device().graphStats();
             assertEquals(1, graphSubs, file + ": a replayed step is one submission " + st);
             assertTrue(st.captures() >= 2 && st.captures() <= 3, file + ": one graph per batch shape " + st);
             assertTrue(st.replays() >= STEPS - 7, file + ": steps replayed " + st);
             assertTrue(st.updatedLaunches() >= st.replays() - st.captures(), file + ": the lr changes every step " + st);
-            assertEquals(0, eager.graphStats().replays());
+            assertEquals(0, eager.device().graphStats().replays());
 
             for (int i = 0; i < 4; i++) { // evaluation: BN running statistics, logits read after the replay
                 int n = i == 3 ? LAST : BATCH;
                 float[] la = logits(a, n, 900 + i), lb = logits(b, n, 900 + i);
                 assertArrayEquals(lb, la, file + " eval batch " + i);
             }
-            assertTrue(graphs.graphStats().captures() > st.captures(), file + ": the evaluation step has its graph");
+            assertTrue(graphs.device().graphStats().captures() > st.captures(), file + ": the evaluation step has its graph");
             System.out.printf(Locale.ROOT, "[graphs] %-44s eager step %4d submissions; replay 1 (graph of %d nodes); %s%n",
-                    file, eagerSubs, st.lastGraphNodes(), graphs.graphStats());
-            graphs.releaseDevice();
-            eager.releaseDevice();
+                    file, eagerSubs, st.lastGraphNodes(), graphs.device().graphStats());
+            graphs.device().releaseDevice();
+            eager.device().releaseDevice();
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.pdecnn.gpu;
 
 import dev.pdecnn.backend.Backend;
+import dev.pdecnn.backend.cuda.CudaBackend;
+import dev.pdecnn.backend.cuda.CudaDevice;
 import dev.pdecnn.backend.cuda.CudaSession;
 import dev.pdecnn.backend.cuda.HostBuild;
 import dev.pdecnn.cli.Devices;
@@ -18,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * JCuda stays out of the CPU path and the emulated device: only {@code JCudaKernelRunner} names JCuda, and nothing
+ * JCuda stays out of the CPU path and the emulated device: only {@code JCudaKernelRunner} and {@code JCudaStepGraph} name JCuda, and nothing
  * on these paths touches it. The trainer's classes run in a fresh class loader that records every request for a
  * {@code jcuda.*} class (and refuses it), so a stray reference fails here rather than loading JCuda's natives on a
  * machine without a GPU.
@@ -71,8 +73,9 @@ class JCudaIsolationTest {
                 relu(cpu.backend());
             }
             if (HostBuild.build().ok()) {
-                try (CudaSession s = CudaSession.emulated(1 << 20, true)) {
-                    relu(s.backend());
+                CudaBackend be = CudaSession.emulated(1 << 20, true);
+                try (CudaDevice d = be.device()) {
+                    relu(be);
                 }
                 try (Devices.Opened emulated = Devices.open("emulated", quiet)) {
                     relu(emulated.backend());

@@ -31,7 +31,7 @@ class KernelFailureTest {
                     + "shared 0 B on host emulation"), e.getMessage());
             assertTrue(e.getMessage().endsWith(": an illegal memory access was encountered (CUDA_ERROR_ILLEGAL_ADDRESS)"),
                     e.getMessage());
-            assertEquals(be.residentBytes() + be.cachedBytes(), mem.inUse(), "a failed operation returns its scratch");
+            assertEquals(be.device().residentBytes() + be.device().cachedBytes(), mem.inUse(), "a failed operation returns its scratch");
             assertEquals(0.0, y.get(0), "the output of a failed launch is not taken from the device");
 
             Tensor f = Tensor.zeros(DType.F32, 1, 2, 5, 7);
@@ -46,7 +46,7 @@ class KernelFailureTest {
                     () -> rt.launch("relu_f32", dev.pdecnn.backend.cuda.Dim3.of(1), dev.pdecnn.backend.cuda.Dim3.of(32),
                             1 << 20, null, null, 0));
             assertTrue(real.getMessage().contains("shared memory"), real.getMessage());
-            be.releaseDevice();
+            be.device().releaseDevice();
             assertEquals(0, mem.inUse(), "releaseDevice returns every buffer");
             mem.close();
         }

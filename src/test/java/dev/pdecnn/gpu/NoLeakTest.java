@@ -48,7 +48,7 @@ class NoLeakTest {
                         inUseAfterFirst = pool.inUse();
                         blocksAfterFirst = pool.liveBlocks();
                         poolAllocsAfterFirst = pool.allocations();
-                        assertTrue(inUseAfterFirst > 0 && be.residentBytes() > 0, pool.summary());
+                        assertTrue(inUseAfterFirst > 0 && be.device().residentBytes() > 0, pool.summary());
                     }
                     assertEquals(inUseAfterFirst, pool.inUse(), "bytes in use after step " + step);
                     assertEquals(blocksAfterFirst, pool.liveBlocks(), "live blocks after step " + step);
@@ -58,7 +58,7 @@ class NoLeakTest {
                     assertEquals(0, rt.frees, "driver frees by step " + step);
                 }
                 String during = pool.summary();
-                be.releaseDevice();
+                be.device().releaseDevice();
                 assertEquals(0, pool.inUse(), "bytes in use after releaseDevice");
                 assertEquals(0, pool.liveBlocks(), "live blocks after releaseDevice");
                 assertEquals(Map.of(0L, pool.capacity()), pool.freeBlocksForTest(), "the pool is one free block again");

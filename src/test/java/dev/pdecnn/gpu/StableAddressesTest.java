@@ -69,7 +69,7 @@ class StableAddressesTest {
                 Tensor x = next;
                 next = Steps.batch(net, 2, DType.F32, 51 + step);
                 if (staged) {
-                    be.prefetch(next);
+                    be.device().prefetch(next);
                 }
                 rt.record = new ArrayList<>();
                 Steps.sgdStep(net, be, x, y, vel, 0.1, 0.9, 5e-4);
@@ -83,7 +83,7 @@ class StableAddressesTest {
                     assertEquals(a.get(i), b.get(i), file + ": launch " + i + " of step " + (s + 1) + " vs step " + s);
                 }
             }
-            be.releaseDevice();
+            be.device().releaseDevice();
         }
     }
 }

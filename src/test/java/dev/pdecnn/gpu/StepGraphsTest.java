@@ -1,5 +1,6 @@
 package dev.pdecnn.gpu;
 
+import dev.pdecnn.backend.StepKey;
 import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.DeviceMemory;
 import dev.pdecnn.backend.cuda.StepGraphs;
@@ -44,7 +45,7 @@ class StepGraphsTest {
     /** {@code extra}: one more launch (a step unlike the others; the result is the same). */
     private static float[] step(CudaBackend be, float[] in, boolean readMidStep, boolean extra) {
         Tensor x = Tensor.of(in.clone(), 1, 1, 1, in.length);
-        return be.step("relu", () -> {
+        return be.device().step(StepKey.eval(x.shape()), () -> {
             Tensor s = be.arena().like(x), y = be.arena().like(x);
             be.add(x, x, s);
             if (extra) {
@@ -54,7 +55,7 @@ class StepGraphsTest {
                 s.download(); // a synchronous host read inside the step
             }
             be.relu(s, y);
-            Runnable landed = be.downloadLater(y);
+            Runnable landed = be.device().downloadLater(y);
             return () -> {
                 landed.run();
                 return y.copy().f32();
@@ -67,7 +68,7 @@ class StepGraphsTest {
         try (DeviceMemory pool = DeviceMemory.pool(DEVICE.runner(), 1 << 20)) {
             for (boolean mid : new boolean[]{false, true}) {
                 CudaBackend be = new CudaBackend(pool, DType.F32, CudaBackend.defaultOptions(pool.runner()).withGraphs(true));
-                assertTrue(be.graphs());
+                assertTrue(be.device().graphs());
                 SplittableRandom r = new SplittableRandom(mid ? 2 : 1);
                 for (int i = 0; i < 6; i++) {
                     float[] in = new float[37];
@@ -78,7 +79,7 @@ class StepGraphsTest {
                     }
                     assertArrayEquals(want, step(be, in, mid), "step " + i + (mid ? " with a mid-step read" : ""));
                 }
-                StepGraphs.Stats st = be.graphStats();
+                StepGraphs.Stats st = be.device().graphStats();
                 if (mid) {
                     assertEquals(0, st.captures(), st.toString());
                     assertEquals(6, st.eagerSteps(), st.toString());
@@ -87,7 +88,7 @@ class StepGraphsTest {
                     assertEquals(5, st.replays(), st.toString()); // the first step warms up, the second is captured
                     assertEquals(1, st.lastStepSubmissions(), st.toString());
                 }
-                be.releaseDevice();
+                be.device().releaseDevice();
             }
         }
     }
@@ -108,11 +109,11 @@ class StepGraphsTest {
                 }
                 assertArrayEquals(want, step(be, in, false, extra[i]), "step " + i);
             }
-            StepGraphs.Stats st = be.graphStats();
+            StepGraphs.Stats st = be.device().graphStats();
             assertEquals(1, st.captures(), st.toString());
             assertEquals(2, st.eagerSteps(), st.toString()); // the warm-up and the different step
             assertEquals(4, st.replays(), st.toString());
-            be.releaseDevice();
+            be.device().releaseDevice();
         }
     }
 }

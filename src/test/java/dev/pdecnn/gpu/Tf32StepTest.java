@@ -99,7 +99,7 @@ class Tf32StepTest {
         }
         System.out.printf(Locale.ROOT, "[gpu] resnet32 tf32 step vs float64: loss %.1e, gradients %.1e, parameters "
                 + "%.1e (relative norm); CPU float32 gradients %.1e%n", lossErr, worstGrad, worstValue, cpuGrad);
-        be.releaseDevice();
+        be.device().releaseDevice();
         assertTrue(failures.isEmpty(), String.join("\n  ", failures));
     }
 

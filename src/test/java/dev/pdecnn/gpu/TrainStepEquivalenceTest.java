@@ -98,7 +98,7 @@ class TrainStepEquivalenceTest {
         Stepped cpu64 = step(cfg, new ReferenceBackend(), init, DType.F64);
         Stepped gpu64 = step(cfg, new CudaBackend(DeviceMemory.checked(DEVICE.runner(), 256L << 20), DType.F64), init, DType.F64);
         double w64 = compare("f64", cpu64, gpu64, F64_TOL, F64_TOL, failures);
-        gpu64.net().backend().releaseDevice(); // device lifetimes are explicit: done with this network
+        gpu64.net().backend().device().releaseDevice(); // device lifetimes are explicit: done with this network
 
         // float32: the training path
         Stepped cpu32 = step(cfg, new CpuBackend(), init, DType.F32);
@@ -121,8 +121,8 @@ class TrainStepEquivalenceTest {
         System.out.printf(Locale.ROOT, "[gpu] %-48s worst f64 %.1e, f32 %.1e; f32 grads vs f64 truth: gpu %.1e cpu %.1e%n",
                 file, w64, w32, gpuErr, cpuErr);
         assertTrue(failures.isEmpty(), file + ":\n  " + String.join("\n  ", failures));
-        gpu.releaseDevice();
-        assertEquals(0, gpu.memory().inUse(), "device memory in use after releaseDevice");
+        gpu.device().releaseDevice();
+        assertEquals(0, gpu.device().memory().inUse(), "device memory in use after releaseDevice");
     }
 
     /** Compares loss, gradients and parameters (buffers included); returns the worst error. */
@@ -165,8 +165,8 @@ class TrainStepEquivalenceTest {
             for (String k : pa.keySet()) {
                 assertArrayEquals(pa.get(k).value.download().copy().f32(), pb.get(k).value.download().copy().f32(), k);
             }
-            pooled.releaseDevice();
-            b.net().backend().releaseDevice();
+            pooled.device().releaseDevice();
+            b.net().backend().device().releaseDevice();
             assertEquals(0, pool.inUse());
             assertTrue(pool.peak() > 0 && pool.peak() < 64L << 20, pool.summary());
         }

@@ -3,6 +3,8 @@ package dev.pdecnn.backend.cpu;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.Device;
+import dev.pdecnn.backend.HostDevice;
 import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -26,17 +28,17 @@ public final class CpuBackend implements Backend {
 
     // ---------------------------------------------------------------- step memory
 
-    private final StepArena arena = StepArena.pooled(DType.F32);
-
     /** A pooled arena: every step gets the same arrays back (see {@link StepArena}). */
+    private final HostDevice device = new HostDevice(this, StepArena.pooled(DType.F32));
+
     @Override
-    public StepArena arena() {
-        return arena;
+    public Device device() {
+        return device;
     }
 
     /** For tests: see {@link StepArena#poison}. Returns this. */
     public CpuBackend poisonBuffers(boolean on) {
-        arena.poison(on);
+        device.arena().poison(on);
         return this;
     }
 

@@ -21,12 +21,12 @@ final class ConvKernels {
     static final int FILTER_SPLIT_MIN = 256;
 
     private final Launcher l;
-    private final CudaBackend.ConvAlgo algo;
+    private final ConvAlgo algo;
     private final ElementwiseKernels ew;
     /** The implicit GEMMs run on the TF32 tensor-core kernels ({@link Tf32Gemm}; float32 only). */
     private final boolean tf32;
 
-    ConvKernels(Launcher launcher, CudaBackend.ConvAlgo algo, ElementwiseKernels ew, boolean tf32) {
+    ConvKernels(Launcher launcher, ConvAlgo algo, ElementwiseKernels ew, boolean tf32) {
         this.l = launcher;
         this.algo = algo;
         this.ew = ew;

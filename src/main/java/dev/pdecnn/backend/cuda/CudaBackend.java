@@ -3,57 +3,42 @@ package dev.pdecnn.backend.cuda;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
-import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.backend.cuda.DeviceScopes.Scope;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
-
-import java.util.function.DoubleSupplier;
-import java.util.function.Supplier;
 
 
 /**
  * The {@link Backend} on CUDA kernels ({@code src/main/cuda}), through a {@link KernelRunner}: a GPU via
  * JCuda, or the host emulation in tests. Each operation checks its shapes, resolves its tensors to device
- * buffers (below) and hands those to the launcher of its kernel family, one class per kernel source:
- * {@link ConvKernels}, {@link BatchNormKernels}, {@link PdeKernels}, {@link PeronaMalikKernels},
+ * buffers through its {@link CudaDevice} and hands those to the launcher of its kernel family, one class per kernel
+ * source: {@link ConvKernels}, {@link BatchNormKernels}, {@link PdeKernels}, {@link PeronaMalikKernels},
  * {@link ElementwiseKernels}, {@link DenseLossKernels}. The families own every launch decision (kernel choice,
  * grid, block, shared memory, scratch sizes), so the host equality tests exercise exactly the launches a GPU
- * gets; this class owns where the buffers come from and how long they live.
+ * gets; the device owns where the buffers come from and how long they live, steps and graphs.
  *
  * <p><b>Device residency.</b> Tensors are ordinary {@link Tensor}s, so the model code of the CPU engine runs
  * unchanged; the first operation that touches a tensor attaches a device copy to it ({@link DeviceTensors}:
  * a buffer plus host-valid / device-valid flags). Operations read inputs from the device copy, uploading only
  * when the host copy is newer (a fresh batch, a weight the host wrote), and write outputs on the device only;
  * host code reads a tensor after an explicit {@link Tensor#download()} (plain accessors refuse newer device
- * values), and host code that may write it marks the device copy stale. Zero fills (the gradients' {@code zeroGrad}) run as device memsets, and the
- * zeros this backend creates ({@link #zeros}, {@code zerosLike()} of a device tensor) get no host array unless
- * host code reads them, so activations cost no host memory. A training step therefore copies the images and
- * the labels in and the per-sample losses and the predictions out, nothing else (tested for every model with a
- * counting runner).
+ * values), and host code that may write it marks the device copy stale. Zero fills (the gradients'
+ * {@code zeroGrad}) run as device memsets, and the zeros this backend creates ({@link #zeros}, {@link #state},
+ * {@code zerosLike()} of a device tensor) get no host array unless host code reads them, so activations cost no
+ * host memory. A training step therefore copies the images and the labels in and the per-sample losses and the
+ * predictions out, nothing else (tested for every model with a counting runner).
  *
- * <p>Lifetimes ({@link DeviceScopes}): the parameter store's flat tensors (weights, gradients, velocities, BN
- * statistics; a view is an address inside its base) and other parameter-like tensors are <em>persistent</em>, on
- * the device for the run; everything else is a <em>step</em> tensor whose buffer the next step reuses once its
- * {@link StepArena.Step} closes ({@link #endStep()}); reading a device-only activation of an ended step is an
- * {@link IllegalStateException}. {@link #releaseDevice()} brings every device-only value back and returns all
- * buffers. A {@link Tensor#reshape} view shares its host array and is copied in and out per operation.
- *
- * <p>Device buffers come from a {@link DeviceMemory}: a pool allocated once at start on a GPU (no driver
- * allocation per step), or a budget of separate, bounds-checked allocations on the host emulation. On a pool,
- * step buffers and per-operation scratch go back to a size-keyed cache instead of the pool, so after the first
- * step no step takes a block from the pool (tested over 100 steps). A failure names its context: an
- * out-of-memory error the operation, the tensor (by its role and shape) and the bytes requested and free; a
- * kernel failure the kernel, its launch configuration and the shapes of the operation's tensors.
- *
- * <p>{@link #prefetch} ({@link #stage}) uploads the next batch on the copy stream while the current step runs;
- * with CUDA graphs on ({@link #step}, {@link StepGraphs}) a step is recorded and replayed as one graph instead,
- * which uploads the batch itself. One thread runs the operations; F32 tensors run the {@code _f32} kernels.
+ * <p>Lifetimes are declared where a tensor is made: {@link #state} tensors (the parameter store's flat weights,
+ * gradients, velocities and BN statistics, of which parameters are views; BN's saved statistics) are
+ * <em>persistent</em>, on the device for the run; everything else is a <em>step</em> tensor whose buffer the next
+ * step reuses once the device's step ends; reading a device-only activation of an ended step is an
+ * {@link IllegalStateException}. A {@link Tensor#reshape} view shares its host array and is copied in and out per
+ * operation. A failure names its context: an out-of-memory error the operation, the tensor (by its name in the
+ * operation and shape) and the bytes requested and free; a kernel failure the kernel, its launch configuration
+ * and the shapes of the operation's tensors. One thread runs the operations; F32 tensors run the {@code _f32}
+ * kernels.
  */
 public final class CudaBackend implements Backend {
-    /** How convolutions run: implicit GEMM (tiled, for grouped convs with many channels per group) or direct. */
-    public enum ConvAlgo { AUTO, DIRECT, GEMM }
-
     /**
      * Launch policy. {@code maxSharedBytes}: the dynamic shared memory a block may use (the runner's limit by
      * default); {@code pdeStepKernels}: always use the per-step PDE kernels (normally only for planes that do
@@ -91,23 +76,18 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The device behind a recorder: a step may be recorded and run as a CUDA graph ({@link StepGraphs}). */
-    private final StepRecorder rt;
-    private final StepGraphs graphs;
-    private final DeviceMemory mem;
+    /** Where the operations run: buffers, lifetimes, steps and graphs (see {@link CudaDevice}). */
+    private final CudaDevice device;
     private final DType dtype;
     private final Options opt;
-    private final DeviceTensors dt;
     private final ElementwiseKernels ew;
     private final ConvKernels conv;
     private final BatchNormKernels bn;
     private final DenseLossKernels dense;
     private final PdeKernels pde;
     private final PeronaMalikKernels pm;
-    /** Each operation's device buffers and the step's end (the tensors' lifetimes). */
+    /** Each operation's device buffers (the device's). */
     private final DeviceScopes scopes;
-    /** Step tensors are fresh unallocated tensors; closing a step returns their device buffers ({@link #endStep}). */
-    private final StepArena arena = StepArena.fresh(this::zeros, this::endStep);
 
     /** Direct allocations from the runner, bounds-checked there, without a budget. */
     public CudaBackend(KernelRunner runner, DType dtype) {
@@ -123,18 +103,22 @@ public final class CudaBackend implements Backend {
         this(memory, dtype, defaultOptions(memory.runner()));
     }
 
+    /** Graphs, where {@code options} and the switch allow them, on the emulation only ({@link StepGraphs#emulated}). */
     public CudaBackend(DeviceMemory memory, DType dtype, Options options) {
-        StepRecorder runner = new StepRecorder(memory.runner());
-        this.rt = runner;
-        // graphs replay fixed addresses: the pool's step caches keep them, separate allocations do not
-        this.graphs = new StepGraphs(runner, memory.pooled() && runner.capturesGraphs()
-                && (options.graphs() != null ? options.graphs() : StepGraphs.switchedOn(runner.graphsByDefault())));
-        this.mem = memory;
+        this(memory, dtype, options, StepGraphs.emulated(memory.runner()));
+    }
+
+    /** {@code capture}: how the device makes graphs of steps, null for none. */
+    CudaBackend(DeviceMemory memory, DType dtype, Options options, StepGraph.Capture capture) {
+        if (options.maxSharedBytes() > memory.runner().maxSharedBytesPerBlock()) {
+            throw new IllegalArgumentException("shared-memory budget " + options.maxSharedBytes() + " exceeds the runner's "
+                    + memory.runner().maxSharedBytesPerBlock());
+        }
+        this.device = new CudaDevice(memory, dtype, options.graphs(), capture);
         this.dtype = dtype;
         this.opt = options;
-        this.dt = new DeviceTensors(memory, runner);
-        this.scopes = new DeviceScopes(runner, dtype, dt);
-        Launcher l = new Launcher(runner, dtype, scopes::describeCurrent);
+        this.scopes = device.scopes();
+        Launcher l = device.launcher();
         this.ew = new ElementwiseKernels(l);
         boolean f32 = dtype == DType.F32; // TF32 is a float32 format: float64 tensors keep their kernels
         this.conv = new ConvKernels(l, options.conv(), ew, f32 && options.precision().tf32Conv());
@@ -142,10 +126,6 @@ public final class CudaBackend implements Backend {
         this.dense = new DenseLossKernels(l, ew, f32 && options.precision().tf32Dense());
         this.pde = new PdeKernels(l, options.maxSharedBytes(), options.pdeStepKernels());
         this.pm = new PeronaMalikKernels(l);
-        if (options.maxSharedBytes() > runner.maxSharedBytesPerBlock()) {
-            throw new IllegalArgumentException("shared-memory budget " + options.maxSharedBytes() + " exceeds the runner's "
-                    + runner.maxSharedBytesPerBlock());
-        }
     }
 
     @Override
@@ -162,119 +142,27 @@ public final class CudaBackend implements Backend {
         return Tensor.unallocated(dtype, shape);
     }
 
+    /** Zeros declared state: resident on the device for the run, whichever operation reads or writes them. */
+    @Override
+    public Tensor state(int... shape) {
+        return device.state(shape);
+    }
+
+    @Override
+    public CudaDevice device() {
+        return device;
+    }
+
     public static Options defaultOptions(KernelRunner runner) {
         return new Options(runner.maxSharedBytesPerBlock(), false, ConvAlgo.AUTO);
     }
 
     public KernelRunner runner() {
-        return rt.device();
-    }
-
-    /** Whether steps run as CUDA graphs ({@link StepGraphs}): a pool, a device with graphs, the switch on. */
-    public boolean graphs() {
-        return graphs.enabled();
-    }
-
-    /** Eager steps, captures, replays, node updates so far. */
-    public StepGraphs.Stats graphStats() {
-        return graphs.stats();
-    }
-
-    /** Device operations submitted so far: kernels, copies and memsets one by one, and whole graphs. */
-    public long submissions() {
-        return rt.submissions();
-    }
-
-    /** The step recorded and run as a replay of a graph when one fits ({@link StepGraphs}). */
-    @Override
-    public <R> R step(Object key, Supplier<Supplier<R>> body) {
-        return graphs.run(arena, key, body);
-    }
-
-    /** Waits for every queued launch and copy (timing; the GPU runner queues launches). */
-    @Override
-    public void synchronize() {
-        rt.synchronize();
-    }
-
-    /** Where this backend's device buffers come from, with its accounting. */
-    public DeviceMemory memory() {
-        return mem;
+        return device.runner();
     }
 
     public Options options() {
         return opt;
-    }
-
-    @Override
-    public StepArena arena() {
-        return arena;
-    }
-
-    @Override
-    public String memorySummary() {
-        return mem.summary();
-    }
-
-    /** Starts the batch's upload ({@link #stage}). */
-    @Override
-    public void prefetch(Tensor batch) {
-        if (!graphs.enabled()) { // a graph uploads the batch into its own input buffer (an upload node)
-            stage(batch);
-        }
-    }
-
-    /**
-     * Ends a step now: the buffers of its activations go back for the next step to reuse (in the same order, so
-     * at the same addresses). Closing a {@link StepArena.Step} of this backend calls it.
-     */
-    public void endStep() {
-        scopes.endStep();
-    }
-
-    /**
-     * Brings every tensor whose values only the device holds back to the host, detaches all device copies and
-     * returns every buffer to {@link #memory()}: afterwards nothing of this backend is on the device. The backend
-     * stays usable; its next operation uploads what it needs again.
-     */
-    @Override
-    public void releaseDevice() {
-        graphs.clear();
-        scopes.releaseAll();
-    }
-
-    /**
-     * Starts uploading {@code batch}, the next step's input, through a page-locked buffer on the copy stream (the
-     * emulation copies at once); the first operation that reads it waits, and it is a step tensor of that step.
-     * Returns false, doing nothing, when it cannot be staged (it has a device copy, is a reshape view, has no host
-     * array) or memory is short: the operation that reads it then uploads it as usual.
-     */
-    public boolean stage(Tensor batch) {
-        scopes.checkType(batch);
-        return dt.stage(batch, () -> {
-            String shape = java.util.Arrays.toString(batch.shape());
-            return "tensor batch " + shape + " of stage(batch " + shape + ") " + dtype;
-        });
-    }
-
-    /** Device bytes held by tensors: parameters, gradients, velocities, statistics, the current step's activations. */
-    public long residentBytes() {
-        return dt.residentBytes();
-    }
-
-    /** Device bytes of returned step buffers kept for reuse (on a pool). */
-    public long cachedBytes() {
-        return dt.cachedBytes();
-    }
-
-    /** Host-to-device copies of tensors made so far (uploads of host-newer data; batches, first use of weights). */
-    public long tensorUploads() {
-        return dt.uploads;
-    }
-
-    /** Device-to-host copies of tensors made so far ({@link Tensor#download()} of device-newer data). */
-    public long tensorDownloads() {
-        return dt.downloads;
     }
 
     /** Starts an operation; {@code named} pairs each tensor with its name: "x", x, "w", w, ... */
@@ -289,7 +177,7 @@ public final class CudaBackend implements Backend {
         ConvKernels.Geom g = ConvKernels.Geom.of(x, w, y, s);
         try (Scope sc = op("conv2dForward", "x", x, "w", w, "y", y, "stride", s.stride(), "pad", s.pad(),
                 "groups", s.groups())) {
-            DevicePtr X = sc.in(x), Wt = sc.param(w), Y = sc.out(y);
+            DevicePtr X = sc.in(x), Wt = sc.in(w), Y = sc.out(y);
             conv.forward(X, Wt, Y, g);
             sc.back(Y, y);
         }
@@ -300,14 +188,14 @@ public final class CudaBackend implements Backend {
         ConvKernels.Geom g = ConvKernels.Geom.of(x, w, gy, s);
         try (Scope sc = op("conv2dBackward", "x", x, "w", w, "gy", gy, "gx", gx, "gw", gw, "stride", s.stride(),
                 "pad", s.pad(), "groups", s.groups())) {
-            DevicePtr X = sc.in(x), Wt = sc.param(w), GY = sc.in(gy);
+            DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
                 conv.backwardData(GY, Wt, GX, g);
                 sc.back(GX, gx);
             }
             if (gw != null) {
-                DevicePtr GW = sc.param(gw); // accumulated
+                DevicePtr GW = sc.in(gw); // accumulated
                 conv.backwardFilter(X, GY, GW, g, sc);
                 sc.back(GW, gw);
             }
@@ -336,8 +224,8 @@ public final class CudaBackend implements Backend {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         try (Scope sc = op(name, "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
                 "running_var", runVar, "y", y, "save_mean", saveMean, "save_invstd", saveInvStd)) {
-            DevicePtr X = sc.in(x), G = sc.param(gamma), B = sc.param(beta), RM = sc.param(runMean), RV = sc.param(runVar);
-            DevicePtr Y = sc.out(y), SM = sc.paramOut(saveMean), SI = sc.paramOut(saveInvStd);
+            DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
+            DevicePtr Y = sc.out(y), SM = sc.out(saveMean), SI = sc.out(saveInvStd);
             bn.train(X, G, B, RM, RV, momentum, eps, Y, SM, SI, relu, n, c, hw, sc);
             sc.back(Y, y);
             sc.back(SM, saveMean);
@@ -364,7 +252,7 @@ public final class CudaBackend implements Backend {
         int n = x.dim(0), c = x.dim(1), hw = x.size() / (n * c);
         try (Scope sc = op(name, "x", x, "gamma", gamma, "beta", beta, "running_mean", runMean,
                 "running_var", runVar, "y", y)) {
-            DevicePtr X = sc.in(x), G = sc.param(gamma), B = sc.param(beta), RM = sc.param(runMean), RV = sc.param(runVar);
+            DevicePtr X = sc.in(x), G = sc.in(gamma), B = sc.in(beta), RM = sc.in(runMean), RV = sc.in(runVar);
             DevicePtr Y = sc.out(y);
             bn.eval(X, G, B, RM, RV, eps, Y, relu, n, c, hw, sc);
             sc.back(Y, y);
@@ -393,9 +281,9 @@ public final class CudaBackend implements Backend {
                 "ggamma", gGamma, "gbeta", gBeta)
                 : op(name, "x", x, "y", y, "gy", gy, "gamma", gamma, "save_mean", saveMean, "save_invstd", saveInvStd,
                 "gx", gx, "ggamma", gGamma, "gbeta", gBeta)) {
-            DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.param(gamma), SM = sc.param(saveMean), SI = sc.param(saveInvStd);
+            DevicePtr X = sc.in(x), GY = sc.in(gy), G = sc.in(gamma), SM = sc.in(saveMean), SI = sc.in(saveInvStd);
             DevicePtr Y = y == null ? DevicePtr.NULL : sc.in(y);
-            DevicePtr GG = sc.param(gGamma), GB = sc.param(gBeta);
+            DevicePtr GG = sc.in(gGamma), GB = sc.in(gBeta);
             DevicePtr coef = bn.backwardCoefficients(X, GY, Y, G, SM, SI, GG, GB, n, c, hw, sc);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
@@ -484,7 +372,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("dense shapes x=" + x + " w=" + w + " y=" + y);
         }
         try (Scope sc = op("dense", "x", x, "w", w, "b", b, "y", y)) {
-            DevicePtr X = sc.in(x), Wt = sc.param(w), B = sc.param(b), Y = sc.out(y);
+            DevicePtr X = sc.in(x), Wt = sc.in(w), B = sc.in(b), Y = sc.out(y);
             dense.forward(X, Wt, B, Y, n, in, out);
             sc.back(Y, y);
         }
@@ -494,59 +382,30 @@ public final class CudaBackend implements Backend {
     public void denseBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, Tensor gb) {
         int n = x.dim(0), in = x.size() / n, out = w.dim(0);
         try (Scope sc = op("denseBackward", "x", x, "w", w, "gy", gy, "gx", gx, "gw", gw, "gb", gb)) {
-            DevicePtr X = sc.in(x), Wt = sc.param(w), GY = sc.in(gy);
+            DevicePtr X = sc.in(x), Wt = sc.in(w), GY = sc.in(gy);
             if (gx != null) {
                 DevicePtr GX = sc.out(gx);
                 dense.backwardData(GY, Wt, GX, n, in, out);
                 sc.back(GX, gx);
             }
             if (gw != null) {
-                DevicePtr GW = sc.param(gw);
+                DevicePtr GW = sc.in(gw);
                 dense.backwardFilter(GY, X, GW, n, in, out);
                 sc.back(GW, gw);
             }
             if (gb != null) {
-                DevicePtr GB = sc.param(gb);
+                DevicePtr GB = sc.in(gb);
                 dense.backwardBias(GY, GB, n, out);
                 sc.back(GB, gb);
             }
         }
     }
 
+    /** The loss read now: a step being recorded runs up to here, then the loss launch and its copies run at once. */
     @Override
     public double softmaxCrossEntropy(Tensor logits, int[] labels, Tensor gLogits, int[] predictions) {
-        rt.abandon(); // the loss is read now: a recorded step runs up to here
-        return softmaxCrossEntropyLater(logits, labels, gLogits, predictions).getAsDouble();
-    }
-
-    /** The per-sample losses and predictions are copied to the host when the step has run (a graph's copy nodes). */
-    @Override
-    public DoubleSupplier softmaxCrossEntropyLater(Tensor logits, int[] labels, Tensor gLogits, int[] predictions) {
-        int n = logits.dim(0), k = logits.size() / n;
-        for (int y : labels) {
-            if (y < 0 || y >= k) {
-                throw new IllegalArgumentException("label " + y + " outside [0, " + k + ")");
-            }
-        }
-        try (Scope sc = op("softmaxCrossEntropy", "logits", logits, "glogits", gLogits)) {
-            DevicePtr L = sc.in(logits), Y = sc.ints(labels, "labels"), G = sc.out(gLogits);
-            DevicePtr P = predictions == null ? DevicePtr.NULL : sc.alloc(4L * n, "predictions");
-            DevicePtr loss = sc.alloc(8L * n, "per-sample losses");
-            DoubleSupplier mean = dense.softmaxCrossEntropy(L, Y, n, k, G, P, loss, rt, predictions);
-            sc.back(G, gLogits);
-            return mean;
-        }
-    }
-
-    @Override
-    public boolean recording() {
-        return rt.recording();
-    }
-
-    /** The download is a copy node of the step; the host copy is current once the step has run. */
-    @Override
-    public Runnable downloadLater(Tensor t) {
-        return dt.downloadLater(t, rt);
+        device.recorder().abandon();
+        return device.softmaxCrossEntropyLater(logits, labels, gLogits, predictions).getAsDouble();
     }
 
     // ------------------------------------------------------------------------------ Global layer (PDE)
@@ -627,7 +486,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void sgdStep(Tensor w, Tensor g, Tensor vel, double lr, double momentum, double wd) {
         try (Scope sc = op("sgdStep", "w", w, "g", g, "velocity", vel)) {
-            DevicePtr W = sc.param(w), G = sc.param(g), VV = sc.param(vel);
+            DevicePtr W = sc.in(w), G = sc.in(g), VV = sc.in(vel);
             ew.sgd(W, G, VV, w.size(), lr, momentum, wd);
             sc.back(W, w);
             sc.back(VV, vel);
@@ -637,7 +496,7 @@ public final class CudaBackend implements Backend {
     @Override
     public double sumSquares(Tensor w) {
         try (Scope sc = op("sumSquares", "w", w)) {
-            return ew.sumSquares(sc.param(w), w.size(), sc);
+            return ew.sumSquares(sc.in(w), w.size(), sc);
         }
     }
 }

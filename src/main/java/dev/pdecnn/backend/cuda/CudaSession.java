@@ -5,9 +5,10 @@ import dev.pdecnn.tensor.DType;
 import java.util.OptionalLong;
 
 /**
- * A device opened for training: the {@link KernelRunner} (a GPU through JCuda, or the host emulation), the
- * {@link DeviceMemory} pool sized once at start, and the float32 {@link CudaBackend} on them. Closing it frees
- * the pool and the device context (or ends the emulation's driver process).
+ * Opens a CUDA device for training: the {@link KernelRunner} (a GPU through JCuda, or the host emulation), the
+ * {@link DeviceMemory} pool sized once at start, and the float32 {@link CudaBackend} on them, whose
+ * {@link CudaDevice} owns the runner and the pool: closing it frees the pool and the device context (or ends the
+ * emulation's driver process). A GPU's steps are captured as graphs by {@link JCudaStepGraph}.
  *
  * <p>The pool's size: {@code PDECNN_GPU_POOL} (environment) or {@code -Dpdecnn.gpu.pool} (e.g. {@code 6g});
  * by default at most {@value #GPU_DEFAULT_POOL_MIB} MiB and at most 90 % of the GPU's free memory, and
@@ -15,24 +16,24 @@ import java.util.OptionalLong;
  * the pool holds the parameters, gradients and velocities for the whole run and one step's activations and
  * activation gradients (plus the evaluation batch's, cached for reuse).
  */
-public final class CudaSession implements AutoCloseable {
+public final class CudaSession {
     public static final long GPU_DEFAULT_POOL_MIB = 4096;
     public static final long EMULATED_DEFAULT_POOL_MIB = 256;
 
-    private final KernelRunner runner;
-    private final DeviceMemory memory;
-    private final CudaBackend backend;
-    private final String description;
+    private CudaSession() {
+    }
 
-    private CudaSession(KernelRunner runner, DeviceMemory memory, String description, Precision precision) {
-        this.runner = runner;
-        this.memory = memory;
-        this.backend = new CudaBackend(memory, DType.F32, CudaBackend.defaultOptions(runner).withPrecision(precision));
-        this.description = description + ", precision " + precision.describe();
+    /** The float32 backend on {@code memory}, its device owning the runner and the pool from now on. */
+    private static CudaBackend open(KernelRunner runner, DeviceMemory memory, String description, Precision precision,
+                                    StepGraph.Capture capture) {
+        CudaBackend be = new CudaBackend(memory, DType.F32, CudaBackend.defaultOptions(runner).withPrecision(precision),
+                capture);
+        be.device().own(runner, description + ", precision " + precision.describe());
+        return be;
     }
 
     /** Opens GPU {@code ordinal} through JCuda and allocates its pool; {@link KernelException} says why not. */
-    public static CudaSession gpu(int ordinal) {
+    public static CudaBackend gpu(int ordinal) {
         return gpu(ordinal, null);
     }
 
@@ -40,7 +41,14 @@ public final class CudaSession implements AutoCloseable {
      * As {@link #gpu(int)}, with the config's {@code precision} (null: the default, {@link Precision#resolve});
      * {@link IllegalArgumentException} for TF32 on a GPU without tensor cores for it.
      */
-    public static CudaSession gpu(int ordinal, String precision) {
+    public static CudaBackend gpu(int ordinal, String precision) {
+        GpuInfo.Probe probe = Gpus.probe();
+        if (probe.reason() != null) {
+            throw new KernelException(probe.reason());
+        }
+        if (ordinal < 0 || ordinal >= probe.gpus().size()) {
+            throw new KernelException("no GPU " + ordinal + ": " + probe.gpuList());
+        }
         JCudaKernelRunner r = JCudaKernelRunner.open(ordinal);
         try {
             Precision p = Precision.resolve(precision, r);
@@ -53,8 +61,9 @@ public final class CudaSession implements AutoCloseable {
                                 + "; set a smaller pool with " + DeviceMemory.POOL_SETTING, null);
             }
             DeviceMemory m = DeviceMemory.pool(r, pool);
-            return new CudaSession(r, m, r.description() + ", " + DeviceMemory.bytes(info[1]) + " ("
-                    + DeviceMemory.bytes(info[0]) + " free), device memory pool " + DeviceMemory.bytes(pool), p);
+            return open(r, m, r.description() + ", " + DeviceMemory.bytes(info[1]) + " ("
+                    + DeviceMemory.bytes(info[0]) + " free), device memory pool " + DeviceMemory.bytes(pool), p,
+                    ops -> JCudaStepGraph.capture(r, ops));
         } catch (RuntimeException e) {
             r.close();
             throw e;
@@ -65,22 +74,22 @@ public final class CudaSession implements AutoCloseable {
      * The emulated device: the host build of the same kernel sources (needs the project's src/main/cuda and
      * g++, see {@link HostBuild}), with a pool like a GPU's.
      */
-    public static CudaSession emulated() {
+    public static CudaBackend emulated() {
         return emulated((String) null);
     }
 
     /** As {@link #emulated()}, with the config's {@code precision} (null: fp32; "tf32" runs the emulated WMMA). */
-    public static CudaSession emulated(String precision) {
+    public static CudaBackend emulated(String precision) {
         return emulated(configuredPool().orElse(EMULATED_DEFAULT_POOL_MIB << 20), true, precision);
     }
 
     /** The emulated device with a pool ({@code pooled}) or a checked budget of {@code bytes}. */
-    public static CudaSession emulated(long bytes, boolean pooled) {
+    public static CudaBackend emulated(long bytes, boolean pooled) {
         return emulated(bytes, pooled, null);
     }
 
     /** As {@link #emulated(long, boolean)} with the config's {@code precision}. */
-    public static CudaSession emulated(long bytes, boolean pooled, String precision) {
+    public static CudaBackend emulated(long bytes, boolean pooled, String precision) {
         HostBuild.Result b = HostBuild.build();
         if (!b.ok()) {
             throw new KernelException("the emulated device needs the host build of the kernels: " + b.reason());
@@ -89,8 +98,8 @@ public final class CudaSession implements AutoCloseable {
         try {
             Precision p = Precision.resolve(precision, r);
             DeviceMemory m = pooled ? DeviceMemory.pool(r, bytes) : DeviceMemory.checked(r, bytes);
-            return new CudaSession(r, m, "emulated device (host build of the CUDA kernels), device memory "
-                    + (pooled ? "pool " : "budget ") + DeviceMemory.bytes(bytes), p);
+            return open(r, m, "emulated device (host build of the CUDA kernels), device memory "
+                    + (pooled ? "pool " : "budget ") + DeviceMemory.bytes(bytes), p, StepGraphs.emulated(r));
         } catch (RuntimeException e) {
             r.close();
             throw e;
@@ -104,36 +113,6 @@ public final class CudaSession implements AutoCloseable {
             return v == null ? OptionalLong.empty() : OptionalLong.of(DeviceMemory.parseSize(v.text()));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(v.source() + ": " + e.getMessage());
-        }
-    }
-
-    public CudaBackend backend() {
-        return backend;
-    }
-
-    public DeviceMemory memory() {
-        return memory;
-    }
-
-    public KernelRunner runner() {
-        return runner;
-    }
-
-    public String description() {
-        return description;
-    }
-
-    @Override
-    public void close() {
-        try {
-            try {
-                backend.releaseDevice(); // device-only values (parameters after the last step) back to the host
-            } catch (RuntimeException e) {
-                // the device failed already (that error was reported); its values are lost, close anyway
-            }
-            memory.close();
-        } finally {
-            runner.close();
         }
     }
 }

@@ -9,9 +9,9 @@ import java.util.function.Supplier;
 
 /**
  * Where the device buffers of {@link CudaBackend}'s operations come from and how long they live: each operation
- * opens a {@link Scope} that resolves its tensors to device buffers by the role they play (an activation input
- * or output, or a parameter-like tensor that stays resident; see {@link DeviceTensors}), hands out its scratch,
- * and returns the scratch when it closes. A step ends at {@link #endStep()}, which closing the backend's
+ * opens a {@link Scope} that resolves its tensors to device buffers (inputs and outputs; how long a buffer lives
+ * follows the tensor's declaration, see {@link DeviceTensors}), hands out its scratch,
+ * and returns the scratch when it closes. A step ends at {@link #endStep()}, which closing the device's
  * {@link dev.pdecnn.backend.StepArena.Step} calls. A view of the parameter store's flat tensors resolves to an
  * address inside its base's buffer. The kernel families never see tensors: they get the buffers resolved here.
  */
@@ -43,7 +43,7 @@ final class DeviceScopes {
         dt.endStep();
     }
 
-    /** Every device-only value back to the host, every buffer returned (see {@link CudaBackend#releaseDevice()}). */
+    /** Every device-only value back to the host, every buffer returned (see {@link CudaDevice#releaseDevice()}). */
     void releaseAll() {
         dt.releaseAll();
     }
@@ -105,36 +105,29 @@ final class DeviceScopes {
             return p;
         }
 
-        /** The device buffer of an activation input (null for null): uploaded only when the host copy is newer. */
+        /**
+         * The device buffer of an input (null for null), uploaded only when the host copy is newer; resident for the
+         * run when the tensor is declared state, else a step buffer (see {@link DeviceTensors}).
+         */
         DevicePtr in(Tensor t) {
-            return device(t, false, true);
+            return device(t, true);
         }
 
-        /** As {@link #in}, for a parameter-like tensor that stays on the device for the whole run. */
-        DevicePtr param(Tensor t) {
-            return device(t, true, true);
-        }
-
-        /** The device buffer of an activation the kernels write (null for null); {@link #back} marks it written. */
+        /** The device buffer of an output the kernels write (null for null); {@link #back} marks it written. */
         DevicePtr out(Tensor t) {
-            return device(t, false, false);
+            return device(t, false);
         }
 
-        /** As {@link #out}, for a parameter-like tensor (saved batch-norm statistics). */
-        DevicePtr paramOut(Tensor t) {
-            return device(t, true, false);
-        }
-
-        private DevicePtr device(Tensor t, boolean persistent, boolean read) {
+        private DevicePtr device(Tensor t, boolean read) {
             if (t == null) {
                 return DevicePtr.NULL;
             }
             checkType(t);
             Supplier<String> what = () -> tensorLabel(t) + " of " + describe();
             if (t.base() != null) {
-                // a window of a parameter-store tensor: the flat base stays on the device for the run (read, since
-                // a write into the window keeps the rest), the view is an address inside it
-                DevicePtr b = dt.input(t.base(), true, what);
+                // a window of a parameter-store tensor: the view is an address inside its flat base, which is read
+                // (a write into the window keeps the rest) and, declared state, stays on the device for the run
+                DevicePtr b = dt.input(t.base(), what);
                 return new DevicePtr(b.address() + (long) t.offset() * dtype.bytes, (long) t.size() * dtype.bytes);
             }
             if (t.aliased()) {
@@ -146,7 +139,7 @@ final class DeviceScopes {
                 }
                 return p;
             }
-            return read ? dt.input(t, persistent, what) : dt.output(t, persistent, what);
+            return read ? dt.input(t, what) : dt.output(t, what);
         }
 
         private String tensorLabel(Tensor t) {

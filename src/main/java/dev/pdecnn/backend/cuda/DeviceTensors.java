@@ -21,9 +21,10 @@ import java.util.function.Supplier;
  *
  * <p>Two lifetimes:
  * <ul>
- *   <li><b>persistent</b>: parameters, their gradients, optimizer velocities, batch-norm running and saved
- *       statistics (the tensors an operation takes in those roles; the parameter store's flat tensors). Their
- *       buffers stay until {@link #releaseAll}, so a whole training run keeps them on the device;</li>
+ *   <li><b>persistent</b>: tensors declared state where they are made ({@link #declareState}): the parameter
+ *       store's flat tensors (parameters, their gradients, optimizer velocities, batch-norm running statistics)
+ *       and module state such as batch norm's saved statistics. Their buffers stay until {@link #releaseAll},
+ *       so a whole training run keeps them on the device;</li>
  *   <li><b>step</b>: everything else (activations, their gradients, the input batch). Their buffers are
  *       returned when the training step ends ({@link #endStep}) and handed to the next step's tensors of the
  *       same size. A step tensor that only the device held becomes unreadable then ("recycled"): host code
@@ -94,9 +95,8 @@ final class DeviceTensors {
     private final List<Resident> staged = new ArrayList<>();
     private ByteBuffer staging;
     private boolean inFlight;
-    long uploads, downloads;
 
-    /** {@code runner}: where copies and memsets go (the backend's {@link StepRecorder}); buffers come from {@code mem}. */
+    /** {@code runner}: where copies and memsets go (the device's {@link StepRecorder}); buffers come from {@code mem}. */
     DeviceTensors(DeviceMemory mem, KernelRunner runner) {
         this.mem = mem;
         this.rt = runner;
@@ -204,11 +204,40 @@ final class DeviceTensors {
     // ------------------------------------------------------------------------------------ tensor copies
 
     /**
-     * The device buffer of {@code t}, created when it has none; {@code persistent} marks the parameter-like roles.
-     * A device copy of another backend is first brought back to the host and dropped.
+     * Declares {@code t} state ({@link CudaDevice#state}): its buffer, once it has one, is persistent. Until then
+     * the tensor carries a marker that behaves as no device copy at all, and it gets the marker back whenever its
+     * buffer is given back ({@link #releaseAll}), so the declaration outlives the buffer.
      */
-    Resident resident(Tensor t, boolean persistent, Supplier<String> what) {
+    Tensor declareState(Tensor t) {
+        t.deviceCopy(declared);
+        return t;
+    }
+
+    /** The marker of {@link #declareState}: host access is plain host access (allocating zeros on first touch). */
+    private final Tensor.DeviceCopy declared = new Tensor.DeviceCopy() {
+        @Override
+        public void hostAccess(Tensor t, boolean write) {
+            t.allocateHost();
+        }
+
+        @Override
+        public boolean fill(Tensor t, double v) {
+            return !t.hostAllocated() && Double.doubleToRawLongBits(v) == 0; // zeros already
+        }
+    };
+
+    /** Detaches {@code t}'s device copy, leaving declared state its marker. */
+    private void detach(Tensor t, Resident r) {
+        t.deviceCopy(r.persistent ? declared : null);
+    }
+
+    /**
+     * The device buffer of {@code t}, created when it has none: persistent for declared state, a step buffer for
+     * anything else. A device copy of another backend is first brought back to the host and dropped.
+     */
+    Resident resident(Tensor t, Supplier<String> what) {
         Tensor.DeviceCopy dc = t.deviceCopy();
+        boolean persistent = dc == declared;
         if (dc instanceof Resident r && r.owner == this && !r.released) {
             if (r.pending) {
                 awaitStaged();
@@ -217,10 +246,6 @@ final class DeviceTensors {
                 r.staged = false;
                 this.staged.remove(r);
                 step.add(r);
-            }
-            if (persistent && !r.persistent) {
-                r.persistent = true; // promoted: endStep skips it from now on
-                this.persistent.add(r);
             }
             return r;
         }
@@ -243,17 +268,16 @@ final class DeviceTensors {
     }
 
     /** The device buffer of an operation's input, uploaded when the host copy is newer. */
-    DevicePtr input(Tensor t, boolean persistent, Supplier<String> what) {
+    DevicePtr input(Tensor t, Supplier<String> what) {
         Tensor.DeviceCopy dc = t.deviceCopy();
         if (dc instanceof Resident old && old.lost) {
             throw new IllegalStateException(what.get() + ": this tensor was an activation of a finished training step; its "
                     + "device buffer has been reused since and its values are gone");
         }
-        Resident r = resident(t, persistent, what);
+        Resident r = resident(t, what);
         if (!r.deviceValid) {
             if (t.hostAllocated()) {
                 rt.toDevice(t.hostArray(), r.ptr);
-                uploads++;
             } else {
                 rt.zero(r.ptr, (long) t.size() * t.dtype().bytes); // zeros that never had a host array
             }
@@ -263,8 +287,8 @@ final class DeviceTensors {
     }
 
     /** The device buffer of an operation's output (no upload: the operation writes it, or reads its upload). */
-    DevicePtr output(Tensor t, boolean persistent, Supplier<String> what) {
-        return resident(t, persistent, what).ptr;
+    DevicePtr output(Tensor t, Supplier<String> what) {
+        return resident(t, what).ptr;
     }
 
     /** After a launch wrote {@code t}'s device buffer: the host copy is stale. */
@@ -340,7 +364,6 @@ final class DeviceTensors {
         t.deviceCopy(r);
         rt.toDeviceAsync(staging, bytes, r.ptr);
         inFlight = true;
-        uploads++;
         return true;
     }
 
@@ -360,7 +383,6 @@ final class DeviceTensors {
         if (!r.hostValid) {
             t.allocateHost();
             rt.toHost(r.ptr, t.hostArray());
-            downloads++;
             r.hostValid = true;
         }
     }
@@ -377,7 +399,6 @@ final class DeviceTensors {
         }
         t.allocateHost();
         rec.toHostLater(r.ptr, t.hostArray());
-        downloads++;
         return () -> r.hostValid = true;
     }
 
@@ -471,7 +492,7 @@ final class DeviceTensors {
                     download(r, t);
                 }
                 if (t.deviceCopy() == r) {
-                    t.deviceCopy(null);
+                    detach(t, r);
                 }
             }
             drop(r);

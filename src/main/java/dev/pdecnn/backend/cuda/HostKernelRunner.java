@@ -12,8 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runs the kernels on the CPU: a subprocess, the host driver built by {@link HostBuild} from the same
@@ -36,7 +34,6 @@ public final class HostKernelRunner implements KernelRunner {
     private final int maxShared;
     private final long timeoutNanos;
     private final Map<String, String> signatures;
-    private final Map<String, AtomicLong> launches = new ConcurrentHashMap<>();
     private volatile boolean dead;
 
     private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
@@ -106,13 +103,6 @@ public final class HostKernelRunner implements KernelRunner {
     /** The registered kernels and their parameter tags (P pointer, I int, J long, F float, D double). */
     public Map<String, String> kernels() {
         return signatures;
-    }
-
-    /** How often each kernel was launched through this runner. */
-    public Map<String, Long> launchCounts() {
-        Map<String, Long> m = new LinkedHashMap<>();
-        launches.forEach((k, v) -> m.put(k, v.get()));
-        return m;
     }
 
     // ------------------------------------------------------------------------------------------- protocol
@@ -260,18 +250,6 @@ public final class HostKernelRunner implements KernelRunner {
             readBuf(8);
             return null;
         }, "launch " + kernel + " grid " + grid + " block " + block);
-        launches.computeIfAbsent(kernel, k -> new AtomicLong()).incrementAndGet();
-    }
-
-    /** The emulated graph: replays its own copy of the operations (see {@link HostStepGraph}). */
-    @Override
-    public StepGraph captureGraph(java.util.List<StepOp> ops) {
-        return new HostStepGraph(this, ops);
-    }
-
-    @Override
-    public boolean capturesGraphs() {
-        return true;
     }
 
     @Override

@@ -58,8 +58,8 @@ import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 /**
  * Runs the committed kernels on an NVIDIA GPU through JCuda's driver API ({@code org.jcuda:jcuda:11.7.0}, which
- * needs only the driver's libcuda.so.1). This is the only class that names JCuda: nothing else in the trainer
- * touches it, so JCuda's classes and native libraries load only when a GPU is asked for ({@code --device N} or
+ * needs only the driver's libcuda.so.1). With {@link JCudaStepGraph} (the CUDA graphs of steps on this runner)
+ * it is the only class that names JCuda: nothing else in the trainer touches them, so JCuda's classes and native libraries load only when a GPU is asked for ({@code --device N} or
  * {@code auto}, the {@code devices} command, {@link Gpus}), never on the CPU path or on the emulated device. The
  * driver's error codes are checked after every call (JCuda's exceptions stay off) and become
  * {@link KernelException}s naming the call.
@@ -132,12 +132,12 @@ public final class JCudaKernelRunner implements KernelRunner {
                 JCudaDriver.setExceptionsEnabled(false); // the first touch runs JCuda's native loader
                 driverLoaded = true;
             } catch (NoClassDefFoundError e) {
-                driverFailure = missingClass(e) ? "JCuda " + Gpus.JCUDA_VERSION
+                driverFailure = missingClass(e) ? "JCuda " + GpuInfo.JCUDA_VERSION
                         + " (org.jcuda:jcuda and its linux-x86_64 natives) is not on the classpath" : driverLoadFailure(e);
             } catch (LinkageError e) {
                 driverFailure = driverLoadFailure(e);
             } catch (RuntimeException e) {
-                driverFailure = "JCuda unusable: " + Gpus.firstLine(String.valueOf(e));
+                driverFailure = "JCuda unusable: " + GpuInfo.firstLine(String.valueOf(e));
             }
         }
         if (!driverLoaded) {
@@ -151,7 +151,7 @@ public final class JCudaKernelRunner implements KernelRunner {
     }
 
     private static String driverLoadFailure(Throwable e) {
-        String why = Gpus.nativeReason(e);
+        String why = GpuInfo.nativeReason(e);
         return why.contains("libcuda.so")
                 ? "no NVIDIA driver: " + why
                 : "JCuda's native driver library did not load: " + why;
@@ -187,16 +187,16 @@ public final class JCudaKernelRunner implements KernelRunner {
     }
 
     /** What {@link Gpus#probe()} reports: the driver and its GPUs, or why the driver cannot be used. */
-    static Gpus.Probe probeDriver() {
+    static GpuInfo.Probe probeDriver() {
         try {
             loadDriver();
         } catch (KernelException e) {
-            return new Gpus.Probe(e.getMessage(), 0, List.of());
+            return new GpuInfo.Probe(e.getMessage(), 0, List.of());
         }
         try {
             check(cuInit(0), "cuInit");
         } catch (KernelException e) {
-            return new Gpus.Probe("the NVIDIA driver is present but cuInit failed: " + Gpus.firstLine(e.getMessage()), 0,
+            return new GpuInfo.Probe("the NVIDIA driver is present but cuInit failed: " + GpuInfo.firstLine(e.getMessage()), 0,
                     List.of());
         }
         int[] v = new int[1];
@@ -206,23 +206,23 @@ public final class JCudaKernelRunner implements KernelRunner {
             driver = v[0];
             check(cuDeviceGetCount(v), "cuDeviceGetCount");
         } catch (KernelException e) {
-            return new Gpus.Probe("the CUDA driver failed: " + Gpus.firstLine(e.getMessage()), driver, List.of());
+            return new GpuInfo.Probe("the CUDA driver failed: " + GpuInfo.firstLine(e.getMessage()), driver, List.of());
         }
-        List<Gpus.Gpu> gpus = new ArrayList<>();
+        List<GpuInfo.Gpu> gpus = new ArrayList<>();
         for (int i = 0, n = v[0]; i < n; i++) {
             CUdevice dev = device(i);
             long[] total = new long[1];
             check(cuDeviceTotalMem(total, dev), "cuDeviceTotalMem");
-            gpus.add(new Gpus.Gpu(i, deviceName(dev),
+            gpus.add(new GpuInfo.Gpu(i, deviceName(dev),
                     attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
                     attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR), total[0],
                     attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)));
         }
-        return new Gpus.Probe(null, driver, List.copyOf(gpus));
+        return new GpuInfo.Probe(null, driver, List.copyOf(gpus));
     }
 
     /** What {@link Gpus#libraries()} reports: whether cuBLAS 11, cuDNN 8 and cuRAND 10 load through JCuda. */
-    static List<Gpus.Library> probeLibraries() {
+    static List<GpuInfo.Library> probeLibraries() {
         return List.of(
                 library("cuBLAS 11", "libcublas.so.11", "jcuda.jcublas.JCublas2", () -> {
                     JCublas2.setExceptionsEnabled(false);
@@ -240,22 +240,22 @@ public final class JCudaKernelRunner implements KernelRunner {
     }
 
     /** Touches a binding (its first use loads its natives): loaded with {@code detail}, or why not. */
-    private static Gpus.Library library(String name, String soname, String binding, Supplier<String> detail) {
+    private static GpuInfo.Library library(String name, String soname, String binding, Supplier<String> detail) {
         try {
-            return new Gpus.Library(name, soname, true, detail.get());
+            return new GpuInfo.Library(name, soname, true, detail.get());
         } catch (NoClassDefFoundError e) {
-            return new Gpus.Library(name, soname, false, missingClass(e)
-                    ? "JCuda binding " + binding + " is not on the classpath" : Gpus.nativeReason(e));
+            return new GpuInfo.Library(name, soname, false, missingClass(e)
+                    ? "JCuda binding " + binding + " is not on the classpath" : GpuInfo.nativeReason(e));
         } catch (LinkageError e) {
-            return new Gpus.Library(name, soname, false, Gpus.nativeReason(e));
+            return new GpuInfo.Library(name, soname, false, GpuInfo.nativeReason(e));
         } catch (RuntimeException e) {
-            return new Gpus.Library(name, soname, false, Gpus.firstLine(String.valueOf(e.getMessage())));
+            return new GpuInfo.Library(name, soname, false, GpuInfo.firstLine(String.valueOf(e.getMessage())));
         }
     }
 
     /** Whether a GPU can be used: null when it can, otherwise the reason (JCuda missing, no driver, no device). */
     public static String unavailableReason() {
-        Gpus.Probe p = Gpus.probe();
+        GpuInfo.Probe p = probeDriver();
         if (p.reason() != null) {
             return p.reason();
         }
@@ -289,7 +289,7 @@ public final class JCudaKernelRunner implements KernelRunner {
      * saying why when it cannot: JCuda missing, no driver, or no GPU of that number (the message lists the GPUs).
      */
     public static JCudaKernelRunner open(int ordinal) {
-        Gpus.Probe p = Gpus.probe();
+        GpuInfo.Probe p = probeDriver();
         if (p.reason() != null) {
             throw new KernelException(p.reason());
         }
@@ -521,18 +521,6 @@ public final class JCudaKernelRunner implements KernelRunner {
             }
         }
         return Pointer.to(params);
-    }
-
-    /** A CUDA graph captured from the step's operations on a stream of its own ({@link JCudaStepGraph}). */
-    @Override
-    public synchronized StepGraph captureGraph(List<StepOp> ops) {
-        current();
-        return new JCudaStepGraph(this, ops);
-    }
-
-    @Override
-    public boolean capturesGraphs() {
-        return true;
     }
 
     @Override

@@ -72,7 +72,15 @@ final class JCudaStepGraph implements StepGraph {
     private final List<StepOp> ops;
     private boolean closed;
 
-    JCudaStepGraph(JCudaKernelRunner rt, List<StepOp> ops) {
+    /** A CUDA graph captured from the step's operations on a stream of its own. */
+    static StepGraph capture(JCudaKernelRunner rt, List<StepOp> ops) {
+        synchronized (rt) {
+            rt.current();
+            return new JCudaStepGraph(rt, ops);
+        }
+    }
+
+    private JCudaStepGraph(JCudaKernelRunner rt, List<StepOp> ops) {
         this.rt = rt;
         this.ops = List.copyOf(ops);
         this.where = new long[ops.size()];

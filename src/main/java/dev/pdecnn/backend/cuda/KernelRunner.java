@@ -64,29 +64,6 @@ public interface KernelRunner extends AutoCloseable {
      */
     int maxSharedBytesPerBlock();
 
-    /**
-     * A CUDA graph of {@code ops}, a recorded step (see {@link StepGraphs}), ready to replay; null where this runner
-     * has no graphs (the default: the step then runs one operation at a time).
-     */
-    default StepGraph captureGraph(java.util.List<StepOp> ops) {
-        return null;
-    }
-
-    /** Whether {@link #captureGraph} makes graphs here (a wrapper that does not forward it says no). */
-    default boolean capturesGraphs() {
-        return false;
-    }
-
-    /**
-     * Whether steps replay as graphs when {@code PDECNN_CUDA_GRAPHS} is unset. One default for every device, the
-     * emulation included, so that the tests run what users get: off until a lent GPU has compared replayed with
-     * eager steps ({@code devices --check} and {@code tools/gpu/device-check.sh}); the tests and the device check
-     * turn graphs on explicitly ({@link CudaBackend.Options#withGraphs}) to check the other setting.
-     */
-    default boolean graphsByDefault() {
-        return false;
-    }
-
     /** Whether the TF32 kernels run on tensor cores here: a GPU of compute capability 8.0 or later, or the emulation. */
     default boolean tf32Capable() {
         return false;

@@ -1,6 +1,7 @@
 package dev.pdecnn.backend.cuda;
 
 import dev.pdecnn.backend.StepArena;
+import dev.pdecnn.backend.StepKey;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,7 +26,7 @@ import java.util.function.Supplier;
  * in a row are captured anew, and after {@value #MAX_MISSES} eager steps in a row the key stays eager (as does a
  * step that reads device data mid-way: it cannot be one graph).
  *
- * <p>Switch: off by default on every device ({@link KernelRunner#graphsByDefault}); {@code PDECNN_CUDA_GRAPHS=1} (or
+ * <p>Switch: off by default on every device ({@link #BY_DEFAULT}); {@code PDECNN_CUDA_GRAPHS=1} (or
  * {@code -Dpdecnn.cuda.graphs=true}) turns graphs on, {@code =0} off; {@link CudaBackend.Options#withGraphs} overrides both.
  */
 public final class StepGraphs {
@@ -52,16 +53,26 @@ public final class StepGraphs {
     }
 
     private final StepRecorder rec;
+    private final StepGraph.Capture capture;
     private final boolean enabled;
-    private final Map<Object, Entry> entries = new HashMap<>();
+    private final Map<StepKey, Entry> entries = new HashMap<>();
     private long eagerSteps, captures, replays, updated, lastStepSubmissions;
     private int lastNodes;
     /** Set when the driver refused a capture or a replay: every later step runs eagerly. */
     private boolean warned, off;
 
-    StepGraphs(StepRecorder rec, boolean enabled) {
+    StepGraphs(StepRecorder rec, StepGraph.Capture capture, boolean enabled) {
         this.rec = rec;
+        this.capture = capture;
         this.enabled = enabled;
+    }
+
+    /**
+     * The emulation's graphs ({@link HostStepGraph}) for a {@link HostKernelRunner}, else none: a GPU's come with
+     * the device that opens it ({@link CudaSession}), a test's wrapping runner has none.
+     */
+    static StepGraph.Capture emulated(KernelRunner runner) {
+        return runner instanceof HostKernelRunner h ? ops -> new HostStepGraph(h, ops) : null;
     }
 
     /**
@@ -78,6 +89,14 @@ public final class StepGraphs {
         return byDefault;
     }
 
+    /**
+     * Whether steps replay as graphs when the switch is unset: off, one default for every device, the emulation
+     * included, so that the tests run what users get, until a lent GPU has compared replayed with eager steps
+     * ({@code devices --check} and {@code tools/gpu/device-check.sh}); the tests and the device check turn graphs on
+     * explicitly ({@link CudaBackend.Options#withGraphs}) to check the other setting.
+     */
+    static final boolean BY_DEFAULT = false;
+
     static boolean switchedOn(boolean byDefault) {
         return dev.pdecnn.Settings.CUDA_GRAPHS.flag(byDefault);
     }
@@ -90,7 +109,7 @@ public final class StepGraphs {
      * Runs one step inside {@code arena}'s step scope: {@code body} issues the step's operations and returns what
      * reads their results, which runs once they have run.
      */
-    <R> R run(StepArena arena, Object key, Supplier<Supplier<R>> body) {
+    <R> R run(StepArena arena, StepKey key, Supplier<Supplier<R>> body) {
         try (StepArena.Step s = arena.open()) {
             long before = rec.submissions();
             Entry e = enabled && !off ? entries.computeIfAbsent(key, k -> new Entry()) : null;
@@ -161,7 +180,7 @@ public final class StepGraphs {
 
     private StepGraph capture(List<StepOp> ops) {
         try {
-            return rec.captureGraph(ops);
+            return capture.capture(ops);
         } catch (KernelException failure) {
             // a driver that refuses the capture: the step runs as it would without graphs, and says so once
             warn(failure);

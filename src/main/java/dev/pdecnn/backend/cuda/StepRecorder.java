@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The runner a {@link CudaBackend} talks to: it passes every call to the device, except while a step is being
+ * The runner a {@link CudaDevice} talks to: it passes every call to the device, except while a step is being
  * recorded ({@link #begin}): then launches, memsets, uploads and the step's deferred reads ({@link #toHostLater})
  * become {@link StepOp}s, and nothing reaches the device until {@link StepGraphs} runs the list (one operation at a
  * time, or as a graph). Allocations always go through: a step takes its buffers from the backend's pool, so
@@ -168,21 +168,6 @@ final class StepRecorder implements KernelRunner {
     @Override
     public int maxSharedBytesPerBlock() {
         return device.maxSharedBytesPerBlock();
-    }
-
-    @Override
-    public StepGraph captureGraph(List<StepOp> ops) {
-        return device.captureGraph(ops);
-    }
-
-    @Override
-    public boolean capturesGraphs() {
-        return device.capturesGraphs();
-    }
-
-    @Override
-    public boolean graphsByDefault() {
-        return device.graphsByDefault();
     }
 
     @Override

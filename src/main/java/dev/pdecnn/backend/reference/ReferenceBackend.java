@@ -3,6 +3,8 @@ package dev.pdecnn.backend.reference;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
 import dev.pdecnn.backend.PdeSpec;
+import dev.pdecnn.backend.Device;
+import dev.pdecnn.backend.HostDevice;
 import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
@@ -24,17 +26,17 @@ import dev.pdecnn.tensor.Tensor;
  * The PDE and Perona–Malik operations live in {@link ReferencePde}.
  */
 public final class ReferenceBackend implements Backend {
-    private final StepArena arena = StepArena.pooled(DType.F64);
+    /** A pooled arena, as the fast backend's: the same tensors every step (see {@link StepArena}). */
+    private final HostDevice device = new HostDevice(this, StepArena.pooled(DType.F64));
 
     @Override
     public DType dtype() {
         return DType.F64;
     }
 
-    /** A pooled arena, as the fast backend's: the same tensors every step (see {@link StepArena}). */
     @Override
-    public StepArena arena() {
-        return arena;
+    public Device device() {
+        return device;
     }
 
     /** A tensor's elements (its own window when it is a view) as a fresh double[]. */
