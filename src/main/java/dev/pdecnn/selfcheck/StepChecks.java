@@ -35,7 +35,7 @@ import java.util.SplittableRandom;
  * learning rate changing every step), then evaluates; losses, predictions, every parameter and statistic, and the
  * logits must be bit for bit equal (the same kernels with the same arguments on the same data).
  */
-final class StepChecks {
+public final class StepChecks {
     static final double F64_TOL = 1e-10, F32_LOSS_TOL = 1e-6, F32_TOL = 1e-3, ACCURACY_FACTOR = 4;
     static final double LR = 0.1, MOMENTUM = 0.9, WD = 5e-4;
 
@@ -169,7 +169,7 @@ final class StepChecks {
     }
 
     /** Copies every parameter and buffer of {@code from} into {@code to} (same architecture, any dtypes). */
-    static void copyWeights(Network from, Network to) {
+    public static void copyWeights(Network from, Network to) {
         Map<String, Param> a = from.namedParams(), b = to.namedParams();
         for (Map.Entry<String, Param> e : a.entrySet()) {
             e.getValue().value.download().copyInto(b.get(e.getKey()).value.download());
@@ -177,7 +177,7 @@ final class StepChecks {
     }
 
     /** A batch of {@code n} standard-normal inputs for the network (float-representable). */
-    static Tensor batch(Network net, int n, DType dtype, long seed) {
+    public static Tensor batch(Network net, int n, DType dtype, long seed) {
         int[] chw = net.inputChw;
         Tensor x = Tensor.zeros(dtype, n, chw[0], chw[1], chw[2]);
         SplittableRandom r = new SplittableRandom(seed);
@@ -187,7 +187,13 @@ final class StepChecks {
         return x;
     }
 
-    static int[] labels(int n, long seed) {
-        return new SplittableRandom(seed).ints(n, 0, 10).toArray();
+    /** {@code n} labels in [0, 10). */
+    public static int[] labels(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] y = new int[n];
+        for (int i = 0; i < n; i++) {
+            y[i] = r.nextInt(10);
+        }
+        return y;
     }
 }

@@ -4,7 +4,7 @@ import dev.pdecnn.backend.Backend;
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Network;
-import dev.pdecnn.nn.Param;
+import dev.pdecnn.selfcheck.StepChecks;
 import dev.pdecnn.tensor.DType;
 import dev.pdecnn.tensor.Tensor;
 import dev.pdecnn.train.TrainStep;
@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /** One training step as the Trainer takes it, and the tools to compare two networks after it. */
 final class Steps {
@@ -45,30 +44,16 @@ final class Steps {
 
     /** A batch of {@code n} random inputs for the network (standard normal, float-representable). */
     static Tensor batch(Network net, int n, DType dtype, long seed) {
-        int[] chw = net.inputChw;
-        Tensor x = Tensor.zeros(dtype, n, chw[0], chw[1], chw[2]);
-        SplittableRandom r = new SplittableRandom(seed);
-        for (int i = 0; i < x.size(); i++) {
-            x.set(i, (float) r.nextGaussian());
-        }
-        return x;
+        return StepChecks.batch(net, n, dtype, seed);
     }
 
     static int[] labels(int n, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int[] y = new int[n];
-        for (int i = 0; i < n; i++) {
-            y[i] = r.nextInt(10);
-        }
-        return y;
+        return StepChecks.labels(n, seed);
     }
 
     /** Copies every parameter and buffer of {@code from} into {@code to} (same architecture, any dtypes). */
     static void copyWeights(Network from, Network to) {
-        Map<String, Param> a = from.namedParams(), b = to.namedParams();
-        for (Map.Entry<String, Param> e : a.entrySet()) {
-            e.getValue().value.download().copyInto(b.get(e.getKey()).value.download());
-        }
+        StepChecks.copyWeights(from, to);
     }
 
     /**
