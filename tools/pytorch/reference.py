@@ -152,7 +152,7 @@ class GlobalLayer(nn.Module):
         self.cfg = cfg
         if cfg["init"] == "basic":
             self.init = BasicBlock(c, c, 1)
-        if cfg["velocity"] == "learned":
+        if cfg["velocity"] in ("learned", "zero_input"):
             self.vel_u = Branch(cfg["velocity_net"], c)
             self.vel_v = Branch(cfg["velocity_net"], c)
         if cfg["diffusivity"] == "learned":
@@ -165,6 +165,11 @@ class GlobalLayer(nn.Module):
         h = self.init(f) if hasattr(self, "init") else f
         if cfg["velocity"] == "learned":
             u, v = self.vel_u(h), self.vel_v(h)
+        elif cfg["velocity"] == "zero_input":
+            # the study's diffusion equation (its TensorFlow code: g0 = tf.zeros(h.shape)): the velocity networks
+            # exist but read zeros, so u = v = relu(BN(net(0))) is a learned constant per channel
+            g0 = torch.zeros_like(h)
+            u, v = self.vel_u(g0), self.vel_v(g0)
         else:
             u = v = torch.zeros_like(h)
         d = cfg["diffusivity"]
