@@ -26,8 +26,8 @@ import java.util.SplittableRandom;
  *
  * With a trainer checkpoint CKPT the step starts from its weights and BN statistics instead of the config's initial
  * ones (a run's state where training went wrong, replayed through autograd); with an MNIST folder too, the batch is
- * the first {@code batch} MNIST training images from offset {@code seed * batch}, normalised with the checkpoint's
- * mean and std, instead of Gaussian noise.
+ * {@code batch} MNIST training images starting at image {@code seed * batch}, normalised with the checkpoint's mean
+ * and std, instead of Gaussian noise.
  */
 public class ExportStep {
     public static void main(String[] args) {
