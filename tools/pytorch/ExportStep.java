@@ -1,11 +1,14 @@
 import dev.pdecnn.backend.reference.ReferenceBackend;
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.data.Dataset;
+import dev.pdecnn.data.Mnist;
 import dev.pdecnn.io.Safetensors;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Param;
 import dev.pdecnn.tensor.Tensor;
+import dev.pdecnn.train.Checkpoint;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -19,7 +22,12 @@ import java.util.SplittableRandom;
  * ("eval_logits") and the parameters after one SGD step with the study's optimizer ("sgd.NAME").
  *
  * Run from the repository root after `mvn -q package -DskipTests`:
- *   java -cp target/trainer.jar tools/pytorch/ExportStep.java configs/cifar10/row2_global_dwconv.yaml /tmp/step.safetensors [batch] [seed]
+ *   java -cp target/trainer.jar tools/pytorch/ExportStep.java configs/cifar10/row2_global_dwconv.yaml /tmp/step.safetensors [batch] [seed] [CKPT [MNIST_DIR]]
+ *
+ * With a trainer checkpoint CKPT the step starts from its weights and BN statistics instead of the config's initial
+ * ones (a run's state where training went wrong, replayed through autograd); with an MNIST folder too, the batch is
+ * {@code batch} MNIST training images starting at image {@code seed * batch}, normalised with the checkpoint's mean
+ * and std, instead of Gaussian noise.
  */
 public class ExportStep {
     public static void main(String[] args) {
@@ -30,6 +38,11 @@ public class ExportStep {
         long seed = args.length > 3 ? Long.parseLong(args[3]) : 7;
         var be = new ReferenceBackend();
         Network net = Models.build(cfg, be);
+        Checkpoint.Loaded ck = null;
+        if (args.length > 4) {
+            ck = Checkpoint.read(Path.of(args[4]));
+            Checkpoint.restore(Path.of(args[4]), ck, net, net.name, null);
+        }
         LinkedHashMap<String, Tensor> out = new LinkedHashMap<>();
         net.namedParams().forEach((k, p) -> out.put("param." + k, copy(p.value)));
 
@@ -44,6 +57,18 @@ public class ExportStep {
         for (int i = 0; i < batch; i++) {
             y[i] = rnd.nextInt(net.classes);
             yd[i] = y[i];
+        }
+        if (args.length > 5) { // real digits: where the Perona-Malik D and BN see flat backgrounds
+            Dataset d = Mnist.load(Path.of(args[5])).train();
+            int per = d.sampleSize(), from = (int) ((seed * batch) % (d.size() - batch));
+            for (int i = 0; i < batch; i++) {
+                for (int j = 0; j < per; j++) {
+                    xs[i * per + j] = ((d.pixels()[(from + i) * per + j] & 0xff) / 255.0 - ck.state().mean[0])
+                            / ck.state().std[0];
+                }
+                y[i] = d.labels()[from + i];
+                yd[i] = y[i];
+            }
         }
         Tensor x = Tensor.of(xs, batch, chw[0], chw[1], chw[2]);
         out.put("x", copy(x));

@@ -9,7 +9,9 @@ example), written from docs/design.md (not from our Java code), used for four th
          docs/benchmarks.md);
   params print the parameter counts of a configuration;
   load   load one of our checkpoints (tools/pytorch/ExportCheckpoint.java writes one) with a strict
-         load_state_dict and compare evaluation-mode logits with ours.
+         load_state_dict and compare evaluation-mode logits with ours;
+  train  train an MNIST model with the study's recipe, from PyTorch's initial weights or ours (an ExportStep
+         file), to compare failure rates across seeds with our trainer's.
 
 Our checkpoints hold the model's state_dict under PyTorch's names (num_batches_tracked included) plus the SGD
 momentum buffers as `optimizer.<name>.momentum_buffer`, which are no model keys: drop them before a strict load,
@@ -152,7 +154,7 @@ class GlobalLayer(nn.Module):
         self.cfg = cfg
         if cfg["init"] == "basic":
             self.init = BasicBlock(c, c, 1)
-        if cfg["velocity"] == "learned":
+        if cfg["velocity"] in ("learned", "zero_input"):
             self.vel_u = Branch(cfg["velocity_net"], c)
             self.vel_v = Branch(cfg["velocity_net"], c)
         if cfg["diffusivity"] == "learned":
@@ -165,6 +167,11 @@ class GlobalLayer(nn.Module):
         h = self.init(f) if hasattr(self, "init") else f
         if cfg["velocity"] == "learned":
             u, v = self.vel_u(h), self.vel_v(h)
+        elif cfg["velocity"] == "zero_input":
+            # the study's diffusion equation (its TensorFlow code: g0 = tf.zeros(h.shape)): the velocity networks
+            # exist but read zeros, so u = v = relu(BN(net(0))) is a learned constant per channel
+            g0 = torch.zeros_like(h)
+            u, v = self.vel_u(g0), self.vel_v(g0)
         else:
             u = v = torch.zeros_like(h)
         d = cfg["diffusivity"]
@@ -453,6 +460,87 @@ def cmd_params(args):
     return 0
 
 
+def read_idx(path):
+    """An MNIST IDX file (raw or gzip) as a uint8 array."""
+    import gzip
+    raw = open(path, "rb").read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    magic, n = struct.unpack(">II", raw[:8])
+    dims = [n] + ([struct.unpack(">II", raw[8:16])[0], struct.unpack(">II", raw[8:16])[1]] if magic == 2051 else [])
+    return np.frombuffer(raw, np.uint8, offset=16 if magic == 2051 else 8).reshape(dims)
+
+
+def mnist_split(folder, name):
+    import os
+    def find(base):
+        for f in (base, base + ".gz"):
+            if os.path.exists(os.path.join(folder, f)):
+                return os.path.join(folder, f)
+        sys.exit(f"{base}(.gz) not in {folder}")
+    x = torch.from_numpy(read_idx(find(name + "-images-idx3-ubyte")).astype(np.float32) / 255).unsqueeze(1)
+    return x, torch.from_numpy(read_idx(find(name + "-labels-idx1-ubyte")).astype(np.int64))
+
+
+def cmd_train(args):
+    """The study's MNIST recipe (docs/design.md §3) in plain PyTorch: SGD in the Keras form (vel = m vel - lr (g +
+    wd w)), lr cosine to 0 per step, batch 32, the normalised image zero-padded by 4 and randomly cropped, random
+    horizontal flip; our data order and augmentation draws are not reproduced, only the recipe. The initial weights
+    are PyTorch's defaults, or ours (`--init` an ExportStep file: its param.* tensors), so a run that fails with ours
+    can be repeated here from the same weights."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    cfg = load_config(args.config)
+    model = build(cfg)
+    if args.init != "torch":
+        t, _ = read_safetensors(args.init)
+        state = model.state_dict()
+        for k in state:
+            if "param." + k in t:
+                state[k].copy_(torch.from_numpy(t["param." + k]))
+    xtr, ytr = mnist_split(args.data_dir, "train")
+    xte, yte = mnist_split(args.data_dir, "t10k")
+    mean, std = xtr.mean().item(), xtr.std().item()
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    params = [p for p in model.parameters()]
+    vel = [torch.zeros_like(p) for p in params]
+    steps = args.epochs * (len(xtr) // args.batch)
+    active = []
+    model.block.register_forward_hook(lambda m, i, o: active.append(float((o > 0).float().mean())))
+    step = 0
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(len(xtr))
+        loss_sum = correct = seen = 0
+        for b in range(len(xtr) // args.batch):
+            idx = order[b * args.batch:(b + 1) * args.batch]
+            padded = F.pad(xtr[idx], (4, 4, 4, 4))
+            ij = torch.randint(0, 9, (len(idx), 2)).tolist()
+            x = torch.stack([padded[n, :, i:i + 28, j:j + 28] for n, (i, j) in enumerate(ij)])
+            flip = torch.rand(len(idx)) < 0.5
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+            logits = model(x)
+            loss = F.cross_entropy(logits, ytr[idx])
+            model.zero_grad()
+            loss.backward()
+            lr = args.lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+            with torch.no_grad():
+                for p, v in zip(params, vel):
+                    v.mul_(0.9).add_(p.grad + 5e-4 * p, alpha=-lr)
+                    p.add_(v)
+            step += 1
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == ytr[idx]).sum())
+            seen += len(idx)
+        train_active = float(np.mean(active[-100:]))
+        model.eval()
+        with torch.no_grad():
+            acc = float((model(xte).argmax(1) == yte).float().mean())
+        print(f"epoch {epoch + 1}: train loss {loss_sum / seen:.4f} acc {100 * correct / seen:.2f}%  test acc "
+              f"{100 * acc:.2f}%  block outputs > 0 (last 100 steps) {train_active:.4f}", flush=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -474,10 +562,20 @@ def main():
     ld.add_argument("--config", required=True)
     ld.add_argument("--inputs", required=True, help="x and our eval logits (ExportCheckpoint.java)")
     ld.add_argument("--tol", type=float, default=1e-9)
+    tr = sub.add_parser("train", help="train an MNIST model with the study's recipe in PyTorch (failure rates)")
+    tr.add_argument("--config", required=True)
+    tr.add_argument("--data-dir", required=True, help="the four MNIST IDX files, raw or gzip")
+    tr.add_argument("--init", default="torch", help="torch (PyTorch's defaults) or an ExportStep file of ours")
+    tr.add_argument("--seed", type=int, default=1)
+    tr.add_argument("--epochs", type=int, default=1)
+    tr.add_argument("--batch", type=int, default=32)
+    tr.add_argument("--lr", type=float, default=0.01)
+    tr.add_argument("--threads", type=int, default=1)
     p = sub.add_parser("params", help="parameter counts")
     p.add_argument("--config")
     args = ap.parse_args()
-    return {"check": cmd_check, "bench": cmd_bench, "params": cmd_params, "load": cmd_load}[args.cmd](args)
+    return {"check": cmd_check, "bench": cmd_bench, "params": cmd_params, "load": cmd_load,
+            "train": cmd_train}[args.cmd](args)
 
 
 if __name__ == "__main__":

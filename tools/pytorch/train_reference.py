@@ -11,7 +11,8 @@ steps; evaluation in eval mode (BN running statistics, momentum 0.01, eps 1e-3) 
 default initial weights (the configs' weight_init: torch) and cuDNN as PyTorch configures it by default (TF32
 convolutions on Ampere and later).
 
-Data: DIR/train/<class>/*.jpg and DIR/test/<class>/*.jpg (what `java -jar trainer.jar data cifar10` writes).
+Data: DIR/train/<class>/*.jpg and DIR/test/<class>/*.jpg (what `java -jar trainer.jar data cifar10` writes). For the
+MNIST models, `reference.py train` runs the same recipe on the IDX files.
 Usage: python3 tools/pytorch/train_reference.py --config configs/cifar10/row2_resnet32_global.yaml --epochs 10 \\
            --device cuda --data-dir DIR [--metrics out.csv] [--seed 1]
 """

@@ -142,6 +142,10 @@ public final class Settings {
     public static final Setting BENCH_PROFILE = setting("bench.profile", Type.FLAG, "off", "bench",
             "Prints a per-operation wall-time profile after each benchmark (on a GPU it synchronises after every "
                     + "operation, so the step is slower).", "bench.profile");
+    public static final Setting TRACE = setting("trace", Type.PATH, "none", "training",
+            "Writes one CSV row per training step to this file: lr, loss, gradient and parameter norms, and for the "
+                    + "MNIST PDE block its D, u, Courant number and active outputs (one extra forward pass per step; "
+                    + "the run stays bit-identical).", "pde.trace");
     public static final Setting GPU_POOL = setting("gpu.pool", Type.SIZE,
             "4 GiB, at most 90 % of the free memory (GPU); 256 MiB (emulated)", "GPU, emulated device",
             "Size of the device memory pool, allocated once at start.");
@@ -160,7 +164,7 @@ public final class Settings {
             "Seconds one call into the emulated device may take before its driver process is killed.");
 
     /** Every setting, in the order of the documentation. */
-    public static final List<Setting> ALL = List.of(CPU_THREADS, CPU_GEMM, BENCH_PROFILE, GPU_POOL, CUDA_GRAPHS,
+    public static final List<Setting> ALL = List.of(CPU_THREADS, CPU_GEMM, BENCH_PROFILE, TRACE, GPU_POOL, CUDA_GRAPHS,
             CUDA_SYNC, CUDA_FORCE_PTX, CUDA_DIR, CXX, HOST_TIMEOUT);
 
     /**

@@ -53,7 +53,8 @@ public final class InferenceBench {
         r.put("row4_basic_basic", Map.of("velocity_net", "basic", "diffusivity_net", "basic"));
         r.put("row5_perona_malik", Map.of("diffusivity", "perona_malik"));
         r.put("row6_init_basic", Map.of("init", "basic"));
-        r.put("row7_diffusion", Map.of("velocity", "zero"));
+        r.put("row7_diffusion", Map.of("velocity", "zero_input")); // as the study ran it (issue 25)
+        r.put("diffusion_exact_zero", Map.of("velocity", "zero"));
         r.put("row8_advection", Map.of("diffusivity", "zero"));
         return r;
     }

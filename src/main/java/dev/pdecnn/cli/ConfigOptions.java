@@ -55,7 +55,9 @@ public class ConfigOptions {
     Double pmLambda;
 
     @Option(names = "--velocity", paramLabel = "MODE", defaultValue = "learned",
-            description = "Global-layer velocity: learned or zero (the diffusion-equation ablation). Default: ${DEFAULT-VALUE}.")
+            description = "Global-layer velocity: learned; zero (u = v = 0, no velocity networks); or zero_input (the "
+                    + "study's diffusion equation: the velocity networks fed zeros, a learned constant per channel). "
+                    + "Default: ${DEFAULT-VALUE}.")
     String velocity;
 
     @Option(names = "--velocity-net", paramLabel = "NET", defaultValue = "dwconv", description = "Sub-network for "

@@ -129,8 +129,8 @@ public final class RunConfig {
         real("dt", pos, c -> c.dt, (c, v) -> c.dt = v, "PDE time step");
         real("dx", pos, c -> c.dx, (c, v) -> c.dx = v, "grid spacing along rows");
         real("dy", pos, c -> c.dy, (c, v) -> c.dy = v, "grid spacing along columns");
-        str("velocity", c -> c.velocity, (c, v) -> c.velocity = oneOf("velocity", v, List.of("learned", "zero")),
-                "Global-layer velocity: learned or zero");
+        str("velocity", c -> c.velocity, (c, v) -> c.velocity = oneOf("velocity", v,
+                List.of("learned", "zero", "zero_input")), "Global-layer velocity: learned, zero or zero_input");
         str("velocity_net", c -> c.velocityNet, (c, v) -> c.velocityNet = oneOf("velocity_net", v, SUBNETS),
                 "velocity sub-network");
         str("diffusivity", c -> c.diffusivity, (c, v) -> c.diffusivity = oneOf("diffusivity", v,

@@ -43,7 +43,8 @@ import java.util.Map;
  *
  * <p><b>Operators.</b> Conv (no bias), BatchNormalization (eval: running statistics), Relu, Add, AveragePool,
  * Flatten, Gemm, Softmax; the Global layer's PDE as Mul/Add/Sub/Sum/Reciprocal with Slice + Concat for the
- * periodic neighbours, Perona–Malik as Pad (reflect) + fixed depthwise Conv ({@link PdeGraph}). Initializers carry
+ * periodic neighbours, Perona–Malik as Pad (reflect) + fixed depthwise Conv ({@link PdeGraph}); the
+ * zeros a {@code zero_input} velocity reads as ConstantOfShape(Shape(h)). Initializers carry
  * the PyTorch-style parameter names of the checkpoint ({@code layer1.0.conv1.weight}).
  */
 public final class OnnxExport {
@@ -188,7 +189,11 @@ public final class OnnxExport {
         GlobalSpec spec = gl.spec();
         Map<String, Module> ch = gl.children();
         String h = ch.containsKey("init") ? emit(ch.get("init"), prefix + "init.", f) : f;
-        Val u = branch(ch, "vel_u", prefix, h), v = branch(ch, "vel_v", prefix, h);
+        // zero_input (the study's diffusion equation): the velocity networks read zeros of h's shape, as
+        // tf.zeros(h.shape) does; ConstantOfShape's default value is a float 0
+        String g0 = spec.velocity() == GlobalSpec.Velocity.ZERO_INPUT
+                ? g.node("ConstantOfShape", "zeros", g.node("Shape", "shape", h)) : h;
+        Val u = branch(ch, "vel_u", prefix, g0), v = branch(ch, "vel_v", prefix, g0);
         Val dX, dY;
         switch (spec.diffusivity()) {
             case LEARNED -> {

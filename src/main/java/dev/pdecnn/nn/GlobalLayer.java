@@ -5,7 +5,8 @@ import dev.pdecnn.backend.StepArena;
 import dev.pdecnn.tensor.Tensor;
 
 /**
- * The Global layer of docs/design.md §1: h = init(f); velocity u = relu(BN_u(Vu(h))), v likewise (or zero);
+ * The Global layer of docs/design.md §1: h = init(f); velocity u = relu(BN_u(Vu(h))), v likewise (or zero, or
+ * relu(BN_u(Vu(0))) for {@link GlobalSpec.Velocity#ZERO_INPUT});
  * diffusivity Dx, Dy learned as relu(BN(W(h))), constant, Perona–Malik of h, or zero; then K steps of the
  * advection–diffusion recursion from H(-1) = f, H(0) = h, and out = relu(BN_out(H(K))).
  */
@@ -16,6 +17,8 @@ public final class GlobalLayer extends Module {
     private final BatchNorm2d bnOut;
     private final PdeOp pde;
     private Tensor h, pmDx;
+    /** The zeros a ZERO_INPUT layer fed its velocity networks in the last forward pass. */
+    private Tensor zeroInput;
 
     public GlobalLayer(Backend be, int c, GlobalSpec spec) {
         this(be, c, spec, BatchNorm2d.Spec.DEFAULT);
@@ -25,7 +28,7 @@ public final class GlobalLayer extends Module {
         super(be);
         this.spec = spec;
         init = spec.init() == GlobalSpec.SubNet.BASIC ? child("init", new BasicBlock(be, c, c, 1, bn)) : new Identity(be);
-        if (spec.velocity() == GlobalSpec.Velocity.LEARNED) {
+        if (spec.velocity() != GlobalSpec.Velocity.ZERO) {
             velU = child("vel_u", branch(be, spec.velocityNet(), c, bn));
             velV = child("vel_v", branch(be, spec.velocityNet(), c, bn));
         } else {
@@ -68,8 +71,9 @@ public final class GlobalLayer extends Module {
     @Override
     public Tensor forward(Tensor f) {
         h = init.forward(f);
-        Tensor u = velU == null ? null : velU.forward(h);
-        Tensor v = velV == null ? null : velV.forward(h);
+        Tensor g0 = spec.velocity() == GlobalSpec.Velocity.ZERO_INPUT ? zeros(h) : h;
+        Tensor u = velU == null ? null : velU.forward(g0);
+        Tensor v = velV == null ? null : velV.forward(g0);
         Tensor dX = null, dY = null;
         double dConst = 0;
         switch (spec.diffusivity()) {
@@ -97,7 +101,13 @@ public final class GlobalLayer extends Module {
         StepArena arena = be.arena();
         arena.release(gOut); // each gradient below is given back once consumed (see StepArena)
         Tensor gh = g.h();
-        if (velU != null) {
+        if (spec.velocity() == GlobalSpec.Velocity.ZERO_INPUT) {
+            // the branches' parameters get their gradients; their input was a constant, so h gets nothing
+            giveBack(velU.backward(g.u()), g.u());
+            giveBack(velV.backward(g.v()), g.v());
+            arena.release(zeroInput);
+            zeroInput = null;
+        } else if (velU != null) {
             addInto(gh, velU.backward(g.u()), g.u());
             addInto(gh, velV.backward(g.v()), g.v());
         }
@@ -119,8 +129,23 @@ public final class GlobalLayer extends Module {
     /** acc += part, then gives back part and the gradient it came from (the same tensor for an identity). */
     private void addInto(Tensor acc, Tensor part, Tensor from) {
         be.add(acc, part, acc);
+        giveBack(part, from);
+    }
+
+    /** Gives back an unused input gradient and the gradient it came from. */
+    private void giveBack(Tensor part, Tensor from) {
         be.arena().release(part);
         be.arena().release(from);
+    }
+
+    /**
+     * Zeros of h's shape (the study's {@code tf.zeros(h.shape)}): a step tensor like every activation (a device
+     * backend returns step buffers when the step ends), zeroed here since a pooled arena hands out used ones.
+     */
+    private Tensor zeros(Tensor like) {
+        zeroInput = be.arena().like(like);
+        zeroInput.fill(0);
+        return zeroInput;
     }
 
     @Override

@@ -10,7 +10,13 @@ public record GlobalSpec(SubNet init, Velocity velocity, SubNet velocityNet, Dif
 
     public enum SubNet { IDENTITY, DWCONV, CONV, PWCONV, BASIC }
 
-    public enum Velocity { LEARNED, ZERO }
+    /**
+     * LEARNED: u = relu(BN_u(V_u(h))); ZERO: u = v = 0 exactly, no velocity sub-networks; ZERO_INPUT: the study's
+     * TensorFlow diffusion equation (Table 2 row 7), u = relu(BN_u(V_u(0))): the sub-networks exist and count, but
+     * are fed zeros instead of h, so u and v are learned per-channel constants (relu of BN's shift) and no gradient
+     * flows from them into h.
+     */
+    public enum Velocity { LEARNED, ZERO, ZERO_INPUT }
 
     public enum Diffusivity { LEARNED, CONSTANT, PERONA_MALIK, ZERO }
 

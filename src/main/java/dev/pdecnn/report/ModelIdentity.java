@@ -28,7 +28,7 @@ public record ModelIdentity(String dataset, String model, String velocity, Strin
             v = "conv (u = v)"; // the MNIST block's velocity is its own conv, not an option
             d = diffusivityText(cfg);
         } else if (global) {
-            v = cfg.velocity.equals("zero") ? "zero" : cfg.velocityNet;
+            v = velocityText(cfg);
             d = diffusivityText(cfg);
             init = cfg.init;
         }
@@ -53,6 +53,18 @@ public record ModelIdentity(String dataset, String model, String velocity, Strin
         RunConfig cfg = RunConfig.fromMap(m, source);
         cfg.validate();
         return of(cfg);
+    }
+
+    /**
+     * The velocity sub-network ("dwconv"), "zero" (u = v = 0, no velocity networks) or "zero_input dwconv" (the
+     * study's diffusion equation: the networks fed zeros), so a report says which diffusion equation a row ran.
+     */
+    private static String velocityText(RunConfig cfg) {
+        return switch (cfg.velocity) {
+            case "zero" -> "zero";
+            case "zero_input" -> "zero_input " + cfg.velocityNet;
+            default -> cfg.velocityNet;
+        };
     }
 
     /** "dwconv" for a learned D (its sub-network), "constant 1", "perona_malik 2" (lambda) or "zero". */

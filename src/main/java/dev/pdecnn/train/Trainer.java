@@ -213,6 +213,7 @@ public final class Trainer {
                     data.test().size(), cfg.epochs, train.batchesPerEpoch(), cfg.batchSize, runDir);
         }
         int lastEpoch = Math.min(cfg.epochs, stopAfter);
+        StepTrace trace = StepTrace.fromProperty(net);
         for (int epoch = st.epochsDone + 1; epoch <= lastEpoch; epoch++) {
             // A mid-epoch checkpoint carries the epoch's running sums and time, so its row comes out as if unbroken.
             long t0 = System.nanoTime() - (long) (st.epochSeconds * 1e9);
@@ -241,6 +242,9 @@ public final class Trainer {
                         throw diverged(loss, epoch, st.step, lr, resume);
                     }
                     st.step++;
+                    if (trace != null) {
+                        trace.record(st.step, epoch, lr, loss, pred, b.y(), b.n(), x);
+                    }
                     lossSum += loss * b.n();
                     for (int i = 0; i < b.n(); i++) {
                         correct += pred[i] == b.y()[i] ? 1 : 0;
@@ -295,6 +299,9 @@ public final class Trainer {
             if (stop.requested() != null && epoch < lastEpoch) {
                 throw stopped(stop.requested(), st); // signalled during the last step or the evaluation
             }
+        }
+        if (trace != null) {
+            trace.close();
         }
         EpochStats last = st.history.isEmpty() ? null : st.history.get(st.history.size() - 1);
         Result r = new Result(st.bestTestAcc, st.bestEpoch, last == null ? Double.NaN : last.testAcc(),

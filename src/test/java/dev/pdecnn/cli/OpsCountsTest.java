@@ -87,7 +87,10 @@ class OpsCountsTest {
     @CsvSource({
             "row1_resnet32, 841050, 844922, 75088512", "row2_resnet32_global, 161402, 163578, 14779008",
             "row3_velocity_identity_d_constant, 156922, 158650, 13746816", "row4_basic_basic, 546234, 550202, 70369920",
-            "row5_perona_malik, 158938, 160666, 14262912", "row6_init_basic, 258618, 261242, 28934784"})
+            "row5_perona_malik, 158938, 160666, 14262912", "row6_init_basic, 258618, 261242, 28934784",
+            // issue 25: row 7 as the study ran it (velocity networks fed zeros) counts as row 2; u = v = 0 as row 5
+            "row7_diffusion, 161402, 163578, 14779008", "row8_advection, 158938, 160666, 14262912",
+            "diffusion_exact_zero, 158938, 160666, 14262912"})
     void table2ConfigFiles(String file, long trainable, long withStats, long macs) {
         CliRunner.Result r = CliRunner.run("ops", "--config", "configs/cifar10/" + file + ".yaml");
         assertEquals(0, r.code(), r.err());

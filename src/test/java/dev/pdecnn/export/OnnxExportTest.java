@@ -37,7 +37,8 @@ class OnnxExportTest {
     private static final double TOL = 1e-4;
     /** Standard ONNX operators the exporter may use; anything else would tie the file to one runtime. */
     private static final Set<String> OPS = Set.of("Sub", "Div", "Conv", "BatchNormalization", "Relu", "Add", "Mul",
-            "Sum", "Reciprocal", "Slice", "Concat", "Pad", "AveragePool", "Flatten", "Gemm", "Identity", "Softmax");
+            "Sum", "Reciprocal", "Slice", "Concat", "Pad", "AveragePool", "Flatten", "Gemm", "Identity", "Softmax",
+            "Shape", "ConstantOfShape");
 
     @BeforeAll
     static void runtime() {

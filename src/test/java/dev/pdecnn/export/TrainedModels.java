@@ -20,14 +20,14 @@ import java.util.SplittableRandom;
  * models were trained with.
  */
 final class TrainedModels {
-    /** The eight MNIST models and the eight rows of the study's Table 2. */
+    /** The eight MNIST models, the eight rows of the study's Table 2 and row 7 with u = v = 0 exactly. */
     static final List<String> CONFIGS = List.of(
             "mnist_cnn_c1.yaml", "mnist_cnn_c8.yaml", "mnist_residual_c1.yaml", "mnist_residual_c8.yaml",
             "mnist_pde_const_c1.yaml", "mnist_pde_const_c8.yaml", "mnist_pde_pm_c1.yaml", "mnist_pde_pm_c8.yaml",
             "cifar10/row1_resnet32.yaml", "cifar10/row2_resnet32_global.yaml",
             "cifar10/row3_velocity_identity_d_constant.yaml", "cifar10/row4_basic_basic.yaml",
             "cifar10/row5_perona_malik.yaml", "cifar10/row6_init_basic.yaml", "cifar10/row7_diffusion.yaml",
-            "cifar10/row8_advection.yaml");
+            "cifar10/row8_advection.yaml", "cifar10/diffusion_exact_zero.yaml");
 
     private TrainedModels() {
     }

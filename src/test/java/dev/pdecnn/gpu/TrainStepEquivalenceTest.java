@@ -72,7 +72,7 @@ class TrainStepEquivalenceTest {
                 "cifar10/row1_resnet32.yaml", "cifar10/row2_resnet32_global.yaml",
                 "cifar10/row3_velocity_identity_d_constant.yaml", "cifar10/row4_basic_basic.yaml",
                 "cifar10/row5_perona_malik.yaml", "cifar10/row6_init_basic.yaml", "cifar10/row7_diffusion.yaml",
-                "cifar10/row8_advection.yaml");
+                "cifar10/row8_advection.yaml", "cifar10/diffusion_exact_zero.yaml");
     }
 
     /** The outcome of one step on one backend. */

@@ -83,6 +83,7 @@ class BufferReuseTest {
             "cifar10/row1_resnet32.yaml", "cifar10/row2_resnet32_global.yaml",
             "cifar10/row4_basic_basic.yaml", "cifar10/row5_perona_malik.yaml",
             "cifar10/row6_init_basic.yaml", "cifar10/row7_diffusion.yaml", "cifar10/row8_advection.yaml",
+            "cifar10/diffusion_exact_zero.yaml",
             "mnist_cnn_c8.yaml", "mnist_residual_c8.yaml", "mnist_pde_const_c8.yaml", "mnist_pde_pm_c8.yaml",
     })
     void reusedBuffersGiveTheSameSteps(String file) {

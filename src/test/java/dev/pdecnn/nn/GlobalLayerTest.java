@@ -159,7 +159,10 @@ class GlobalLayerTest {
                 base.withVelocity(Velocity.LEARNED, SubNet.BASIC).withDiffusivity(Diffusivity.LEARNED, SubNet.BASIC, 1),
                 base.withDiffusivity(Diffusivity.PERONA_MALIK, SubNet.DWCONV, 1),
                 base.withInit(SubNet.BASIC),
-                base.withVelocity(Velocity.ZERO, SubNet.DWCONV),                           // diffusion
+                base.withVelocity(Velocity.ZERO, SubNet.DWCONV),                           // diffusion, u = v = 0
+                base.withVelocity(Velocity.ZERO_INPUT, SubNet.DWCONV),                     // row 7 as the study ran it
+                base.withVelocity(Velocity.ZERO_INPUT, SubNet.IDENTITY).withDiffusivity(Diffusivity.PERONA_MALIK,
+                        SubNet.DWCONV, 1),
                 base.withDiffusivity(Diffusivity.ZERO, SubNet.DWCONV, 0),                  // advection
                 base.withVelocity(Velocity.LEARNED, SubNet.CONV).withDiffusivity(Diffusivity.LEARNED, SubNet.PWCONV, 1),
                 base.withVelocity(Velocity.LEARNED, SubNet.PWCONV).withDiffusivity(Diffusivity.LEARNED, SubNet.IDENTITY, 1),

@@ -42,6 +42,20 @@ class PublishedTest {
         assertEquals(0.9021, match("configs/cifar10/row8_advection.yaml").acc(), 1e-12);
     }
 
+    /** Issue 25: the study's 90.06% is row 7 as it ran it (velocity networks fed zeros), not u = v = 0. */
+    @Test
+    void row7IsTheStudysDiffusionEquation() {
+        Published row7 = match("configs/cifar10/row7_diffusion.yaml");
+        assertEquals("7", row7.row());
+        assertEquals("zero_input dwconv", row7.id().velocity());
+        assertEquals(0.9006, row7.acc(), 1e-12);
+        RunConfig exact = new RunConfig();
+        ConfigFiles.apply(Path.of("configs/cifar10/diffusion_exact_zero.yaml"), exact);
+        exact.validate();
+        assertEquals("zero", ModelIdentity.of(exact).velocity());
+        assertFalse(Published.match(ModelIdentity.of(exact)).isPresent());
+    }
+
     @Test
     void table1ConfigsMatchTheirModels() {
         Map<String, Double> expected = Map.of("cnn_c1", 0.6459, "residual_c1", 0.6604, "pde_const_c1", 0.6531,
