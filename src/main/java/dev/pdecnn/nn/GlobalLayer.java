@@ -17,7 +17,11 @@ public final class GlobalLayer extends Module {
     private final BatchNorm2d bnOut;
     private final PdeOp pde;
     private Tensor h, pmDx;
-    /** The zeros a ZERO_INPUT layer fed its velocity networks in the last forward pass. */
+    /**
+     * The zeros a ZERO_INPUT layer feeds its velocity networks: module state for the largest batch seen so far,
+     * made zero once and only ever read, so a device neither refills it per step (no memset beside the gradients'
+     * one) nor moves it (a CUDA graph keeps its address); a smaller batch (an epoch's last) reads a view of it.
+     */
     private Tensor zeroInput;
 
     public GlobalLayer(Backend be, int c, GlobalSpec spec) {
@@ -105,8 +109,6 @@ public final class GlobalLayer extends Module {
             // the branches' parameters get their gradients; their input was a constant, so h gets nothing
             giveBack(velU.backward(g.u()), g.u());
             giveBack(velV.backward(g.v()), g.v());
-            arena.release(zeroInput);
-            zeroInput = null;
         } else if (velU != null) {
             addInto(gh, velU.backward(g.u()), g.u());
             addInto(gh, velV.backward(g.v()), g.v());
@@ -138,14 +140,13 @@ public final class GlobalLayer extends Module {
         be.arena().release(from);
     }
 
-    /**
-     * Zeros of h's shape (the study's {@code tf.zeros(h.shape)}): a step tensor like every activation (a device
-     * backend returns step buffers when the step ends), zeroed here since a pooled arena hands out used ones.
-     */
+    /** Zeros of h's shape (the study's {@code tf.zeros(h.shape)}), see {@link #zeroInput}. */
     private Tensor zeros(Tensor like) {
-        zeroInput = be.arena().like(like);
-        zeroInput.fill(0);
-        return zeroInput;
+        int[] s = like.shape();
+        if (zeroInput == null || zeroInput.dim(0) < s[0]) {
+            zeroInput = be.state(s); // a larger batch than before: rare (the first step, a larger evaluation batch)
+        }
+        return zeroInput.dim(0) == s[0] ? zeroInput : Tensor.view(zeroInput, 0, s);
     }
 
     @Override
