@@ -2,10 +2,10 @@ package dev.pdecnn.run;
 
 import dev.pdecnn.config.FolderName;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.data.DataSources;
 import dev.pdecnn.data.Split;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.train.CheckpointEvery;
-import dev.pdecnn.train.DataSources;
 import dev.pdecnn.train.Progress;
 import dev.pdecnn.train.RunFolder;
 import dev.pdecnn.train.StopSignals;
@@ -35,7 +35,7 @@ public final class RunService {
     public static int train(RunConfig cfg, ResumeTarget target, Function<RunConfig, RunFolder> claim,
                             Function<Path, String> resumeCommand, CheckpointEvery every, int stopAfter,
                             PrintStream out, PrintStream err) {
-        Split split = DataSources.load(cfg, out);
+        Split split = DataSources.load(cfg.dataset, cfg.dataDir, cfg.limitTrain, cfg.limitTest, out);
         try (Devices.Opened opened = Devices.open(cfg.device, cfg.precision, out);
              RunFolder folder = claim.apply(cfg)) {
             int stale = folder.removeStaleTemps();
