@@ -44,25 +44,25 @@ public final class Main implements Callable<Integer> {
     DataOptions data;
 
     @Option(names = "--epochs", defaultValue = "100", description = "Training epochs (the study: 100 for MNIST, "
-            + "200 for CIFAR-10). Range: 1..100000. Default: ${DEFAULT-VALUE}.")
+            + "200 for CIFAR-10). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer epochs;
 
-    @Option(names = "--batch-size", defaultValue = "32", description = "Mini-batch size. Range: 1..16384. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--batch-size", defaultValue = "32", description = "Mini-batch size. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer batchSize;
 
     @Option(names = "--lr", defaultValue = "0.01", description = "Initial learning rate, cosine-decayed to 0 over "
-            + "all steps. Range: > 0. Default: ${DEFAULT-VALUE}.")
+            + "all steps. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double lr;
 
-    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Range: [0, 1). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double momentum;
 
     @Option(names = "--weight-decay", defaultValue = "5.0E-4", description = "L2 weight decay on all trainable "
-            + "tensors (loss wd*sum(w^2)/2). Range: >= 0. Default: ${DEFAULT-VALUE}.")
+            + "tensors (loss wd*sum(w^2)/2). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double weightDecay;
 
     @Option(names = "--pad-crop", paramLabel = "P", defaultValue = "4", description = "Augmentation: zero-pad by P "
-            + "and crop back at random (0 = off). Range: 0..16. Default: ${DEFAULT-VALUE}.")
+            + "and crop back at random (0 = off). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer padCrop;
 
     @Option(names = "--hflip", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -124,6 +124,7 @@ public final class Main implements Callable<Integer> {
     /** Runs the CLI with the given streams and returns the exit code (used by tests too). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         CommandLine cl = new CommandLine(new Main(out, err));
+        ConfigOptions.showRanges(cl);
         cl.setOut(new java.io.PrintWriter(out, true));
         cl.setErr(new java.io.PrintWriter(err, true));
         cl.setParameterExceptionHandler((ex, a) -> {

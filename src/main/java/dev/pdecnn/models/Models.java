@@ -3,6 +3,7 @@ package dev.pdecnn.models;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.PdeSpec;
 import dev.pdecnn.backend.ShapeOnlyBackend;
+import dev.pdecnn.config.Choices;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.AvgPool;
 import dev.pdecnn.nn.BasicBlock;
@@ -16,7 +17,6 @@ import dev.pdecnn.nn.Param;
 import dev.pdecnn.nn.Sequential;
 import dev.pdecnn.tensor.Tensor;
 
-import java.util.Locale;
 import java.util.SplittableRandom;
 
 /** Builds the networks of docs/design.md §2 from a validated {@link RunConfig}, on any backend. */
@@ -65,10 +65,7 @@ public final class Models {
             throw new dev.pdecnn.UserException("a classifier of " + classes + " classes; the trainer takes 1.."
                     + MAX_CLASSES);
         }
-        return switch (cfg.model) {
-            case "cnn", "residual", "pde" -> mnist(cfg, be, classes);
-            default -> resnet(cfg, be, classes);
-        };
+        return cfg.isMnistModel() ? mnist(cfg, be, classes) : resnet(cfg, be, classes);
     }
 
     /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to the logits (10 for MNIST). */
@@ -118,11 +115,11 @@ public final class Models {
 
     public static GlobalSpec globalSpec(RunConfig cfg) {
         return new GlobalSpec(
-                GlobalSpec.SubNet.valueOf(cfg.init.toUpperCase(Locale.ROOT)),
-                GlobalSpec.Velocity.valueOf(cfg.velocity.toUpperCase(Locale.ROOT)),
-                GlobalSpec.SubNet.valueOf(cfg.velocityNet.toUpperCase(Locale.ROOT)),
-                GlobalSpec.Diffusivity.valueOf(cfg.diffusivity.toUpperCase(Locale.ROOT)),
-                GlobalSpec.SubNet.valueOf(cfg.diffusivityNet.toUpperCase(Locale.ROOT)),
+                Choices.parse(GlobalSpec.SubNet.class, cfg.init),
+                Choices.parse(GlobalSpec.Velocity.class, cfg.velocity),
+                Choices.parse(GlobalSpec.SubNet.class, cfg.velocityNet),
+                Choices.parse(GlobalSpec.Diffusivity.class, cfg.diffusivity),
+                Choices.parse(GlobalSpec.SubNet.class, cfg.diffusivityNet),
                 cfg.diffusivityConstant, cfg.pmLambda, pde(cfg));
     }
 

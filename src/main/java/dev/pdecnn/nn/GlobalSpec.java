@@ -10,12 +10,16 @@ public record GlobalSpec(SubNet init, Velocity velocity, SubNet velocityNet, Dif
 
     public enum SubNet { IDENTITY, DWCONV, CONV, PWCONV, BASIC }
 
+    /** The sub-networks that {@code h = init(f)} may be. */
+    public static final java.util.Set<SubNet> INITS = java.util.Collections.unmodifiableSet(
+            java.util.EnumSet.of(SubNet.IDENTITY, SubNet.BASIC));
+
     public enum Velocity { LEARNED, ZERO }
 
     public enum Diffusivity { LEARNED, CONSTANT, PERONA_MALIK, ZERO }
 
     public GlobalSpec {
-        if (init != SubNet.IDENTITY && init != SubNet.BASIC) {
+        if (!INITS.contains(init)) {
             throw new IllegalArgumentException("Global layer init must be identity or basic, got " + init);
         }
         if (!(pmLambda > 0)) {
