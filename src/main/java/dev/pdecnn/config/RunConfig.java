@@ -348,6 +348,12 @@ public final class RunConfig {
         }
     }
 
+    /** The model part, typed ({@link ModelConfig}); validates first, which fills in the model's defaults. */
+    public ModelConfig modelPart() {
+        validate();
+        return new ModelConfig(this);
+    }
+
     /** Input channels of the model: 1 for the MNIST models, 3 for the CIFAR ResNets (after {@link #validate}). */
     public int inputChannels() {
         return isMnistModel() ? 1 : 3;

@@ -5,6 +5,7 @@ import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataSources;
 import dev.pdecnn.data.Split;
 import dev.pdecnn.models.Models;
+import dev.pdecnn.models.Network;
 import dev.pdecnn.train.CheckpointEvery;
 import dev.pdecnn.train.Progress;
 import dev.pdecnn.train.RunFolder;
@@ -46,7 +47,8 @@ public final class RunService {
                 out.println("note: " + folder.dir() + " held only the config.json of a start that stopped before its "
                         + "first checkpoint; starting it again from epoch 1");
             }
-            Trainer trainer = new Trainer(cfg, split, folder.dir(), out, Progress.isTerminal(), opened.backend())
+            Network net = Models.build(cfg.modelPart(), opened.backend(), Models.classes(split.train().classNames()));
+            Trainer trainer = new Trainer(cfg, net, split, folder.dir(), out, Progress.isTerminal())
                     .checkpointEvery(every)
                     .resumeCommand(resumeCommand.apply(folder.dir()));
             if (target != null && !ResumeTarget.same(folder.dir(), target.sourceRun)) {

@@ -70,13 +70,23 @@ public final class Trainer {
 
     /** As above, on {@code backend} (float32; a GPU backend from --device). */
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty, Backend backend) {
-        this.be = backend;
+        this(cfg, Models.build(cfg.modelPart(), backend, Models.classes(data.train().classNames())), data, runDir,
+                out, tty);
+    }
+
+    /**
+     * Trains {@code net} (built from {@code cfg}'s model part, with a classifier for {@code data}'s classes, on the
+     * backend it runs on) with {@code cfg}'s data and optimisation keys; {@code cfg} is also what config.json and
+     * the checkpoints record.
+     */
+    public Trainer(RunConfig cfg, Network net, Split data, Path runDir, PrintStream out, boolean tty) {
+        this.be = net.backend();
         this.cfg = cfg;
         this.data = data;
         this.runDir = runDir;
         this.out = out;
         this.tty = tty;
-        this.net = Models.build(cfg, be, Models.classes(data.train().classNames()));
+        this.net = net;
         this.step = new TrainStep(net);
         this.velocities = step.store().velocities();
         int[] chw = net.inputChw;
