@@ -2,6 +2,7 @@ package dev.pdecnn.cli;
 
 import dev.pdecnn.bench.Bench;
 import dev.pdecnn.bench.InferenceBench;
+import dev.pdecnn.run.Devices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

@@ -2,6 +2,9 @@ package dev.pdecnn.cli;
 
 import dev.pdecnn.config.ConfigFiles;
 import dev.pdecnn.config.RunConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Help.Ansi.Text;
+import picocli.CommandLine.Help.IOptionRenderer;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
@@ -13,7 +16,9 @@ import java.nio.file.Path;
  * Options that define the model and its PDE (shared by train, ops, bench). Each long option name is a
  * {@link RunConfig} key with dashes for underscores; only options the user actually typed are applied, after
  * the config file, so the command line overrides the file and unset options keep file or built-in values.
- * The defaults shown in --help are RunConfig's own (a test keeps them in sync).
+ * The defaults shown in --help are RunConfig's own (a test keeps them in sync); a numeric key's allowed values
+ * are written {@code {range}} in its option's description, which --help shows as the range RunConfig enforces
+ * ({@link #showRanges}), so the two cannot differ.
  */
 public class ConfigOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML (or JSON) file of config keys, e.g. "
@@ -25,20 +30,20 @@ public class ConfigOptions {
     String model;
 
     @Option(names = "--channels", paramLabel = "C", defaultValue = "8",
-            description = "Width C of the MNIST example's block (the study uses 1 and 8). Range: 1..1024. Default: ${DEFAULT-VALUE}.")
+            description = "Width C of the MNIST example's block (the study uses 1 and 8). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer channels;
 
     @Option(names = "--K", paramLabel = "K", defaultValue = "5",
-            description = "PDE time steps of a Global layer / the MNIST pde block. Range: 1..100. Default: ${DEFAULT-VALUE}.")
+            description = "PDE time steps of a Global layer / the MNIST pde block. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer steps;
 
-    @Option(names = "--dt", defaultValue = "0.2", description = "PDE time step. Range: > 0. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dt", defaultValue = "0.2", description = "PDE time step. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double dt;
 
-    @Option(names = "--dx", defaultValue = "1.0", description = "Grid spacing along rows (x). Range: > 0. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dx", defaultValue = "1.0", description = "Grid spacing along rows (x). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double dx;
 
-    @Option(names = "--dy", defaultValue = "1.0", description = "Grid spacing along columns (y). Range: > 0. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--dy", defaultValue = "1.0", description = "Grid spacing along columns (y). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double dy;
 
     @Option(names = "--diffusivity", paramLabel = "MODE", description = "Diffusivity D: constant or perona_malik "
@@ -47,11 +52,11 @@ public class ConfigOptions {
     String diffusivity;
 
     @Option(names = "--diffusivity-constant", paramLabel = "C", defaultValue = "1.0",
-            description = "D when --diffusivity constant. Range: >= 0. Default: ${DEFAULT-VALUE}.")
+            description = "D when --diffusivity constant. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double diffusivityConstant;
 
     @Option(names = "--pm-lambda", paramLabel = "LAMBDA", defaultValue = "2.0",
-            description = "Perona-Malik edge scale lambda in D = 1/(1+(Sobel h)^2/lambda^2). Range: > 0. Default: ${DEFAULT-VALUE}.")
+            description = "Perona-Malik edge scale lambda in D = 1/(1+(Sobel h)^2/lambda^2). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double pmLambda;
 
     @Option(names = "--velocity", paramLabel = "MODE", defaultValue = "learned",
@@ -72,23 +77,24 @@ public class ConfigOptions {
             description = "Global-layer h = init(f): identity or basic. Default: ${DEFAULT-VALUE}.")
     String init;
 
-    @Option(names = "--blocks", paramLabel = "M", description = "BasicBlocks per ResNet stage. Range: 0..200. Default: 5 for "
+    @Option(names = "--blocks", paramLabel = "M", description = "BasicBlocks per ResNet stage. Range: {range}. Default: 5 for "
             + "resnet32 and resnet, 1 for resnet32_global.")
     Integer blocks;
 
     @Option(names = "--widths", paramLabel = "W,W,..", defaultValue = "16,32,64,64",
-            description = "ResNet stage widths (strides 1, 2, 2, ...). Range: 1..1024 each, 1 to 6 stages. Default: ${DEFAULT-VALUE}.")
+            description = "ResNet stage widths (strides 1, 2, 2, ...). Range: {range} each, 1 to "
+                    + RunConfig.MAX_STAGES + " stages. Default: ${DEFAULT-VALUE}.")
     String widths;
 
     @Option(names = "--global-after", paramLabel = "S,S,..", description = "ResNet stages followed by a Global "
-            + "layer. Range: 1..6 each, each stage at most once. Default: none, 1,2,3 for resnet32_global.")
+            + "layer. Range: {range} each, each stage at most once. Default: none, 1,2,3 for resnet32_global.")
     String globalAfter;
 
     @Option(names = "--bn-momentum", defaultValue = "0.01", description = "Batch-norm running-statistics momentum, "
-            + "PyTorch convention (the study's Keras 0.99). Range: (0, 1]. Default: ${DEFAULT-VALUE}.")
+            + "PyTorch convention (the study's Keras 0.99). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double bnMomentum;
 
-    @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Range: > 0. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double bnEps;
 
     @Option(names = "--weight-init", paramLabel = "SCHEME", defaultValue = "torch", description = "Initial conv and "
@@ -118,6 +124,34 @@ public class ConfigOptions {
         cfg.validate();
         return cfg;
     }
+
+    /** Where an option's description says {@code {range}}, --help writes the range RunConfig enforces for its key. */
+    static void showRanges(CommandLine cl) {
+        cl.setHelpFactory((spec, scheme) -> new CommandLine.Help(spec, scheme) {
+            @Override
+            public IOptionRenderer createDefaultOptionRenderer() {
+                IOptionRenderer plain = super.createDefaultOptionRenderer();
+                return (option, labels, colors) -> {
+                    Text[][] rows = plain.render(option, labels, colors);
+                    for (Text[] row : rows) {
+                        int d = row.length - 1; // the description column
+                        String text = row[d].plainString();
+                        if (text.contains(RANGE)) {
+                            String key = configKey(option), range = key == null ? null : RunConfig.rangeText(key);
+                            if (range == null) {
+                                throw new IllegalStateException(option.longestName() + " shows " + RANGE
+                                        + " but is no numeric config key");
+                            }
+                            row[d] = colors.text(text.replace(RANGE, range));
+                        }
+                    }
+                    return rows;
+                };
+            }
+        });
+    }
+
+    private static final String RANGE = "{range}";
 
     /** The config key behind an option, or null for options that are not config keys (--config, --resume). */
     static String configKey(OptionSpec o) {

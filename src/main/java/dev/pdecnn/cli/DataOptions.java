@@ -13,10 +13,10 @@ public class DataOptions {
     String dataDir;
 
     @Option(names = "--limit-train", paramLabel = "N", defaultValue = "0",
-            description = "Use only the first N training images (0 = all), for quick runs. Range: 0..2147483647. Default: ${DEFAULT-VALUE}.")
+            description = "Use only the first N training images (0 = all), for quick runs. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer limitTrain;
 
     @Option(names = "--limit-test", paramLabel = "N", defaultValue = "0",
-            description = "Use only the first N test images (0 = all). Range: 0..2147483647. Default: ${DEFAULT-VALUE}.")
+            description = "Use only the first N test images (0 = all). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer limitTest;
 }

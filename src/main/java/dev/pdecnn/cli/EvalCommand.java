@@ -4,11 +4,11 @@ import dev.pdecnn.UserException;
 import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
+import dev.pdecnn.data.DataSources;
 import dev.pdecnn.data.Split;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.train.Checkpoint;
-import dev.pdecnn.train.DataSources;
 import dev.pdecnn.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -70,7 +70,7 @@ final class EvalCommand implements Callable<Integer> {
         Network net = load(file, ck, spec);
         RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
         applyDataOptions(cfg, spec);
-        Split split = DataSources.load(cfg, main.out);
+        Split split = DataSources.load(cfg.dataset, cfg.dataDir, cfg.limitTrain, cfg.limitTest, main.out);
         if (split.test().numClasses() > net.classes) {
             throw new UserException("data set " + split.test().name() + " has " + split.test().numClasses()
                     + " classes, but the classifier of " + file + " has " + net.classes + " logits; evaluate it on "

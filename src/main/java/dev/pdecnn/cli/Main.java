@@ -3,11 +3,9 @@ package dev.pdecnn.cli;
 import dev.pdecnn.UserException;
 import dev.pdecnn.config.FolderName;
 import dev.pdecnn.config.RunConfig;
-import dev.pdecnn.data.Split;
+import dev.pdecnn.run.ResumeTarget;
+import dev.pdecnn.run.RunService;
 import dev.pdecnn.train.CheckpointEvery;
-import dev.pdecnn.train.DataSources;
-import dev.pdecnn.train.Progress;
-import dev.pdecnn.train.RunFolder;
 import dev.pdecnn.train.StopSignals;
 import dev.pdecnn.train.Trainer;
 import picocli.CommandLine;
@@ -19,8 +17,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.concurrent.Callable;
 
 /** {@code trainer}: trains a model (the default action) and hosts the eval, ops, bench, visualize, data commands. */
@@ -48,25 +44,25 @@ public final class Main implements Callable<Integer> {
     DataOptions data;
 
     @Option(names = "--epochs", defaultValue = "100", description = "Training epochs (the study: 100 for MNIST, "
-            + "200 for CIFAR-10). Range: 1..100000. Default: ${DEFAULT-VALUE}.")
+            + "200 for CIFAR-10). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer epochs;
 
-    @Option(names = "--batch-size", defaultValue = "32", description = "Mini-batch size. Range: 1..16384. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--batch-size", defaultValue = "32", description = "Mini-batch size. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer batchSize;
 
     @Option(names = "--lr", defaultValue = "0.01", description = "Initial learning rate, cosine-decayed to 0 over "
-            + "all steps. Range: > 0. Default: ${DEFAULT-VALUE}.")
+            + "all steps. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double lr;
 
-    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Range: [0, 1). Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double momentum;
 
     @Option(names = "--weight-decay", defaultValue = "5.0E-4", description = "L2 weight decay on all trainable "
-            + "tensors (loss wd*sum(w^2)/2). Range: >= 0. Default: ${DEFAULT-VALUE}.")
+            + "tensors (loss wd*sum(w^2)/2). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double weightDecay;
 
     @Option(names = "--pad-crop", paramLabel = "P", defaultValue = "4", description = "Augmentation: zero-pad by P "
-            + "and crop back at random (0 = off). Range: 0..16. Default: ${DEFAULT-VALUE}.")
+            + "and crop back at random (0 = off). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Integer padCrop;
 
     @Option(names = "--hflip", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -128,6 +124,7 @@ public final class Main implements Callable<Integer> {
     /** Runs the CLI with the given streams and returns the exit code (used by tests too). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         CommandLine cl = new CommandLine(new Main(out, err));
+        ConfigOptions.showRanges(cl);
         cl.setOut(new java.io.PrintWriter(out, true));
         cl.setErr(new java.io.PrintWriter(err, true));
         cl.setParameterExceptionHandler((ex, a) -> {
@@ -212,41 +209,10 @@ public final class Main implements Callable<Integer> {
             FolderName.check(typedName ? "--name" : "key 'name'", cfg.name, FolderName.MAX_RUN_NAME);
         }
         ResumeTarget from = target;
-        return train(cfg, target, c -> claimFolder(c, from), Main::resumeCommand, every, stopAfterOrMax(), out, err);
-    }
-
-    /**
-     * Trains {@code cfg} (continuing {@code target}'s checkpoint when not null) in the folder {@code claim} locks:
-     * the trainer's one code path, shared by the main command and {@code sweep cell}. {@code resumeCommand} gives
-     * the command printed when a signal stops the run. Data and device are opened
-     * first, so a run that cannot start leaves no folder, lock or file behind.
-     */
-    static int train(RunConfig cfg, ResumeTarget target, java.util.function.Function<RunConfig, RunFolder> claim,
-                     java.util.function.Function<Path, String> resumeCommand, CheckpointEvery every, int stopAfter, PrintStream out, PrintStream err) {
-        Split split = DataSources.load(cfg, out);
-        try (Devices.Opened opened = Devices.open(cfg.device, cfg.precision, out);
-             RunFolder folder = claim.apply(cfg)) {
-            int stale = folder.removeStaleTemps();
-            if (stale > 0) {
-                out.printf("removed %d temporary file(s) that interrupted writes left in %s%n", stale, folder.dir());
-            }
-            if (folder.restarted()) {
-                out.println("note: " + folder.dir() + " held only the config.json of a start that stopped before its "
-                        + "first checkpoint; starting it again from epoch 1");
-            }
-            Trainer trainer = new Trainer(cfg, split, folder.dir(), out, Progress.isTerminal(), opened.backend())
-                    .checkpointEvery(every)
-                    .resumeCommand(resumeCommand.apply(folder.dir()));
-            if (target != null && !ResumeTarget.same(folder.dir(), target.sourceRun)) {
-                trainer.resumedFrom(target.origin());
-            }
-            Path resumeFile = target == null ? null : target.file;
-            try (StopSignals signals = StopSignals.install(err)) {
-                trainer.stopSignals(signals);
-                opened.guard(() -> trainer.run(resumeFile, stopAfter));
-            }
-            return 0;
-        }
+        var pr = spec.commandLine().getParseResult();
+        boolean outTyped = pr.hasMatchedOption("--out");
+        return RunService.train(cfg, target, c -> RunService.claimFolder(c, from, outTyped, typedName, out),
+                Main::resumeCommand, every, stopAfterOrMax(), out, err);
     }
 
     /** Sets the config keys whose options were typed on this command line (over a saved config), then validates. */
@@ -263,44 +229,6 @@ public final class Main implements Callable<Integer> {
 
     private int stopAfterOrMax() {
         return stopAfter == null ? Integer.MAX_VALUE : stopAfter;
-    }
-
-    /**
-     * The run folder this process trains in, locked: a new one (default names made unique), the resumed run's own
-     * (when its newest checkpoint continues), or a fork (see {@link ResumeTarget}). For a fork {@code cfg}'s
-     * out and name are set to the fork's, so its config.json says where it is.
-     */
-    private RunFolder claimFolder(RunConfig cfg, ResumeTarget target) {
-        var pr = spec.commandLine().getParseResult();
-        if (target == null) {
-            if (cfg.name != null) {
-                return RunFolder.claimNew(FolderName.inside(Path.of(cfg.out), cfg.name, "--name"),
-                        "--name or --out start a new one");
-            }
-            String base = dev.pdecnn.models.Models.name(cfg) + "-"
-                    + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-            return RunFolder.createUnique(Path.of(cfg.out), base);
-        }
-        boolean typedOut = pr.hasMatchedOption("--out"), typedName = pr.hasMatchedOption("--name");
-        Path parent = typedOut ? Path.of(cfg.out) : target.sourceRun.getParent();
-        Path dest = typedOut || typedName ? parent.resolve(typedName ? cfg.name : target.sourceRun.getFileName()
-                .toString()) : null;
-        if (dest == null || ResumeTarget.same(dest, target.sourceRun)) {
-            RunFolder own = target.lockInPlace();
-            if (own != null) {
-                return own;
-            }
-        }
-        String reason = target.forkReason(dest);
-        RunFolder fork = typedName
-                ? RunFolder.claimNew(FolderName.inside(parent, cfg.name, "--name"),
-                        "--name or --out pick another folder for the fork")
-                : RunFolder.createUnique(parent, target.forkBaseName());
-        cfg.out = parent.toString();
-        cfg.name = fork.dir().getFileName().toString();
-        out.println("forking into a new run folder " + fork.dir() + " (" + reason + "); " + target.sourceRun
-                + " is left as it was, and resumed_from in the new config.json records the origin");
-        return fork;
     }
 
     /** The command line that continues the run in {@code runDir}: this jar (or class path) with --resume. */

@@ -12,6 +12,7 @@ import dev.pdecnn.predict.NetworkClassifier;
 import dev.pdecnn.predict.OnnxClassifier;
 import dev.pdecnn.predict.Prediction;
 import dev.pdecnn.predict.PredictionWriter;
+import dev.pdecnn.run.Devices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;

@@ -3,13 +3,13 @@ package dev.pdecnn.cli;
 import dev.pdecnn.UserException;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.data.DataLoader;
+import dev.pdecnn.data.DataSources;
 import dev.pdecnn.data.Dataset;
 import dev.pdecnn.models.MnistBlocks;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Module;
 import dev.pdecnn.tensor.Tensor;
 import dev.pdecnn.train.Checkpoint;
-import dev.pdecnn.train.DataSources;
 import dev.pdecnn.viz.Colormap;
 import dev.pdecnn.viz.ImageGrid;
 import picocli.CommandLine.Command;
@@ -81,7 +81,7 @@ final class VisualizeCommand implements Callable<Integer> {
                 RunConfig cfg = new RunConfig();
                 cfg.set("model", "pde", "visualize");
                 EvalCommand.applyDataOptions(cfg, spec);
-                test = DataSources.load(cfg, main.out).test();
+                test = DataSources.load(cfg.dataset, cfg.dataDir, cfg.limitTrain, cfg.limitTest, main.out).test();
                 if (first < 0 || first + images > test.size()) {
                     throw new UserException("--first " + first + " --images " + images + " exceeds the "
                             + test.size() + " test images");

@@ -1,6 +1,8 @@
 package dev.pdecnn.config;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.data.DataSets;
+import dev.pdecnn.nn.GlobalSpec;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -115,11 +117,18 @@ public final class RunConfig {
         KEYS.put(k, new Key("list of integers", g, (c, v) -> s.accept(c, (List<Integer>) v), help, Range.ints(min, max)));
     }
 
-    public static final List<String> MODELS = List.of("cnn", "residual", "pde", "resnet32", "resnet32_global", "resnet");
-    public static final List<String> DATASETS = List.of("mnist", "cifar10", "folder");
+    /** The MNIST illustrative example's models (28x28x1 input); the others are CIFAR ResNets (32x32x3). */
+    public static final List<String> MNIST_MODELS = List.of("cnn", "residual", "pde");
+    public static final List<String> MODELS = java.util.stream.Stream.concat(MNIST_MODELS.stream(),
+            java.util.stream.Stream.of("resnet32", "resnet32_global", "resnet")).toList();
+    public static final List<String> DATASETS = DataSets.NAMES;
     public static final List<String> PRECISIONS = List.of("tf32", "fp32");
     public static final List<String> WEIGHT_INITS = List.of("he_normal", "torch", "glorot_uniform");
-    public static final List<String> SUBNETS = List.of("identity", "dwconv", "conv", "pwconv", "basic");
+    // the Global layer's choices, named once by its enums
+    public static final List<String> SUBNETS = Choices.names(GlobalSpec.SubNet.values());
+    public static final List<String> VELOCITIES = Choices.names(GlobalSpec.Velocity.values());
+    public static final List<String> DIFFUSIVITIES = Choices.names(GlobalSpec.Diffusivity.values());
+    public static final List<String> INITS = Choices.names(GlobalSpec.INITS.toArray(GlobalSpec.SubNet[]::new));
 
     static {
         Range pos = Range.positive(), nonNeg = Range.nonNegative();
@@ -129,18 +138,18 @@ public final class RunConfig {
         real("dt", pos, c -> c.dt, (c, v) -> c.dt = v, "PDE time step");
         real("dx", pos, c -> c.dx, (c, v) -> c.dx = v, "grid spacing along rows");
         real("dy", pos, c -> c.dy, (c, v) -> c.dy = v, "grid spacing along columns");
-        str("velocity", c -> c.velocity, (c, v) -> c.velocity = oneOf("velocity", v,
-                List.of("learned", "zero", "zero_input")), "Global-layer velocity: learned, zero or zero_input");
+        str("velocity", c -> c.velocity, (c, v) -> c.velocity = oneOf("velocity", v, VELOCITIES),
+                "Global-layer velocity: learned, zero or zero_input");
         str("velocity_net", c -> c.velocityNet, (c, v) -> c.velocityNet = oneOf("velocity_net", v, SUBNETS),
                 "velocity sub-network");
-        str("diffusivity", c -> c.diffusivity, (c, v) -> c.diffusivity = oneOf("diffusivity", v,
-                List.of("learned", "constant", "perona_malik", "zero")), "diffusivity mode");
+        str("diffusivity", c -> c.diffusivity, (c, v) -> c.diffusivity = oneOf("diffusivity", v, DIFFUSIVITIES),
+                "diffusivity mode");
         str("diffusivity_net", c -> c.diffusivityNet, (c, v) -> c.diffusivityNet = oneOf("diffusivity_net", v,
-                List.of("identity", "dwconv", "conv", "pwconv", "basic")), "diffusivity sub-network");
+                SUBNETS), "diffusivity sub-network");
         real("diffusivity_constant", nonNeg, c -> c.diffusivityConstant, (c, v) -> c.diffusivityConstant = v,
                 "D for diffusivity=constant");
         real("pm_lambda", pos, c -> c.pmLambda, (c, v) -> c.pmLambda = v, "Perona-Malik lambda");
-        str("init", c -> c.init, (c, v) -> c.init = oneOf("init", v, List.of("identity", "basic")),
+        str("init", c -> c.init, (c, v) -> c.init = oneOf("init", v, INITS),
                 "Global-layer h = init(f)");
         integer("blocks", 0, MAX_BLOCKS, c -> c.blocks, (c, v) -> c.blocks = v,
                 "BasicBlocks per ResNet stage (0 = model default)");
@@ -297,12 +306,12 @@ public final class RunConfig {
 
     /** Checks combinations that single keys cannot (called after file and command line are applied). */
     public void validate() {
-        boolean mnistNet = model.equals("cnn") || model.equals("residual") || model.equals("pde");
+        boolean mnistModel = isMnistModel();
         if (dataset == null) {
-            dataset = mnistNet ? "mnist" : "cifar10";
+            dataset = mnistModel ? "mnist" : "cifar10";
         }
         if (diffusivity == null) {
-            diffusivity = mnistNet ? "constant" : "learned";
+            diffusivity = mnistModel ? "constant" : "learned";
         }
         if (blocks == 0) {
             blocks = model.equals("resnet32_global") ? 1 : 5;
@@ -310,7 +319,6 @@ public final class RunConfig {
         if (globalAfter == null) {
             globalAfter = model.equals("resnet32_global") ? List.of(1, 2, 3) : List.of();
         }
-        boolean mnistModel = model.equals("cnn") || model.equals("residual") || model.equals("pde");
         if (mnistModel && !dataset.equals("mnist")) {
             throw new UserException("model '" + model + "' is the MNIST example (28x28x1 input); use dataset mnist or "
                     + "a resnet model for " + dataset);
@@ -340,9 +348,20 @@ public final class RunConfig {
         }
     }
 
+    /** The model part, typed ({@link ModelConfig}); validates first, which fills in the model's defaults. */
+    public ModelConfig modelPart() {
+        validate();
+        return new ModelConfig(this);
+    }
+
     /** Input channels of the model: 1 for the MNIST models, 3 for the CIFAR ResNets (after {@link #validate}). */
     public int inputChannels() {
-        return model.equals("cnn") || model.equals("residual") || model.equals("pde") ? 1 : 3;
+        return isMnistModel() ? 1 : 3;
+    }
+
+    /** Whether the model is one of the MNIST example's ({@link #MNIST_MODELS}). */
+    public boolean isMnistModel() {
+        return MNIST_MODELS.contains(model);
     }
 
     /**

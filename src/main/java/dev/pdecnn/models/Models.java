@@ -3,6 +3,7 @@ package dev.pdecnn.models;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.PdeSpec;
 import dev.pdecnn.backend.ShapeOnlyBackend;
+import dev.pdecnn.config.ModelConfig;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.AvgPool;
 import dev.pdecnn.nn.BasicBlock;
@@ -16,10 +17,12 @@ import dev.pdecnn.nn.Param;
 import dev.pdecnn.nn.Sequential;
 import dev.pdecnn.tensor.Tensor;
 
-import java.util.Locale;
 import java.util.SplittableRandom;
 
-/** Builds the networks of docs/design.md §2 from a validated {@link RunConfig}, on any backend. */
+/**
+ * Builds the networks of docs/design.md §2 from a config's typed model part ({@link ModelConfig}), on any backend.
+ * The {@link RunConfig} forms take that part first ({@link RunConfig#modelPart()}, which validates).
+ */
 public final class Models {
     private Models() {
     }
@@ -30,7 +33,7 @@ public final class Models {
     public static final int MAX_CLASSES = 100_000;
 
     public static Network build(RunConfig cfg, Backend be) {
-        return build(cfg, be, DEFAULT_CLASSES);
+        return build(cfg.modelPart(), be, DEFAULT_CLASSES);
     }
 
     /**
@@ -43,8 +46,12 @@ public final class Models {
         return classNames == null ? DEFAULT_CLASSES : Math.max(DEFAULT_CLASSES, classNames.size());
     }
 
-    /** The network of {@code cfg} with a classifier of {@code classes} logits (see {@link #classes}). */
     public static Network build(RunConfig cfg, Backend be, int classes) {
+        return build(cfg.modelPart(), be, classes);
+    }
+
+    /** The network of {@code cfg} with a classifier of {@code classes} logits (see {@link #classes}). */
+    public static Network build(ModelConfig cfg, Backend be, int classes) {
         Network net = structure(cfg, be, classes);
         initialize(net, cfg.seed, cfg.weightInit);
         return net;
@@ -56,28 +63,24 @@ public final class Models {
      * (ops, report), so a count can never differ from the network that trains.
      */
     public static Network shapes(RunConfig cfg) {
-        return structure(cfg, new ShapeOnlyBackend(), DEFAULT_CLASSES);
+        return structure(cfg.modelPart(), new ShapeOnlyBackend(), DEFAULT_CLASSES);
     }
 
-    private static Network structure(RunConfig cfg, Backend be, int classes) {
-        cfg.validate();
+    private static Network structure(ModelConfig cfg, Backend be, int classes) {
         if (classes < 1 || classes > MAX_CLASSES) {
             throw new dev.pdecnn.UserException("a classifier of " + classes + " classes; the trainer takes 1.."
                     + MAX_CLASSES);
         }
-        return switch (cfg.model) {
-            case "cnn", "residual", "pde" -> mnist(cfg, be, classes);
-            default -> resnet(cfg, be, classes);
-        };
+        return cfg.isMnistModel() ? mnist(cfg, be, classes) : resnet(cfg, be, classes);
     }
 
     /** {@code f = conv3x3(relu(BN(x)))}, the block, 4x4 average pool, dense to the logits (10 for MNIST). */
-    private static Network mnist(RunConfig cfg, Backend be, int classes) {
+    private static Network mnist(ModelConfig cfg, Backend be, int classes) {
         int c = cfg.channels;
         Module block = switch (cfg.model) {
             case "cnn" -> new MnistBlocks.Cnn(be, c, bn(cfg));
             case "residual" -> new MnistBlocks.Residual(be, c, bn(cfg));
-            default -> new MnistBlocks.Pde(be, c, pde(cfg), cfg.diffusivity.equals("perona_malik"),
+            default -> new MnistBlocks.Pde(be, c, pde(cfg), cfg.diffusivity == GlobalSpec.Diffusivity.PERONA_MALIK,
                     cfg.diffusivityConstant, cfg.pmLambda, bn(cfg));
         };
         Sequential body = new Sequential(be)
@@ -93,7 +96,7 @@ public final class Models {
      * ResNet with stages of {@code blocks} BasicBlocks at the configured widths (strides 1, 2, 2, ...), a Global
      * layer after each stage listed in {@code global_after}, 4x4 average pool and a dense classifier.
      */
-    private static Network resnet(RunConfig cfg, Backend be, int classes) {
+    private static Network resnet(ModelConfig cfg, Backend be, int classes) {
         Sequential body = new Sequential(be)
                 .add("conv1", Conv2d.conv3x3(be, 3, cfg.widths.get(0), 1))
                 .add("bn1", BatchNorm2d.withRelu(be, cfg.widths.get(0), bn(cfg)));
@@ -116,28 +119,27 @@ public final class Models {
         return new Network(be, name(cfg), new int[]{3, 32, 32}, classes, body);
     }
 
-    public static GlobalSpec globalSpec(RunConfig cfg) {
-        return new GlobalSpec(
-                GlobalSpec.SubNet.valueOf(cfg.init.toUpperCase(Locale.ROOT)),
-                GlobalSpec.Velocity.valueOf(cfg.velocity.toUpperCase(Locale.ROOT)),
-                GlobalSpec.SubNet.valueOf(cfg.velocityNet.toUpperCase(Locale.ROOT)),
-                GlobalSpec.Diffusivity.valueOf(cfg.diffusivity.toUpperCase(Locale.ROOT)),
-                GlobalSpec.SubNet.valueOf(cfg.diffusivityNet.toUpperCase(Locale.ROOT)),
+    public static GlobalSpec globalSpec(ModelConfig cfg) {
+        return new GlobalSpec(cfg.init, cfg.velocity, cfg.velocityNet, cfg.diffusivity, cfg.diffusivityNet,
                 cfg.diffusivityConstant, cfg.pmLambda, pde(cfg));
     }
 
-    private static PdeSpec pde(RunConfig cfg) {
+    private static PdeSpec pde(ModelConfig cfg) {
         return new PdeSpec(cfg.steps, cfg.dt, cfg.dx, cfg.dy);
     }
 
-    private static BatchNorm2d.Spec bn(RunConfig cfg) {
+    private static BatchNorm2d.Spec bn(ModelConfig cfg) {
         return new BatchNorm2d.Spec(cfg.bnMomentum, cfg.bnEps);
     }
 
     public static String name(RunConfig cfg) {
+        return name(cfg.modelPart());
+    }
+
+    public static String name(ModelConfig cfg) {
         return switch (cfg.model) {
             case "cnn", "residual" -> "mnist_" + cfg.model + "_c" + cfg.channels;
-            case "pde" -> "mnist_pde_" + (cfg.diffusivity.equals("perona_malik") ? "pm" : "const") + "_c" + cfg.channels;
+            case "pde" -> "mnist_pde_" + (cfg.diffusivity == GlobalSpec.Diffusivity.PERONA_MALIK ? "pm" : "const") + "_c" + cfg.channels;
             default -> cfg.model;
         };
     }

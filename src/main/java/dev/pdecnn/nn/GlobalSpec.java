@@ -10,6 +10,10 @@ public record GlobalSpec(SubNet init, Velocity velocity, SubNet velocityNet, Dif
 
     public enum SubNet { IDENTITY, DWCONV, CONV, PWCONV, BASIC }
 
+    /** The sub-networks that {@code h = init(f)} may be. */
+    public static final java.util.Set<SubNet> INITS = java.util.Collections.unmodifiableSet(
+            java.util.EnumSet.of(SubNet.IDENTITY, SubNet.BASIC));
+
     /**
      * LEARNED: u = relu(BN_u(V_u(h))); ZERO: u = v = 0 exactly, no velocity sub-networks; ZERO_INPUT: the study's
      * TensorFlow diffusion equation (Table 2 row 7), u = relu(BN_u(V_u(0))): the sub-networks exist and count, but
@@ -21,7 +25,7 @@ public record GlobalSpec(SubNet init, Velocity velocity, SubNet velocityNet, Dif
     public enum Diffusivity { LEARNED, CONSTANT, PERONA_MALIK, ZERO }
 
     public GlobalSpec {
-        if (init != SubNet.IDENTITY && init != SubNet.BASIC) {
+        if (!INITS.contains(init)) {
             throw new IllegalArgumentException("Global layer init must be identity or basic, got " + init);
         }
         if (!(pmLambda > 0)) {

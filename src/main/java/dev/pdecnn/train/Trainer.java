@@ -19,7 +19,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,6 +49,10 @@ public final class Trainer {
     private String resumeCommand;
     /** What the run's last.safetensors holds ("epoch 3, batch 12 (step 57)"), once known; for messages. */
     private String lastSaved;
+    /** When last.safetensors was last written (System.nanoTime), for --checkpoint-every in minutes. */
+    /** The per-step diagnostics of this run ({@link StepTrace}), or null. */
+    private StepTrace trace;
+    private long lastSave;
 
     /**
      * Thrown after a stop signal, once the mid-epoch checkpoint is written and the resume command printed: the
@@ -69,13 +72,23 @@ public final class Trainer {
 
     /** As above, on {@code backend} (float32; a GPU backend from --device). */
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty, Backend backend) {
-        this.be = backend;
+        this(cfg, Models.build(cfg.modelPart(), backend, Models.classes(data.train().classNames())), data, runDir,
+                out, tty);
+    }
+
+    /**
+     * Trains {@code net} (built from {@code cfg}'s model part, with a classifier for {@code data}'s classes, on the
+     * backend it runs on) with {@code cfg}'s data and optimisation keys; {@code cfg} is also what config.json and
+     * the checkpoints record.
+     */
+    public Trainer(RunConfig cfg, Network net, Split data, Path runDir, PrintStream out, boolean tty) {
+        this.be = net.backend();
         this.cfg = cfg;
         this.data = data;
         this.runDir = runDir;
         this.out = out;
         this.tty = tty;
-        this.net = Models.build(cfg, be, Models.classes(data.train().classNames()));
+        this.net = net;
         this.step = new TrainStep(net);
         this.velocities = step.store().velocities();
         int[] chw = net.inputChw;
@@ -152,26 +165,7 @@ public final class Trainer {
      * long run can be split into sessions and continued with --resume exactly as if it had not stopped.
      */
     public Result run(Path resume, int stopAfter) {
-        TrainState st;
-        if (resume != null) {
-            Checkpoint.Loaded ck = Checkpoint.read(resume);
-            Checkpoint.restore(resume, ck, net, net.name, velocities);
-            st = ck.state();
-            checkMidEpoch(resume, st, cfg);
-            st.config = cfg.toMap();
-            if (resumedFrom != null) {
-                st.resumedFrom = resumedFrom;
-            } else if (resume.toAbsolutePath().normalize().equals(lastCheckpoint(runDir).toAbsolutePath().normalize())) {
-                lastSaved = position(st);
-            }
-            out.printf(Locale.ROOT, "resumed %s at %s from %s%n", net.name, position(st), resume);
-        } else {
-            st = new TrainState();
-            st.model = net.name;
-            st.config = cfg.toMap();
-            st.mean = data.train().mean();
-            st.std = data.train().std();
-        }
+        TrainState st = resume != null ? resumedState(resume) : freshState();
         if (st.classNames == null) { // a checkpoint from before class names were recorded: the data's are the same
             st.classNames = data.train().classNames();
         }
@@ -184,6 +178,63 @@ public final class Trainer {
         if (why != null) {
             throw new UserException(why);
         }
+        writeConfig(st);
+        DataLoader train = new DataLoader(data.train(), cfg.batchSize, true, cfg.seed,
+                new DataLoader.Augment(cfg.padCrop, cfg.hflip), st.mean, st.std, false);
+        DataLoader test = new DataLoader(data.test(), Math.max(cfg.batchSize, 256), false, cfg.seed,
+                DataLoader.Augment.NONE, st.mean, st.std, false);
+        long totalSteps = (long) cfg.epochs * train.batchesPerEpoch();
+        checkPosition(st, resume, train, totalSteps);
+        lastSave = System.nanoTime();
+        if (st.epochsDone == 0 && st.batchesDone == 0) {
+            out.printf(Locale.ROOT, "training %s: %,d trainable parameters, %,d train / %,d test images, %d epochs of %d "
+                            + "steps (batch %d), run folder %s%n", net.name, trainableCount(), data.train().size(),
+                    data.test().size(), cfg.epochs, train.batchesPerEpoch(), cfg.batchSize, runDir);
+        }
+        int lastEpoch = Math.min(cfg.epochs, stopAfter);
+        try (StepTrace t = StepTrace.fromProperty(net)) { // null unless the setting pdecnn.trace names a file
+            trace = t;
+            for (int epoch = st.epochsDone + 1; epoch <= lastEpoch; epoch++) {
+                EpochSums sums = trainEpoch(epoch, st, train, totalSteps, resume);
+                endEpoch(epoch, sums, st, test);
+                if (stop.requested() != null && epoch < lastEpoch) {
+                    throw stopped(stop.requested(), st); // signalled during the last step or the evaluation
+                }
+            }
+        } finally {
+            trace = null;
+        }
+        return finish(st);
+    }
+
+    /** The state of checkpoint {@code resume}, its weights and velocities loaded into the network. */
+    private TrainState resumedState(Path resume) {
+        Checkpoint.Loaded ck = Checkpoint.read(resume);
+        Checkpoint.restore(resume, ck, net, net.name, velocities);
+        TrainState st = ck.state();
+        checkMidEpoch(resume, st, cfg);
+        st.config = cfg.toMap();
+        if (resumedFrom != null) {
+            st.resumedFrom = resumedFrom;
+        } else if (resume.toAbsolutePath().normalize().equals(lastCheckpoint(runDir).toAbsolutePath().normalize())) {
+            lastSaved = position(st);
+        }
+        out.printf(Locale.ROOT, "resumed %s at %s from %s%n", net.name, position(st), resume);
+        return st;
+    }
+
+    /** The state of a new run: nothing trained, the training split's normalisation. */
+    private TrainState freshState() {
+        TrainState st = new TrainState();
+        st.model = net.name;
+        st.config = cfg.toMap();
+        st.mean = data.train().mean();
+        st.std = data.train().std();
+        return st;
+    }
+
+    /** The run's config.json: the effective config, where a fork came from, and the input facts. */
+    private void writeConfig(TrainState st) {
         Map<String, Object> config = cfg.toMap();
         if (st.resumedFrom != null) {
             config.put(RunConfig.RESUMED_FROM, st.resumedFrom);
@@ -191,11 +242,13 @@ public final class Trainer {
         putInputFacts(config, st);
         AtomicFiles.writeString(runDir.resolve("config.json"),
                 Checkpoint.gson().newBuilder().setPrettyPrinting().serializeNulls().create().toJson(config) + "\n");
-        DataLoader train = new DataLoader(data.train(), cfg.batchSize, true, cfg.seed,
-                new DataLoader.Augment(cfg.padCrop, cfg.hflip), st.mean, st.std, false);
-        DataLoader test = new DataLoader(data.test(), Math.max(cfg.batchSize, 256), false, cfg.seed,
-                DataLoader.Augment.NONE, st.mean, st.std, false);
-        long totalSteps = (long) cfg.epochs * train.batchesPerEpoch();
+    }
+
+    /**
+     * Refuses a checkpoint whose batch lies beyond an epoch of this data, and says where the schedule continues
+     * when an epoch now has another number of batches than the step counter implies.
+     */
+    private void checkPosition(TrainState st, Path resume, DataLoader train, long totalSteps) {
         if (st.batchesDone < 0 || st.batchesDone >= train.batchesPerEpoch()) {
             throw new UserException("checkpoint " + resume + " is at batch " + st.batchesDone + " of an epoch, but an "
                     + "epoch has " + train.batchesPerEpoch() + " batches here; is it of another data set?");
@@ -206,103 +259,121 @@ public final class Trainer {
                     train.batchesPerEpoch(), st.epochsDone,
                     cosine(cfg.lr, (long) st.epochsDone * train.batchesPerEpoch(), totalSteps));
         }
-        long lastSave = System.nanoTime();
-        if (st.epochsDone == 0 && st.batchesDone == 0) {
-            out.printf(Locale.ROOT, "training %s: %,d trainable parameters, %,d train / %,d test images, %d epochs of %d "
-                            + "steps (batch %d), run folder %s%n", net.name, trainableCount(), data.train().size(),
-                    data.test().size(), cfg.epochs, train.batchesPerEpoch(), cfg.batchSize, runDir);
+    }
+
+    /**
+     * An epoch's running sums. A mid-epoch checkpoint carries them and the epoch's time, so a resumed epoch's
+     * row comes out as if unbroken.
+     */
+    private static final class EpochSums {
+        final long t0;
+        double lossSum;
+        long correct, seen;
+        double lr;
+
+        EpochSums(TrainState st) {
+            t0 = System.nanoTime() - (long) (st.epochSeconds * 1e9);
+            lossSum = st.epochLossSum;
+            correct = st.epochCorrect;
+            seen = st.epochSeen;
         }
-        int lastEpoch = Math.min(cfg.epochs, stopAfter);
-        StepTrace trace = StepTrace.fromProperty(net);
-        for (int epoch = st.epochsDone + 1; epoch <= lastEpoch; epoch++) {
-            // A mid-epoch checkpoint carries the epoch's running sums and time, so its row comes out as if unbroken.
-            long t0 = System.nanoTime() - (long) (st.epochSeconds * 1e9);
-            double lossSum = st.epochLossSum;
-            long correct = st.epochCorrect, seen = st.epochSeen;
-            double lr = 0;
-            Progress bar = new Progress(out, tty, String.format(Locale.ROOT, "epoch %d/%d", epoch, cfg.epochs),
-                    train.batchesPerEpoch());
-            int[] pred = new int[cfg.batchSize];
-            int done = st.batchesDone;
-            try (DataLoader.EpochIterator it = train.epoch(epoch - 1, done)) {
-                DataLoader.Batch nb = it.hasNext() ? it.next() : null;
-                Tensor nx = nb == null ? null : staged(nb);
-                while (nb != null) {
-                    DataLoader.Batch b = nb;
-                    Tensor x = nx;
-                    nb = it.hasNext() ? it.next() : null; // on a GPU the next batch uploads while this step runs
-                    nx = nb == null ? null : staged(nb);
-                    // The schedule follows progress (epochs done + this epoch's fraction) in today's steps per
-                    // epoch, not the step counter: resumed at an epoch end with another --batch-size or
-                    // --limit-train, the counter holds the old epochs' steps and would run past the schedule's end
-                    // (lr 0). Unchanged settings give the same number as the counter, so resume stays bit-exact.
-                    lr = cosine(cfg.lr, (long) (epoch - 1) * train.batchesPerEpoch() + done, totalSteps);
-                    double loss = step.train(x, b.y(), lr, cfg.momentum, cfg.weightDecay, pred);
-                    if (!Double.isFinite(loss)) {
-                        throw diverged(loss, epoch, st.step, lr, resume);
-                    }
-                    st.step++;
-                    if (trace != null) {
-                        trace.record(st.step, epoch, lr, loss, pred, b.y(), b.n(), x);
-                    }
-                    lossSum += loss * b.n();
-                    for (int i = 0; i < b.n(); i++) {
-                        correct += pred[i] == b.y()[i] ? 1 : 0;
-                    }
-                    seen += b.n();
-                    bar.update(++done, seen, lossSum / seen, (double) correct / seen);
-                    afterEachStep.run();
-                    // The last batch is left to the epoch's own checkpoint (and a stop then comes after it).
-                    String signal = stop.requested();
-                    if (done < it.size() && (signal != null
-                            || checkpointEvery.due(st.step, System.nanoTime() - lastSave))) {
-                        st.batchesDone = done;
-                        st.epochLossSum = lossSum;
-                        st.epochCorrect = correct;
-                        st.epochSeen = seen;
-                        st.epochSeconds = (System.nanoTime() - t0) / 1e9;
-                        Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
-                        lastSaved = position(st);
-                        lastSave = System.nanoTime();
-                        if (signal != null) {
-                            throw stopped(signal, st);
-                        }
+
+        void saveInto(TrainState st, int batchesDone) {
+            st.batchesDone = batchesDone;
+            st.epochLossSum = lossSum;
+            st.epochCorrect = correct;
+            st.epochSeen = seen;
+            st.epochSeconds = (System.nanoTime() - t0) / 1e9;
+        }
+    }
+
+    /**
+     * The training steps of {@code epoch} from the state's batch on, with mid-epoch checkpoints when due or
+     * asked for by a signal (which then stops the run).
+     */
+    private EpochSums trainEpoch(int epoch, TrainState st, DataLoader train, long totalSteps, Path resume) {
+        EpochSums sums = new EpochSums(st);
+        Progress bar = new Progress(out, tty, String.format(Locale.ROOT, "epoch %d/%d", epoch, cfg.epochs),
+                train.batchesPerEpoch());
+        int[] pred = new int[cfg.batchSize];
+        int done = st.batchesDone;
+        try (DataLoader.EpochIterator it = train.epoch(epoch - 1, done)) {
+            DataLoader.Batch nb = it.hasNext() ? it.next() : null;
+            Tensor nx = nb == null ? null : staged(nb);
+            while (nb != null) {
+                DataLoader.Batch b = nb;
+                Tensor x = nx;
+                nb = it.hasNext() ? it.next() : null; // on a GPU the next batch uploads while this step runs
+                nx = nb == null ? null : staged(nb);
+                // The schedule follows progress (epochs done + this epoch's fraction) in today's steps per
+                // epoch, not the step counter: resumed at an epoch end with another --batch-size or
+                // --limit-train, the counter holds the old epochs' steps and would run past the schedule's end
+                // (lr 0). Unchanged settings give the same number as the counter, so resume stays bit-exact.
+                sums.lr = cosine(cfg.lr, (long) (epoch - 1) * train.batchesPerEpoch() + done, totalSteps);
+                double loss = step.train(x, b.y(), sums.lr, cfg.momentum, cfg.weightDecay, pred);
+                if (!Double.isFinite(loss)) {
+                    throw diverged(loss, epoch, st.step, sums.lr, resume);
+                }
+                st.step++;
+                if (trace != null) {
+                    trace.record(st.step, epoch, sums.lr, loss, pred, b.y(), b.n(), x);
+                }
+                sums.lossSum += loss * b.n();
+                for (int i = 0; i < b.n(); i++) {
+                    sums.correct += pred[i] == b.y()[i] ? 1 : 0;
+                }
+                sums.seen += b.n();
+                bar.update(++done, sums.seen, sums.lossSum / sums.seen, (double) sums.correct / sums.seen);
+                afterEachStep.run();
+                // The last batch is left to the epoch's own checkpoint (and a stop then comes after it).
+                String signal = stop.requested();
+                if (done < it.size() && (signal != null
+                        || checkpointEvery.due(st.step, System.nanoTime() - lastSave))) {
+                    sums.saveInto(st, done);
+                    Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
+                    lastSaved = position(st);
+                    lastSave = System.nanoTime();
+                    if (signal != null) {
+                        throw stopped(signal, st);
                     }
                 }
             }
-            st.batchesDone = 0;
-            st.epochLossSum = 0;
-            st.epochCorrect = 0;
-            st.epochSeen = 0;
-            st.epochSeconds = 0;
-            double trainSecs = (System.nanoTime() - t0) / 1e9;
-            double[] ev = evaluate(net, be, test);
-            double secs = (System.nanoTime() - t0) / 1e9;
-            EpochStats s = new EpochStats(epoch, lossSum / seen, (double) correct / seen, ev[0], ev[1], lr, secs,
-                    seen / trainSecs, (int) ev[2]);
-            st.history.add(s);
-            st.epochsDone = epoch;
-            st.wallSeconds += secs;
-            boolean best = ev[1] > st.bestTestAcc;
-            if (best) {
-                st.bestTestAcc = ev[1];
-                st.bestEpoch = epoch;
-                Checkpoint.save(bestCheckpoint(runDir), net, velocities, st);
-            }
-            Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
-            lastSaved = position(st);
-            lastSave = System.nanoTime();
-            writeMetrics(st.history);
-            out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s%s  lr %.2e  %.1f s%n",
-                    epoch, cfg.epochs, s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
-                    divergedNote(s.testDiverged()), best ? " (best)" : "", lr, secs);
-            if (stop.requested() != null && epoch < lastEpoch) {
-                throw stopped(stop.requested(), st); // signalled during the last step or the evaluation
-            }
         }
-        if (trace != null) {
-            trace.close();
+        st.batchesDone = 0;
+        st.epochLossSum = 0;
+        st.epochCorrect = 0;
+        st.epochSeen = 0;
+        st.epochSeconds = 0;
+        return sums;
+    }
+
+    /** Evaluates the finished epoch, records it, writes the best and last checkpoints and the metrics, prints it. */
+    private void endEpoch(int epoch, EpochSums sums, TrainState st, DataLoader test) {
+        double trainSecs = (System.nanoTime() - sums.t0) / 1e9;
+        double[] ev = evaluate(net, be, test);
+        double secs = (System.nanoTime() - sums.t0) / 1e9;
+        EpochStats s = new EpochStats(epoch, sums.lossSum / sums.seen, (double) sums.correct / sums.seen, ev[0], ev[1],
+                sums.lr, secs, sums.seen / trainSecs, (int) ev[2]);
+        st.history.add(s);
+        st.epochsDone = epoch;
+        st.wallSeconds += secs;
+        boolean best = ev[1] > st.bestTestAcc;
+        if (best) {
+            st.bestTestAcc = ev[1];
+            st.bestEpoch = epoch;
+            Checkpoint.save(bestCheckpoint(runDir), net, velocities, st);
         }
+        Checkpoint.save(lastCheckpoint(runDir), net, velocities, st);
+        lastSaved = position(st);
+        lastSave = System.nanoTime();
+        writeMetrics(st.history);
+        out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s%s  lr %.2e  %.1f s%n",
+                epoch, cfg.epochs, s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
+                divergedNote(s.testDiverged()), best ? " (best)" : "", sums.lr, secs);
+    }
+
+    /** The run's result, also written as summary.json and printed. */
+    private Result finish(TrainState st) {
         EpochStats last = st.history.isEmpty() ? null : st.history.get(st.history.size() - 1);
         Result r = new Result(st.bestTestAcc, st.bestEpoch, last == null ? Double.NaN : last.testAcc(),
                 st.epochsDone, st.wallSeconds, runDir);
@@ -448,69 +519,6 @@ public final class Trainer {
             }
         }
         return new double[]{sums.loss(), sums.accuracy(), sums.diverged};
-    }
-
-    /** Running sums of an evaluation; images with diverged logits are counted and kept out of the loss. */
-    static final class EvalSums {
-        /**
-         * A logit beyond this magnitude marks a diverged image: a trained classifier's logits are O(10) (a gap of
-         * 40 already gives a probability of 1 - 4e-18), so 1e4 arises only from the unstable PDE, never from a
-         * confident healthy prediction.
-         */
-        static final double DIVERGED_LOGIT = 1e4;
-
-        double lossSum;
-        long correct, seen, diverged;
-
-        void add(Backend be, Tensor logits, int[] labels) {
-            int n = logits.dim(0), k = logits.size() / n;
-            int[] rows = new int[n];
-            int good = 0;
-            for (int i = 0; i < n; i++) {
-                boolean sane = true, finite = true;
-                int arg = 0;
-                for (int j = 0; j < k; j++) {
-                    double v = logits.get(i * k + j);
-                    finite &= Double.isFinite(v);
-                    sane &= Math.abs(v) <= DIVERGED_LOGIT;
-                    arg = v > logits.get(i * k + arg) ? j : arg;
-                }
-                if (sane) {
-                    rows[good++] = i;
-                } else {
-                    diverged++;
-                    correct += finite && arg == labels[i] ? 1 : 0;
-                }
-            }
-            Tensor use = logits;
-            int[] y = labels;
-            if (good < n) {
-                use = Tensor.zeros(logits.dtype(), good, k);
-                y = new int[good];
-                for (int r = 0; r < good; r++) {
-                    y[r] = labels[rows[r]];
-                    for (int j = 0; j < k; j++) {
-                        use.set(r * k + j, logits.get(rows[r] * k + j));
-                    }
-                }
-            }
-            if (good > 0) {
-                int[] pred = new int[good];
-                lossSum += be.softmaxCrossEntropy(use, Arrays.copyOf(y, good), null, pred) * good;
-                for (int r = 0; r < good; r++) {
-                    correct += pred[r] == y[r] ? 1 : 0;
-                }
-            }
-            seen += n;
-        }
-
-        double loss() {
-            return seen == diverged ? Double.NaN : lossSum / (seen - diverged);
-        }
-
-        double accuracy() {
-            return seen == 0 ? Double.NaN : (double) correct / seen;
-        }
     }
 
     private void writeMetrics(List<EpochStats> history) {

@@ -5,7 +5,7 @@ import dev.pdecnn.backend.cuda.GpuInfo;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.KernelException;
 import dev.pdecnn.cli.CliRunner;
-import dev.pdecnn.cli.Devices;
+import dev.pdecnn.run.Devices;
 import dev.pdecnn.train.SyntheticMnist;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;

@@ -5,7 +5,7 @@ import dev.pdecnn.backend.cuda.CudaBackend;
 import dev.pdecnn.backend.cuda.CudaDevice;
 import dev.pdecnn.backend.cuda.CudaSession;
 import dev.pdecnn.backend.cuda.HostBuild;
-import dev.pdecnn.cli.Devices;
+import dev.pdecnn.run.Devices;
 import dev.pdecnn.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 

@@ -65,7 +65,7 @@ class EvalSumsTest {
                 all.set(bad[2] * k + y[bad[2]], 3e7);
                 refCorrect++;
 
-                Trainer.EvalSums s = new Trainer.EvalSums();
+                EvalSums s = new EvalSums();
                 s.add(be, all, y);
                 assertEquals(3, s.diverged, be.dtype() + " seed " + seed);
                 assertEquals(refLoss, s.loss(), 1e-12 * Math.abs(refLoss), "loss over the finite rows");
@@ -73,7 +73,7 @@ class EvalSumsTest {
                 assertTrue(Double.isFinite(s.loss()));
 
                 // all-finite batches are scored as before: the backend's mean loss and predictions
-                Trainer.EvalSums plain = new Trainer.EvalSums();
+                EvalSums plain = new EvalSums();
                 plain.add(be, finite, yFinite);
                 assertEquals(0, plain.diverged);
                 assertEquals(refLoss, plain.loss(), 1e-12 * Math.abs(refLoss));
@@ -85,8 +85,8 @@ class EvalSumsTest {
     @Test
     void aLogitAtTheThresholdIsStillScored() {
         Tensor t = Tensor.zeros(DType.F64, 1, 3);
-        t.set(1, Trainer.EvalSums.DIVERGED_LOGIT);
-        Trainer.EvalSums s = new Trainer.EvalSums();
+        t.set(1, EvalSums.DIVERGED_LOGIT);
+        EvalSums s = new EvalSums();
         s.add(new ReferenceBackend(), t, new int[]{1});
         assertEquals(0, s.diverged);
         assertEquals(0, s.loss(), 1e-12);
@@ -95,7 +95,7 @@ class EvalSumsTest {
 
     @Test
     void aBatchWithNoFiniteRowHasNoLoss() {
-        Trainer.EvalSums s = new Trainer.EvalSums();
+        EvalSums s = new EvalSums();
         Tensor t = Tensor.zeros(DType.F32, 2, 3);
         t.set(0, Double.NaN);
         t.set(5, Double.NEGATIVE_INFINITY);

@@ -1,4 +1,4 @@
-package dev.pdecnn.cli;
+package dev.pdecnn.run;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;

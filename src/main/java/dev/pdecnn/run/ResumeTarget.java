@@ -1,4 +1,4 @@
-package dev.pdecnn.cli;
+package dev.pdecnn.run;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.config.ConfigFiles;
@@ -23,11 +23,11 @@ import java.util.stream.Stream;
  * another folder) forks into a new run folder whose config.json records {@code resumed_from}, leaving the
  * original run as it was.
  */
-final class ResumeTarget {
-    final Path file;
-    final Checkpoint.Loaded ck;
+public final class ResumeTarget {
+    public final Path file;
+    public final Checkpoint.Loaded ck;
     /** The folder holding the checkpoint: the run it belongs to. */
-    final Path sourceRun;
+    public final Path sourceRun;
 
     private ResumeTarget(Path file, Checkpoint.Loaded ck) {
         this.file = file;
@@ -36,7 +36,7 @@ final class ResumeTarget {
     }
 
     /** A run folder (its last.safetensors, else its best with a note) or a checkpoint file. */
-    static ResumeTarget open(Path resume, PrintStream out) {
+    public static ResumeTarget open(Path resume, PrintStream out) {
         Path file = resume;
         if (Files.isDirectory(resume)) {
             file = Trainer.lastCheckpoint(resume);
@@ -63,7 +63,7 @@ final class ResumeTarget {
      * with one line when another process holds the folder (named), when it holds no config.json either, or when
      * it was a fork (starting it from scratch would drop what it was forked from).
      */
-    static Map<String, Object> unstartedConfig(Path dir) {
+    public static Map<String, Object> unstartedConfig(Path dir) {
         if (!Files.isDirectory(dir) || Files.exists(Trainer.lastCheckpoint(dir))
                 || Files.exists(Trainer.bestCheckpoint(dir))) {
             return null;
@@ -151,7 +151,7 @@ final class ResumeTarget {
     }
 
     /** Locks the source run for an in-place resume, or returns null when it must fork after all. */
-    RunFolder lockInPlace() {
+    public RunFolder lockInPlace() {
         if (!isNewestOfItsRun()) {
             return null;
         }
