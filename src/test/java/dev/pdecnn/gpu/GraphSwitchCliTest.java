@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The switch end to end: {@code bench --device emulated} runs its steps eagerly by default (every device's default,
- * a GPU's included: {@link dev.pdecnn.backend.cuda.KernelRunner#graphsByDefault}) and replays them as CUDA graphs
+ * a GPU's included: {@code StepGraphs.BY_DEFAULT}) and replays them as CUDA graphs
  * with {@code pdecnn.cuda.graphs=true} (the Java property of {@code PDECNN_CUDA_GRAPHS=1}, which the same parser
  * reads: {@link StepGraphsTest}).
  */
