@@ -134,11 +134,16 @@ public final class Settings {
     }
 
     public static final Setting CPU_THREADS = setting("cpu.threads", Type.INTEGER, "all cores", "CPU backend",
-            "Threads the CPU kernels run on. The sweep executors set it for each cell (cores / workers).",
+            "Threads the CPU kernels and oneDNN's convolutions run on. The sweep executors set it for each cell "
+                    + "(cores / workers).",
             "pde.threads");
     public static final Setting CPU_GEMM = setting("cpu.gemm", Type.TEXT, "blas", "CPU backend",
             "Matrix products of the float32 convolutions: blas (OpenBLAS when its natives load, else the Java GEMM "
                     + "with one note) or java (never load the natives).", "pde.gemm");
+    public static final Setting CPU_CONV = setting("cpu.conv", Type.TEXT, "auto", "CPU backend",
+            "Float32 convolutions: auto (oneDNN for the shapes where it measured faster, when its natives load; the "
+                    + "built-in kernels elsewhere), onednn (every convolution through oneDNN) or builtin (never load "
+                    + "oneDNN).");
     public static final Setting BENCH_PROFILE = setting("bench.profile", Type.FLAG, "off", "bench",
             "Prints a per-operation wall-time profile after each benchmark (on a GPU it synchronises after every "
                     + "operation, so the step is slower).", "bench.profile");
@@ -164,7 +169,7 @@ public final class Settings {
             "Seconds one call into the emulated device may take before its driver process is killed.");
 
     /** Every setting, in the order of the documentation. */
-    public static final List<Setting> ALL = List.of(CPU_THREADS, CPU_GEMM, BENCH_PROFILE, TRACE, GPU_POOL, CUDA_GRAPHS,
+    public static final List<Setting> ALL = List.of(CPU_THREADS, CPU_GEMM, CPU_CONV, BENCH_PROFILE, TRACE, GPU_POOL, CUDA_GRAPHS,
             CUDA_SYNC, CUDA_FORCE_PTX, CUDA_DIR, CXX, HOST_TIMEOUT);
 
     /**

@@ -305,7 +305,7 @@ public final class Bench {
         List<String> names = expand(models.isEmpty() ? List.of("all") : models);
         checkCounts(batch, warmup, reps);
         String where = device != null ? device : String.format(Locale.ROOT, "%d threads, convolutions: %s",
-                dev.pdecnn.backend.cpu.Parallel.threads(), dev.pdecnn.backend.cpu.Blas.describe());
+                dev.pdecnn.backend.cpu.Parallel.threads(), dev.pdecnn.backend.cpu.CpuBackend.describeConvolutions());
         out.println(String.format(Locale.ROOT, "float32, %s, warm-up %d, timed repetitions %d", where, warmup, reps));
         out.println();
         out.println(header());

@@ -2,7 +2,6 @@ package dev.pdecnn.bench;
 
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.StepArena;
-import dev.pdecnn.backend.cpu.Blas;
 import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.backend.cpu.Parallel;
 import dev.pdecnn.config.RunConfig;
@@ -87,7 +86,7 @@ public final class InferenceBench {
         int threads = Parallel.threads();
         out.printf(Locale.ROOT, "evaluation-mode forward, float32, %d threads on both sides; ours: convolutions %s; "
                 + "ONNX Runtime %s (CPU provider, all graph optimisations); warm-up %d, timed %d%n%n", threads,
-                Blas.describe(), OnnxRuntimeCheck.VERSION, warmup, reps);
+                CpuBackend.describeConvolutions(), OnnxRuntimeCheck.VERSION, warmup, reps);
         out.println("| model | params | MACs | batch | ours ms | ours img/s | ORT ms | ORT img/s | ORT speed-up |");
         out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (String name : rows) {

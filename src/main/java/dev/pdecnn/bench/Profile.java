@@ -2,6 +2,7 @@ package dev.pdecnn.bench;
 
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.ConvSpec;
+import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.tensor.Tensor;
 
 import java.lang.reflect.InvocationHandler;
@@ -46,6 +47,9 @@ final class Profile {
                     ConvSpec s = (ConvSpec) args[args.length - 1];
                     key += String.format(Locale.ROOT, " %dx%dx%d w%dx%dx%dx%d s%d g%d", x.dim(1), x.dim(2), x.dim(3),
                             w.dim(0), w.dim(1), w.dim(2), w.dim(3), s.stride(), s.groups());
+                    if (be instanceof CpuBackend) {
+                        key += " " + CpuBackend.convPath(x, w, s);
+                    }
                 }
                 synchronized (TOTALS) {
                     long[] a = TOTALS.computeIfAbsent(key, k -> new long[3]);

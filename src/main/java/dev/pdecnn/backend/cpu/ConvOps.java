@@ -287,7 +287,16 @@ final class ConvOps {
     static void conv2dForward(Tensor x, Tensor w, Tensor y, ConvSpec s) {
         Geom g = geom(x, w, s, true);
         checkConv(x, w, y, s, g.ho, g.wo);
+        if (ConvPath.of(g) == ConvPath.ONEDNN) {
+            OneDnnConv.forward(x.f32(), x.offset(), w.f32(), w.offset(), y.f32(), y.offset(), OneDnnConv.Shape.of(g));
+            return;
+        }
         convRows(x.f32(), x.offset(), w.f32(), w.offset(), y.f32(), y.offset(), g);
+    }
+
+    /** Which kernels run this convolution: onednn or builtin ({@link ConvPath}). */
+    static String path(Tensor x, Tensor w, ConvSpec s) {
+        return ConvPath.of(geom(x, w, s, true)).label();
     }
 
     static void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s) {
@@ -295,6 +304,11 @@ final class ConvOps {
         int xOff = x.offset(), wOff = w.offset(), gyOff = gy.offset();
         Geom g = geom(x, w, s, true);
         checkConv(x, w, gy, s, g.ho, g.wo);
+        if (ConvPath.of(g) == ConvPath.ONEDNN) {
+            OneDnnConv.backward(X, xOff, Wt, wOff, GY, gyOff, gx == null ? null : gx.f32(), gx == null ? 0 : gx.offset(),
+                    gw == null ? null : gw.f32(), gw == null ? 0 : gw.offset(), OneDnnConv.Shape.of(g));
+            return;
+        }
         if (gx != null) {
             float[] GX = gx.f32();
             int gxOff = gx.offset();

@@ -49,6 +49,16 @@ public final class CpuBackend implements Backend {
         ConvOps.conv2dForward(x, w, y, s);
     }
 
+    /** The convolution kernels in use, for logs and bench (see {@link ConvPath#describe}). */
+    public static String describeConvolutions() {
+        return ConvPath.describe();
+    }
+
+    /** Which kernels run this convolution: "onednn" or "builtin" (for bench's profile). */
+    public static String convPath(Tensor x, Tensor w, ConvSpec s) {
+        return ConvOps.path(x, w, s);
+    }
+
     @Override
     public void conv2dBackward(Tensor x, Tensor w, Tensor gy, Tensor gx, Tensor gw, ConvSpec s) {
         ConvOps.conv2dBackward(x, w, gy, gx, gw, s);

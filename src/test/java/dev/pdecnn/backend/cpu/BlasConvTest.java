@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.SplittableRandom;
 
+import static dev.pdecnn.backend.cpu.Float32AgainstFloat64Test.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,25 +22,20 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The OpenBLAS convolution paths of the float32 backend ({@link BlasConv}: im2col tiles and the implicit-GEMM
  * path for stride-1 "same" convolutions) against the pure-Java GEMM path of the same backend and against the
  * float64 reference, on random inputs with odd sizes and several seeds; determinism of the BLAS path; and the
- * fallback switch. Tolerance as in {@link Float32AgainstFloat64Test} (float32 rounding only, in a different
+ * fallback switch, with oneDNN switched off. Tolerance as in {@link Float32AgainstFloat64Test} (float32 rounding only, in a different
  * summation order: sgemm blocks its sums, the Java GEMM adds the kernel inputs in order).
  */
 class BlasConvTest {
     private final Backend f32 = new CpuBackend();
     private final Backend f64 = new ReferenceBackend();
     private final boolean before = Blas.enabled();
+    /** These are the built-in kernels' tests: oneDNN, which would take most shapes, is off (OneDnnConvTest). */
+    private final String convMode = OneDnn.setMode("builtin");
 
     @AfterEach
     void restore() {
         Blas.setEnabled(before);
-    }
-
-    private static Tensor random(SplittableRandom r, double scale, int... shape) {
-        Tensor t = Tensor.zeros(DType.F64, shape);
-        for (int i = 0; i < t.size(); i++) {
-            t.set(i, (float) (scale * r.nextGaussian()));
-        }
-        return t;
+        OneDnn.setMode(convMode);
     }
 
     /** y, gx, gw of one convolution (forward, then backward with gy) on the given backend. */

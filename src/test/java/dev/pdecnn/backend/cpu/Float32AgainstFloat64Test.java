@@ -65,7 +65,8 @@ class Float32AgainstFloat64Test {
     }
 
     /** Random values rounded to float, so both precisions start from exactly the same numbers. */
-    private static Tensor random(SplittableRandom r, double scale, int... shape) {
+    /** Float64 tensor of float32-representable N(0, scale^2) values (shared by the convolution tests). */
+    static Tensor random(SplittableRandom r, double scale, int... shape) {
         Tensor t = Tensor.zeros(DType.F64, shape);
         for (int i = 0; i < t.size(); i++) {
             t.set(i, (float) (scale * r.nextGaussian()));

@@ -1,0 +1,136 @@
+package dev.pdecnn.backend.cpu;
+
+import dev.pdecnn.Settings;
+import org.bytedeco.dnnl.engine;
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.dnnl.stream;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.openblas.global.openblas_nolapack;
+
+import java.util.Locale;
+
+/**
+ * oneDNN ({@code org.bytedeco:dnnl}, linux-x86_64 natives) for the fast backend's float32 convolutions: loading,
+ * the one CPU engine and stream, and the thread count. {@link OneDnnConv} runs the primitives; {@link ConvPath}
+ * decides per shape whether they or the built-in kernels run.
+ *
+ * <p>Setting {@code pdecnn.cpu.conv}: {@code auto} (default: oneDNN for the shapes where it measured faster, when
+ * its natives load), {@code onednn} (every convolution through oneDNN) or {@code builtin} (never load it).
+ *
+ * <p>Threads: this oneDNN build runs on OpenMP (GNU libgomp, shipped beside it), whose team size is a per-thread
+ * setting ({@code omp_set_num_threads}) that defaults to every core the process may use. The one setting
+ * {@code pdecnn.cpu.threads} must govern it too, or two sweep workers sharing a machine would each run a full
+ * team. The Java bindings do not expose {@code omp_set_num_threads}, so it is found by name in the loaded
+ * libraries ({@link Loader#addressof}) and called through a JavaCPP function-pointer type of the OpenBLAS
+ * bindings whose native signature, {@code void (*)(int, void*, int)}, receives its first argument where
+ * {@code void omp_set_num_threads(int)} reads its only one (the first integer register on x86-64 and
+ * AArch64; the extra arguments are ignored by the callee). JavaCPP keeps a function pointer's address in the
+ * first word of the object it points to, hence the one-element holder. Each thread that calls oneDNN sets its
+ * team size once ({@link #useThreads}). When the symbol cannot be found, oneDNN is not used.
+ */
+public final class OneDnn {
+    private OneDnn() {
+    }
+
+    /** The setting's value, normalised: auto, onednn or builtin. */
+    private static final String SETTING = mode(Settings.CPU_CONV.text("auto"));
+    /** The mode in use: the setting, or what {@link #setMode} chose. */
+    private static volatile String mode = SETTING;
+    /** Why oneDNN is not in use, or null when it is. */
+    private static final String WHY_NOT;
+    private static final engine ENGINE;
+    private static final stream STREAM;
+    private static final openblas_nolapack.openblas_dojob_callback SET_THREADS;
+    /** The team size each thread has set (0: not yet). */
+    private static final ThreadLocal<int[]> THREADS_SET = ThreadLocal.withInitial(() -> new int[1]);
+
+    static {
+        String why = null;
+        engine eng = null;
+        stream st = null;
+        openblas_nolapack.openblas_dojob_callback setter = null;
+        if (SETTING.equals("builtin")) {
+            why = "pdecnn.cpu.conv=builtin";
+        } else {
+            try {
+                eng = new engine(engine.kind.cpu, 0);
+                st = new stream(eng);
+                Loader.load(openblas_nolapack.class);
+                Pointer fn = Loader.addressof("omp_set_num_threads");
+                if (fn == null || fn.isNull()) {
+                    why = "omp_set_num_threads not found, so oneDNN's threads could not follow pdecnn.cpu.threads";
+                } else {
+                    LongPointer holder = new LongPointer(1).put(fn.address());
+                    setter = new openblas_nolapack.openblas_dojob_callback(holder);
+                }
+            } catch (Throwable t) {
+                why = "oneDNN could not be loaded (" + t + ")";
+            }
+            if (why != null) {
+                System.err.println("note: " + why + "; float32 convolutions use the built-in kernels");
+            }
+        }
+        WHY_NOT = why;
+        ENGINE = why == null ? eng : null;
+        STREAM = why == null ? st : null;
+        SET_THREADS = why == null ? setter : null;
+    }
+
+    private static String mode(String v) {
+        String m = v.trim().toLowerCase(Locale.ROOT);
+        if (m.equals("auto") || m.equals("onednn") || m.equals("builtin")) {
+            return m;
+        }
+        System.err.println("note: unknown pdecnn.cpu.conv=" + v + " (auto, onednn or builtin); using auto");
+        return "auto";
+    }
+
+    /** auto, onednn or builtin. */
+    static String mode() {
+        return mode;
+    }
+
+    /**
+     * Switches the mode (auto, onednn or builtin) and returns the previous one, for tests and benchmarks that
+     * compare the paths in one process. Without the natives every mode runs the built-in kernels.
+     */
+    public static String setMode(String m) {
+        String was = mode;
+        mode = mode(m);
+        return was;
+    }
+
+    /** True when oneDNN's natives are loaded and its thread count can be set. */
+    static boolean available() {
+        return WHY_NOT == null;
+    }
+
+    static engine engine() {
+        return ENGINE;
+    }
+
+    static stream stream() {
+        return STREAM;
+    }
+
+    /** Sets the calling thread's OpenMP team size to {@link Parallel#threads()} (once per thread). */
+    static void useThreads() {
+        int[] set = THREADS_SET.get();
+        int want = Parallel.threads();
+        if (set[0] != want) {
+            SET_THREADS.call(want, null, 0);
+            set[0] = want;
+        }
+    }
+
+    /** For logs and bench: "oneDNN 3.11.0 (auto)" or why it is not used. */
+    public static String describe() {
+        if (WHY_NOT != null) {
+            return "built-in (" + WHY_NOT + ")";
+        }
+        var v = dnnl.dnnl_version();
+        return String.format(Locale.ROOT, "oneDNN %d.%d.%d (%s)", v.major(), v.minor(), v.patch(), mode);
+    }
+}
