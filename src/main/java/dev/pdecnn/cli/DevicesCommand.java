@@ -8,6 +8,7 @@ import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.HostBuild;
 import dev.pdecnn.backend.cuda.KernelModules;
 import dev.pdecnn.backend.cuda.KernelPath;
+import dev.pdecnn.config.Choices.MatmulPrecision;
 import dev.pdecnn.run.Devices;
 import dev.pdecnn.selfcheck.DeviceCheck;
 import picocli.CommandLine.Command;
@@ -108,7 +109,7 @@ final class DevicesCommand implements Callable<Integer> {
         }
         Devices.Opened o;
         try {
-            o = Devices.open(d, "fp32", main.out);
+            o = Devices.open(d, MatmulPrecision.FP32, main.out);
         } catch (UserException e) {
             throw new UserException(e.getMessage().replace("; use --device cpu (or auto)", "") + (d.equals("emulated")
                     ? "" : "; without a GPU, 'devices --check --device emulated' checks the kernels on the host emulation"));

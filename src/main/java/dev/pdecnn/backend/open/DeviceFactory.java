@@ -3,6 +3,7 @@ package dev.pdecnn.backend.open;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.backend.cuda.CudaSession;
+import dev.pdecnn.config.Choices.MatmulPrecision;
 
 /**
  * The one place devices are opened, by name: {@code cpu} (the float32 CPU backend), {@code emulated} (the CUDA
@@ -20,7 +21,7 @@ public final class DeviceFactory {
      * above or a precision the device cannot run; {@code cuda.KernelException} (and its out-of-memory subclass) when
      * the device cannot be opened.
      */
-    public static Backend open(String name, String precision) {
+    public static Backend open(String name, MatmulPrecision precision) {
         String d = name == null ? "cpu" : name.strip();
         if (d.equals("cpu")) {
             return new CpuBackend();
