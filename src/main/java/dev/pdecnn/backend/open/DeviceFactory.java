@@ -9,7 +9,8 @@ import dev.pdecnn.config.Choices.MatmulPrecision;
  * The one place devices are opened, by name: {@code cpu} (the float32 CPU backend), {@code emulated} (the CUDA
  * path on the host build of the kernels) or a GPU number. It returns the backend whose {@link Backend#device()} is
  * the opened device; closing that device gives it back. Above {@code cpu} and {@code cuda}, so neither names the
- * other and callers name neither; nothing of JCuda loads unless a GPU number is asked for.
+ * other and callers name neither; nothing of JCuda loads unless a GPU number is asked for. What this machine offers
+ * is listed by {@link DeviceList}, beside it.
  */
 public final class DeviceFactory {
     private DeviceFactory() {
