@@ -2,6 +2,7 @@ package dev.pdecnn.cli;
 
 import dev.pdecnn.bench.Bench;
 import dev.pdecnn.bench.InferenceBench;
+import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.run.Devices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -49,8 +50,9 @@ final class BenchCommand implements Callable<Integer> {
             + "until its kernels have finished), auto or emulated. Default: ${DEFAULT-VALUE}.")
     String device;
 
-    @Option(names = "--precision", paramLabel = "P", description = "GPU convolutions and dense layer: tf32 or fp32 "
-            + "(default fp32; tf32 needs compute capability 8.0+).")
+    @Option(names = "--precision", paramLabel = "P", completionCandidates = ChoiceNames.Precisions.class,
+            description = "GPU convolutions and dense layer: ${COMPLETION-CANDIDATES} (default fp32; tf32 needs "
+                    + "compute capability 8.0+).")
     String precision;
 
     @Spec
@@ -66,7 +68,9 @@ final class BenchCommand implements Callable<Integer> {
         if (device.strip().equalsIgnoreCase("cpu")) {
             return Bench.run(names, batch, warmup, reps, main.out);
         }
-        try (Devices.Opened opened = Devices.open(device, precision, main.out)) {
+        RunConfig checked = new RunConfig(); // the value checked as the key's, with the training command's message
+        checked.set("precision", precision, "--precision");
+        try (Devices.Opened opened = Devices.open(device, checked.typed().run().precision(), main.out)) {
             String where = opened.gpuDescription();
             int rc = opened.guard(() -> Bench.run(names, batch, warmup, reps, main.out, where,
                     () -> Bench.profiledIfAsked(opened.backend())));

@@ -18,15 +18,17 @@ import java.nio.file.Path;
  * the config file, so the command line overrides the file and unset options keep file or built-in values.
  * The defaults shown in --help are RunConfig's own (a test keeps them in sync); a numeric key's allowed values
  * are written {@code {range}} in its option's description, which --help shows as the range RunConfig enforces
- * ({@link #showRanges}), so the two cannot differ.
+ * ({@link #showRanges}), and a choice key's are its completion candidates ({@link ChoiceNames}), which come from
+ * the key's enum, so neither can differ from what is accepted.
  */
 public class ConfigOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML (or JSON) file of config keys, e.g. "
             + "configs/mnist_pde_const_c8.yaml; command-line options override its values.")
     Path config;
 
-    @Option(names = "--model", paramLabel = "NAME", defaultValue = "pde", description = "Network: cnn, residual, pde "
-            + "(MNIST example), resnet32, resnet32_global, resnet. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--model", paramLabel = "NAME", defaultValue = "pde",
+            completionCandidates = ChoiceNames.Models.class, description = "Network: ${COMPLETION-CANDIDATES} (cnn, residual and pde are the MNIST example). "
+                    + "Default: ${DEFAULT-VALUE}.")
     String model;
 
     @Option(names = "--channels", paramLabel = "C", defaultValue = "8",
@@ -46,9 +48,9 @@ public class ConfigOptions {
     @Option(names = "--dy", defaultValue = "1.0", description = "Grid spacing along columns (y). Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double dy;
 
-    @Option(names = "--diffusivity", paramLabel = "MODE", description = "Diffusivity D: constant or perona_malik "
-            + "for the MNIST pde model; learned, constant, perona_malik or zero for Global layers. Default: constant "
-            + "(pde), learned (Global layers).")
+    @Option(names = "--diffusivity", paramLabel = "MODE", completionCandidates = ChoiceNames.Diffusivities.class,
+            description = "Diffusivity D: ${COMPLETION-CANDIDATES} for Global layers; constant or perona_malik for "
+                    + "the MNIST pde model. Default: constant (pde), learned (Global layers).")
     String diffusivity;
 
     @Option(names = "--diffusivity-constant", paramLabel = "C", defaultValue = "1.0",
@@ -60,21 +62,24 @@ public class ConfigOptions {
     Double pmLambda;
 
     @Option(names = "--velocity", paramLabel = "MODE", defaultValue = "learned",
-            description = "Global-layer velocity: learned; zero (u = v = 0, no velocity networks); or zero_input (the "
-                    + "study's diffusion equation: the velocity networks fed zeros, a learned constant per channel). "
-                    + "Default: ${DEFAULT-VALUE}.")
+            completionCandidates = ChoiceNames.Velocities.class,
+            description = "Global-layer velocity: ${COMPLETION-CANDIDATES}. zero: u = v = 0, no velocity networks; "
+                    + "zero_input: the study's diffusion equation (the velocity networks fed zeros, a learned "
+                    + "constant per channel). Default: ${DEFAULT-VALUE}.")
     String velocity;
 
-    @Option(names = "--velocity-net", paramLabel = "NET", defaultValue = "dwconv", description = "Sub-network for "
-            + "u, v: identity, dwconv, conv, pwconv, basic. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--velocity-net", paramLabel = "NET", defaultValue = "dwconv",
+            completionCandidates = ChoiceNames.SubNets.class,
+            description = "Sub-network for u, v: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}.")
     String velocityNet;
 
-    @Option(names = "--diffusivity-net", paramLabel = "NET", defaultValue = "dwconv", description = "Sub-network "
-            + "for learned Dx, Dy: identity, dwconv, conv, pwconv, basic. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--diffusivity-net", paramLabel = "NET", defaultValue = "dwconv",
+            completionCandidates = ChoiceNames.SubNets.class,
+            description = "Sub-network for learned Dx, Dy: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}.")
     String diffusivityNet;
 
     @Option(names = "--init", paramLabel = "NET", defaultValue = "identity",
-            description = "Global-layer h = init(f): identity or basic. Default: ${DEFAULT-VALUE}.")
+            completionCandidates = ChoiceNames.Inits.class, description = "Global-layer h = init(f): ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}.")
     String init;
 
     @Option(names = "--blocks", paramLabel = "M", description = "BasicBlocks per ResNet stage. Range: {range}. Default: 5 for "
@@ -97,10 +102,11 @@ public class ConfigOptions {
     @Option(names = "--bn-eps", defaultValue = "0.001", description = "Batch-norm epsilon. Range: {range}. Default: ${DEFAULT-VALUE}.")
     Double bnEps;
 
-    @Option(names = "--weight-init", paramLabel = "SCHEME", defaultValue = "torch", description = "Initial conv and "
-            + "dense weights: torch (PyTorch's defaults, U(+-1/sqrt(fan_in)), dense bias too), he_normal (N(0, "
-            + "2/fan_in) conv, Glorot-uniform dense) or glorot_uniform (Keras' default, zero dense bias). "
-            + "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--weight-init", paramLabel = "SCHEME", defaultValue = "torch",
+            completionCandidates = ChoiceNames.WeightInits.class, description = "Initial conv and dense weights: "
+            + "${COMPLETION-CANDIDATES}. he_normal: normal of variance 2/fan_in for convs, Glorot-uniform dense; "
+            + "torch: PyTorch's defaults, uniform within +-1/sqrt(fan_in), dense bias too; glorot_uniform: Keras' "
+            + "default, zero dense bias. Default: ${DEFAULT-VALUE}.")
     String weightInit;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of weights, data order and augmentation. "

@@ -4,8 +4,9 @@ import picocli.CommandLine.Option;
 
 /** Options selecting the data set (shared by train, eval, visualize). */
 public class DataOptions {
-    @Option(names = "--dataset", description = "Data set: mnist (cifar10 and image folders come with the CIFAR-10 "
-            + "work). Default: mnist for the MNIST models, cifar10 for ResNets.")
+    @Option(names = "--dataset", completionCandidates = ChoiceNames.DataSets.class, description = "Data set: "
+            + "${COMPLETION-CANDIDATES} (folder: an image folder, train/<class>/ and test/<class>/). Default: mnist "
+            + "for the MNIST models, cifar10 for ResNets.")
     String dataset;
 
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Folder with the data set files (e.g. "

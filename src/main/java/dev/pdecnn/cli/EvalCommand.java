@@ -3,6 +3,7 @@ package dev.pdecnn.cli;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.config.TypedConfig;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.DataSources;
 import dev.pdecnn.data.Split;
@@ -40,20 +41,21 @@ final class EvalCommand implements Callable<Integer> {
     /** Rebuilds a checkpoint's network from the config saved inside it, with its weights and BN statistics. */
     static Network load(Path file, Checkpoint.Loaded ck, CommandSpec spec) {
         RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
-        applyDataOptions(cfg, spec);
-        Network net = Models.build(cfg, new CpuBackend(), Models.classes(ck.state().classNames));
+        Network net = Models.build(applyDataOptions(cfg, spec).model(), new CpuBackend(),
+                Models.classes(ck.state().classNames));
         Checkpoint.restore(file, ck, net, ck.state().model, null);
         return net;
     }
 
-    static void applyDataOptions(RunConfig cfg, CommandSpec spec) {
+    /** Sets the config keys typed on this command line (the data options), then validates: the typed parts. */
+    static TypedConfig applyDataOptions(RunConfig cfg, CommandSpec spec) {
         for (var o : spec.commandLine().getParseResult().matchedOptions()) {
             String key = ConfigOptions.configKey(o);
             if (key != null) {
                 cfg.set(key, o.getValue(), o.longestName());
             }
         }
-        cfg.validate();
+        return cfg.validate();
     }
 
     static Path checkpointOf(Path target, boolean best) {
@@ -68,15 +70,14 @@ final class EvalCommand implements Callable<Integer> {
         Path file = checkpointOf(target, true);
         Checkpoint.Loaded ck = Checkpoint.read(file);
         Network net = load(file, ck, spec);
-        RunConfig cfg = RunConfig.fromMap(ck.state().config, "checkpoint " + file);
-        applyDataOptions(cfg, spec);
-        Split split = DataSources.load(cfg.dataset, cfg.dataDir, cfg.limitTrain, cfg.limitTest, main.out);
+        TypedConfig cfg = applyDataOptions(RunConfig.fromMap(ck.state().config, "checkpoint " + file), spec);
+        Split split = DataSources.load(cfg.data(), main.out);
         if (split.test().numClasses() > net.classes) {
             throw new UserException("data set " + split.test().name() + " has " + split.test().numClasses()
                     + " classes, but the classifier of " + file + " has " + net.classes + " logits; evaluate it on "
                     + "data with the classes it was trained on");
         }
-        DataLoader test = new DataLoader(split.test(), 256, false, cfg.seed, DataLoader.Augment.NONE,
+        DataLoader test = new DataLoader(split.test(), 256, false, cfg.optim().seed(), DataLoader.Augment.NONE,
                 ck.state().mean, ck.state().std, false);
         double[] r = Trainer.evaluate(net, net.backend(), test);
         main.out.printf(Locale.ROOT, "%s (epoch %d): test accuracy %.2f%%, loss %.4f on %,d images%s%n",

@@ -75,9 +75,10 @@ public final class Main implements Callable<Integer> {
             + "kernels, for tests). Default: ${DEFAULT-VALUE}.")
     String device;
 
-    @Option(names = "--precision", paramLabel = "P", description = "Float32 convolutions and dense layer on a GPU: "
-            + "tf32 (tensor cores, compute capability 8.0+) or fp32. Default: fp32 (PyTorch's TF32 "
-            + "convolutions become the default once a GPU check has verified the TF32 kernels).")
+    @Option(names = "--precision", paramLabel = "P", completionCandidates = ChoiceNames.Precisions.class,
+            description = "Float32 convolutions and dense layer on a GPU: ${COMPLETION-CANDIDATES} (tf32: tensor "
+                    + "cores, compute capability 8.0+). Default: fp32 (PyTorch's TF32 convolutions become the default "
+                    + "once a GPU check has verified the TF32 kernels).")
     String precision;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs",

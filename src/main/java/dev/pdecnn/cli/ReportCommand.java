@@ -3,6 +3,7 @@ package dev.pdecnn.cli;
 import dev.pdecnn.report.RunReport;
 import dev.pdecnn.report.SweepReport;
 import dev.pdecnn.report.SweepTables;
+import dev.pdecnn.sweep.Plan;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -36,7 +37,7 @@ final class ReportCommand implements Callable<Integer> {
         if (roots.size() == 1 && SweepReport.isSweep(roots.get(0))) {
             Path prefix = output != null ? Path.of(output) : roots.get(0).resolve("report");
             checkOutputs(prefix, List.of(".md", ".csv", "-cells.csv", ".png"));
-            SweepReport sweep = SweepReport.read(roots.get(0));
+            SweepReport sweep = SweepReport.read(roots.get(0), Plan::read);
             sweep.warnings.forEach(w -> main.err.println("warning: " + w));
             main.out.print(SweepTables.markdown(sweep));
             for (Path p : SweepTables.write(sweep, prefix)) {

@@ -75,13 +75,12 @@ final class VisualizeCommand implements Callable<Integer> {
             Module block = net.children().get("block");
             if (!(block instanceof MnistBlocks.FeatureBlock fb)) {
                 throw new UserException(file + " holds model '" + ck.state().model + "'; visualize takes the MNIST "
-                        + "models cnn, residual and pde");
+                        + "models " + String.join(", ", RunConfig.MNIST_MODELS));
             }
             if (test == null) {
                 RunConfig cfg = new RunConfig();
                 cfg.set("model", "pde", "visualize");
-                EvalCommand.applyDataOptions(cfg, spec);
-                test = DataSources.load(cfg.dataset, cfg.dataDir, cfg.limitTrain, cfg.limitTest, main.out).test();
+                test = DataSources.load(EvalCommand.applyDataOptions(cfg, spec).data(), main.out).test();
                 if (first < 0 || first + images > test.size()) {
                     throw new UserException("--first " + first + " --images " + images + " exceeds the "
                             + test.size() + " test images");

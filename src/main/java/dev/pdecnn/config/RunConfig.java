@@ -1,9 +1,15 @@
 package dev.pdecnn.config;
 
 import dev.pdecnn.UserException;
-import dev.pdecnn.data.DataSets;
-import dev.pdecnn.nn.GlobalSpec;
+import dev.pdecnn.config.Choices.DataSet;
+import dev.pdecnn.config.Choices.Diffusivity;
+import dev.pdecnn.config.Choices.MatmulPrecision;
+import dev.pdecnn.config.Choices.Model;
+import dev.pdecnn.config.Choices.SubNet;
+import dev.pdecnn.config.Choices.Velocity;
+import dev.pdecnn.config.Choices.WeightInit;
 
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -14,7 +20,9 @@ import java.util.function.Function;
 /**
  * Everything a run needs, with the study's recipe (docs/design.md §3) as defaults. Values come from the defaults, then a
  * config file, then command-line options, all through {@link #set}, so a key is validated the same way
- * wherever it comes from. The effective config is saved in every run folder and checkpoint.
+ * wherever it comes from. The effective config is saved in every run folder and checkpoint. {@link #validate}
+ * checks the combinations and parses the keys once into typed parts ({@link TypedConfig}: model, data,
+ * optimisation, run), which is what the code that trains and builds reads.
  */
 public final class RunConfig {
     // model
@@ -68,11 +76,17 @@ public final class RunConfig {
 
     /**
      * One config key: its value type, getter, validated setter, help line, and, for numbers and lists of
-     * integers, the allowed range of the value (of each element for lists).
+     * integers, the allowed range of the value (of each element for lists); for a choice, the allowed values.
      */
     private record Key(String type, Function<RunConfig, Object> get, BiConsumer<RunConfig, Object> set, String help,
-                       Range range) {
+                       Range range, List<String> choices) {
+        Key(String type, Function<RunConfig, Object> get, BiConsumer<RunConfig, Object> set, String help, Range range) {
+            this(type, get, set, help, range, null);
+        }
     }
+
+    /** What {@link #validate} made of the values it checked; {@link #typed} reuses it while they are unchanged. */
+    private transient TypedConfig validated;
 
     private static final Map<String, Key> KEYS = new LinkedHashMap<>();
 
@@ -97,6 +111,16 @@ public final class RunConfig {
         KEYS.put(k, new Key("string", g, (c, v) -> s.accept(c, (String) v), help, null));
     }
 
+    /**
+     * A string key that takes one of {@code allowed} (any case, '-' for '_'); {@code unset}: null is allowed too
+     * (the key's default then comes from elsewhere).
+     */
+    private static void choice(String k, List<String> allowed, boolean unset, Function<RunConfig, Object> g,
+                               BiConsumer<RunConfig, String> s, String help) {
+        BiConsumer<RunConfig, Object> set = (c, v) -> s.accept(c, v == null && unset ? null : oneOf(k, (String) v, allowed));
+        KEYS.put(k, new Key("string", g, set, help, null, allowed));
+    }
+
     private static void integer(String k, long min, long max, Function<RunConfig, Object> g,
                                 BiConsumer<RunConfig, Integer> s, String help) {
         KEYS.put(k, new Key("integer", g, (c, v) -> s.accept(c, Math.toIntExact((Long) v)), help, Range.ints(min, max)));
@@ -117,39 +141,32 @@ public final class RunConfig {
         KEYS.put(k, new Key("list of integers", g, (c, v) -> s.accept(c, (List<Integer>) v), help, Range.ints(min, max)));
     }
 
-    /** The MNIST illustrative example's models (28x28x1 input); the others are CIFAR ResNets (32x32x3). */
-    public static final List<String> MNIST_MODELS = List.of("cnn", "residual", "pde");
-    public static final List<String> MODELS = java.util.stream.Stream.concat(MNIST_MODELS.stream(),
-            java.util.stream.Stream.of("resnet32", "resnet32_global", "resnet")).toList();
-    public static final List<String> DATASETS = DataSets.NAMES;
-    public static final List<String> PRECISIONS = List.of("tf32", "fp32");
-    public static final List<String> WEIGHT_INITS = List.of("he_normal", "torch", "glorot_uniform");
-    // the Global layer's choices, named once by its enums
-    public static final List<String> SUBNETS = Choices.names(GlobalSpec.SubNet.values());
-    public static final List<String> VELOCITIES = Choices.names(GlobalSpec.Velocity.values());
-    public static final List<String> DIFFUSIVITIES = Choices.names(GlobalSpec.Diffusivity.values());
-    public static final List<String> INITS = Choices.names(GlobalSpec.INITS.toArray(GlobalSpec.SubNet[]::new));
+    /** The networks, named once by their enum; the MNIST illustrative example's (28x28x1 input) first. */
+    public static final List<String> MODELS = Choices.names(Model.values());
+    /** The MNIST illustrative example's models; the others are CIFAR ResNets (32x32x3). */
+    public static final List<String> MNIST_MODELS = Choices.names(
+            java.util.Arrays.stream(Model.values()).filter(Model::mnist).toList());
 
     static {
         Range pos = Range.positive(), nonNeg = Range.nonNegative();
-        str("model", c -> c.model, (c, v) -> c.model = oneOf("model", v, MODELS), "network: " + MODELS);
+        choice("model", MODELS, false, c -> c.model, (c, v) -> c.model = v, "network: " + MODELS);
         integer("channels", 1, MAX_CHANNELS, c -> c.channels, (c, v) -> c.channels = v, "MNIST block width C");
         integer("K", 1, MAX_K, c -> c.steps, (c, v) -> c.steps = v, "PDE time steps");
         real("dt", pos, c -> c.dt, (c, v) -> c.dt = v, "PDE time step");
         real("dx", pos, c -> c.dx, (c, v) -> c.dx = v, "grid spacing along rows");
         real("dy", pos, c -> c.dy, (c, v) -> c.dy = v, "grid spacing along columns");
-        str("velocity", c -> c.velocity, (c, v) -> c.velocity = oneOf("velocity", v, VELOCITIES),
-                "Global-layer velocity: learned, zero or zero_input");
-        str("velocity_net", c -> c.velocityNet, (c, v) -> c.velocityNet = oneOf("velocity_net", v, SUBNETS),
-                "velocity sub-network");
-        str("diffusivity", c -> c.diffusivity, (c, v) -> c.diffusivity = oneOf("diffusivity", v, DIFFUSIVITIES),
-                "diffusivity mode");
-        str("diffusivity_net", c -> c.diffusivityNet, (c, v) -> c.diffusivityNet = oneOf("diffusivity_net", v,
-                SUBNETS), "diffusivity sub-network");
+        List<String> subNets = Choices.names(SubNet.values());
+        choice("velocity", Choices.names(Velocity.values()), false, c -> c.velocity, (c, v) -> c.velocity = v,
+                "Global-layer velocity: " + String.join(", ", Choices.names(Velocity.values())));
+        choice("velocity_net", subNets, false, c -> c.velocityNet, (c, v) -> c.velocityNet = v, "velocity sub-network");
+        choice("diffusivity", Choices.names(Diffusivity.values()), false, c -> c.diffusivity,
+                (c, v) -> c.diffusivity = v, "diffusivity mode");
+        choice("diffusivity_net", subNets, false, c -> c.diffusivityNet, (c, v) -> c.diffusivityNet = v,
+                "diffusivity sub-network");
         real("diffusivity_constant", nonNeg, c -> c.diffusivityConstant, (c, v) -> c.diffusivityConstant = v,
                 "D for diffusivity=constant");
         real("pm_lambda", pos, c -> c.pmLambda, (c, v) -> c.pmLambda = v, "Perona-Malik lambda");
-        str("init", c -> c.init, (c, v) -> c.init = oneOf("init", v, INITS),
+        choice("init", Choices.names(Choices.INITS), false, c -> c.init, (c, v) -> c.init = v,
                 "Global-layer h = init(f)");
         integer("blocks", 0, MAX_BLOCKS, c -> c.blocks, (c, v) -> c.blocks = v,
                 "BasicBlocks per ResNet stage (0 = model default)");
@@ -157,7 +174,7 @@ public final class RunConfig {
                 "ResNet stage widths");
         ints("global_after", 1, MAX_STAGES, c -> c.globalAfter, (c, v) -> c.globalAfter = stages("global_after", v, true),
                 "stages followed by a Global layer");
-        str("dataset", c -> c.dataset, (c, v) -> c.dataset = oneOf("dataset", v, DATASETS), "data set");
+        choice("dataset", Choices.names(DataSet.values()), false, c -> c.dataset, (c, v) -> c.dataset = v, "data set");
         str("data_dir", c -> c.dataDir, (c, v) -> c.dataDir = v, "folder with the data set files");
         integer("pad_crop", 0, MAX_PAD_CROP, c -> c.padCrop, (c, v) -> c.padCrop = v,
                 "augmentation: zero-pad then random crop (0 = off)");
@@ -175,13 +192,12 @@ public final class RunConfig {
         real("bn_momentum", Range.reals(0, false, 1, true), c -> c.bnMomentum, (c, v) -> c.bnMomentum = v,
                 "batch-norm running-statistics momentum (PyTorch convention)");
         real("bn_eps", pos, c -> c.bnEps, (c, v) -> c.bnEps = v, "batch-norm epsilon");
-        str("weight_init", c -> c.weightInit, (c, v) -> c.weightInit = oneOf("weight_init", v, WEIGHT_INITS),
-                "initial conv/dense weights: " + WEIGHT_INITS);
+        choice("weight_init", Choices.names(WeightInit.values()), false, c -> c.weightInit,
+                (c, v) -> c.weightInit = v, "initial conv/dense weights: " + Choices.names(WeightInit.values()));
         KEYS.put("seed", new Key("integer", c -> c.seed, (c, v) -> c.seed = (Long) v, "random seed",
                 Range.ints(Long.MIN_VALUE, Long.MAX_VALUE)));
         str("device", c -> c.device, (c, v) -> c.device = v, "cpu, auto, a GPU number N, or emulated");
-        str("precision", c -> c.precision,
-                (c, v) -> c.precision = v == null ? null : oneOf("precision", v, PRECISIONS),
+        choice("precision", Choices.names(MatmulPrecision.values()), true, c -> c.precision, (c, v) -> c.precision = v,
                 "GPU convolutions and dense layer: tf32 (tensor cores, sm_80+) or fp32; unset: the device's default "
                         + "(fp32 until the TF32 kernels are verified on a GPU)");
         str("out", c -> c.out, (c, v) -> c.out = v, "folder that receives run folders");
@@ -190,6 +206,11 @@ public final class RunConfig {
 
     public static List<String> keys() {
         return List.copyOf(KEYS.keySet());
+    }
+
+    /** The allowed values of a choice key (as its enum names them), null for other keys. */
+    public static List<String> choices(String key) {
+        return KEYS.get(key).choices();
     }
 
     public static String help(String key) {
@@ -304,31 +325,36 @@ public final class RunConfig {
         return List.copyOf(v);
     }
 
-    /** Checks combinations that single keys cannot (called after file and command line are applied). */
-    public void validate() {
-        boolean mnistModel = isMnistModel();
+    /**
+     * Checks combinations that single keys cannot (called after file and command line are applied), fills in the
+     * model's defaults, and parses the result once into its typed parts.
+     */
+    public TypedConfig validate() {
+        Model m = Choices.parse(Model.class, model);
         if (dataset == null) {
-            dataset = mnistModel ? "mnist" : "cifar10";
+            dataset = Choices.name(m.mnist() ? DataSet.MNIST : DataSet.CIFAR10);
         }
         if (diffusivity == null) {
-            diffusivity = mnistModel ? "constant" : "learned";
+            diffusivity = Choices.name(m.mnist() ? Diffusivity.CONSTANT : Diffusivity.LEARNED);
         }
         if (blocks == 0) {
-            blocks = model.equals("resnet32_global") ? 1 : 5;
+            blocks = m == Model.RESNET32_GLOBAL ? 1 : 5;
         }
         if (globalAfter == null) {
-            globalAfter = model.equals("resnet32_global") ? List.of(1, 2, 3) : List.of();
+            globalAfter = m == Model.RESNET32_GLOBAL ? List.of(1, 2, 3) : List.of();
         }
-        if (mnistModel && !dataset.equals("mnist")) {
+        DataSet data = Choices.parse(DataSet.class, dataset);
+        if (m.mnist() && data != DataSet.MNIST) {
             throw new UserException("model '" + model + "' is the MNIST example (28x28x1 input); use dataset mnist or "
                     + "a resnet model for " + dataset);
         }
-        if (model.equals("pde") && !(diffusivity.equals("constant") || diffusivity.equals("perona_malik"))) {
-            throw new UserException("model 'pde' (MNIST) takes diffusivity constant or perona_malik, got '"
-                    + diffusivity + "'");
+        if (m == Model.PDE && !Choices.MNIST_PDE_DIFFUSIVITIES.contains(Choices.parse(Diffusivity.class, diffusivity))) {
+            throw new UserException("model 'pde' (MNIST) takes diffusivity "
+                    + String.join(" or ", Choices.names(Choices.MNIST_PDE_DIFFUSIVITIES)) + ", got '" + diffusivity + "'");
         }
-        if (dataset.equals("mnist") && !mnistModel) {
-            throw new UserException("model '" + model + "' is a CIFAR network (32x32x3); MNIST models are cnn, residual, pde");
+        if (data == DataSet.MNIST && !m.mnist()) {
+            throw new UserException("model '" + model + "' is a CIFAR network (32x32x3); MNIST models are "
+                    + String.join(", ", MNIST_MODELS));
         }
         if (widths.isEmpty()) {
             throw new UserException("key 'widths' must list at least one stage width");
@@ -346,12 +372,31 @@ public final class RunConfig {
             throw new UserException(String.format(Locale.ROOT, "the model would have more than %,d parameters (limit "
                     + "%,d); lower 'widths', 'blocks' or 'channels'", params, MAX_PARAMS));
         }
+        validated = new TypedConfig(new ModelConfig(this),
+                new DataConfig(data, dataDir, padCrop, hflip, limitTrain, limitTest),
+                new OptimConfig(epochs, batchSize, lr, momentum, weightDecay, seed),
+                new RunSetup(device, Choices.parse(MatmulPrecision.class, precision), out, name), snapshot());
+        return validated;
     }
 
-    /** The model part, typed ({@link ModelConfig}); validates first, which fills in the model's defaults. */
+    /**
+     * The typed parts of the current values: what {@link #validate} made of them when none has changed since
+     * (nothing is checked or parsed twice), else {@link #validate} now.
+     */
+    public TypedConfig typed() {
+        return validated != null && validated.keys().equals(toMap()) ? validated : validate();
+    }
+
+    /** The model part, typed ({@link ModelConfig}); see {@link #typed}. */
     public ModelConfig modelPart() {
-        validate();
-        return new ModelConfig(this);
+        return typed().model();
+    }
+
+    /** {@link #toMap}, read-only, with copies of the lists: what the typed parts were made from. */
+    private Map<String, Object> snapshot() {
+        Map<String, Object> m = toMap();
+        m.replaceAll((k, v) -> v instanceof List<?> l ? List.copyOf(l) : v);
+        return Collections.unmodifiableMap(m);
     }
 
     /** Input channels of the model: 1 for the MNIST models, 3 for the CIFAR ResNets (after {@link #validate}). */

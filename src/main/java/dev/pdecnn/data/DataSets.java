@@ -1,6 +1,8 @@
 package dev.pdecnn.data;
 
 import dev.pdecnn.UserException;
+import dev.pdecnn.config.Choices;
+import dev.pdecnn.config.Choices.DataSet;
 
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -10,8 +12,8 @@ import java.util.List;
 
 /** Resolves a dataset name and an optional data folder to loaded train and test splits. */
 public final class DataSets {
-    /** The accepted dataset names. */
-    public static final List<String> NAMES = List.of("mnist", "cifar10", "folder");
+    /** The accepted dataset names ({@link DataSet}'s). */
+    public static final List<String> NAMES = Choices.names(DataSet.values());
 
     private DataSets() {
     }
@@ -32,19 +34,25 @@ public final class DataSets {
      * @param log progress lines (may be null)
      */
     public static Split load(String dataset, Path dir, PrintStream log) {
-        PrintStream out = log != null ? log : new PrintStream(OutputStream.nullOutputStream());
-        if (!NAMES.contains(dataset)) {
+        DataSet d = Choices.find(DataSet.class, dataset);
+        if (d == null) {
             throw new UserException("unknown dataset '" + dataset + "'; use one of " + String.join(", ", NAMES));
         }
+        return load(d, dir, log);
+    }
+
+    /** As {@link #load(String, Path, PrintStream)}, for a data set the config has already named. */
+    public static Split load(DataSet dataset, Path dir, PrintStream log) {
+        PrintStream out = log != null ? log : new PrintStream(OutputStream.nullOutputStream());
         if (dir != null && !Files.isDirectory(dir)) {
             throw new UserException("--data-dir " + dir + " is not a folder; " + switch (dataset) {
-                case "mnist" -> "point it at the folder with the four MNIST IDX files, or leave it out to use the download cache";
-                case "cifar10" -> "point it at the CIFAR-10 binary folder or an image folder, or leave it out to use the download cache";
-                default -> "point it at a folder with train/<class>/ and test/<class>/ sub-folders of PNG or JPEG files";
+                case MNIST -> "point it at the folder with the four MNIST IDX files, or leave it out to use the download cache";
+                case CIFAR10 -> "point it at the CIFAR-10 binary folder or an image folder, or leave it out to use the download cache";
+                case FOLDER -> "point it at a folder with train/<class>/ and test/<class>/ sub-folders of PNG or JPEG files";
             });
         }
-        switch (dataset) {
-            case "mnist" -> {
+        return switch (dataset) {
+            case MNIST -> {
                 Path d = dir;
                 if (d == null) {
                     d = MnistFetcher.defaultCacheDir();
@@ -53,40 +61,39 @@ public final class DataSets {
                         new MnistFetcher().fetch(d, out);
                     }
                 }
-                return Mnist.load(d);
+                yield Mnist.load(d);
             }
-            case "cifar10" -> {
+            case CIFAR10 -> {
                 if (dir == null) {
                     Path cache = Cifar10Fetcher.defaultCacheDir();
                     if (!Cifar10.isComplete(cache)) {
                         out.println("CIFAR-10 not found in " + cache + "; fetching it (or pass --data-dir)");
                         new Cifar10Fetcher().fetch(cache, out);
                     }
-                    return Cifar10.load(cache);
+                    yield Cifar10.load(cache);
                 }
                 if (Cifar10.locate(dir).isPresent()) {
-                    return Cifar10.load(dir);
+                    yield Cifar10.load(dir);
                 }
                 if (ImageFolder.looksLike(dir)) {
                     Split s = ImageFolder.load(dir, out, "cifar10");
                     if (s.train().numClasses() != Cifar10.NUM_CLASSES) {
                         out.println("cifar10: note: " + dir + " has " + s.train().numClasses() + " classes, not 10");
                     }
-                    return s;
+                    yield s;
                 }
                 throw new UserException("--data-dir " + dir + " holds neither the CIFAR-10 binary batches ("
                         + String.join(", ", Cifar10.FILES) + ", directly or in " + Cifar10.SUBFOLDER
                         + "/) nor an image folder (train/<class>/ and test/<class>/ with PNG or JPEG files); "
                         + "point it at one of those, or leave it out to download CIFAR-10 into the cache");
             }
-            case "folder" -> {
+            case FOLDER -> {
                 if (dir == null) {
                     throw new UserException("--dataset folder needs --data-dir pointing at a folder with train/<class>/"
                             + " and test/<class>/ sub-folders of PNG or JPEG files");
                 }
-                return ImageFolder.load(dir, out);
+                yield ImageFolder.load(dir, out);
             }
-            default -> throw new UserException("unknown dataset '" + dataset + "'; use one of " + String.join(", ", NAMES));
-        }
+        };
     }
 }

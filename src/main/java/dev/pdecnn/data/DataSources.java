@@ -1,20 +1,23 @@
 package dev.pdecnn.data;
 
+import dev.pdecnn.config.DataConfig;
+
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Resolves a run's data keys (dataset, data_dir, limit_train, limit_test) to loaded train and test splits,
- * fetching into the cache when needed.
+ * Resolves a run's data part ({@link DataConfig}: dataset, data_dir, limit_train, limit_test) to loaded train and
+ * test splits, fetching into the cache when needed.
  */
 public final class DataSources {
     private DataSources() {
     }
 
     /** {@code dataDir} null: the download cache; a limit of 0: every image of the split. */
-    public static Split load(String dataset, String dataDir, int limitTrain, int limitTest, PrintStream log) {
-        Split split = DataSets.load(dataset, dataDir == null ? null : Path.of(dataDir), log);
+    public static Split load(DataConfig data, PrintStream log) {
+        int limitTrain = data.limitTrain(), limitTest = data.limitTest();
+        Split split = DataSets.load(data.dataset(), data.dataDir() == null ? null : Path.of(data.dataDir()), log);
         // evenly spaced, not a prefix: image folders are sorted by class, so a prefix would hold one class only
         if (limitTrain > 0 && limitTrain < split.train().size()) {
             split = new Split(split.train().evenSubset(limitTrain), split.test());

@@ -1,6 +1,7 @@
 package dev.pdecnn.export;
 
 import com.google.gson.Gson;
+import dev.pdecnn.config.Choices;
 import dev.pdecnn.export.OnnxGraph.Val;
 import dev.pdecnn.export.onnx.OnnxProto.GraphProto;
 import dev.pdecnn.export.onnx.OnnxProto.ModelProto;
@@ -191,7 +192,7 @@ public final class OnnxExport {
         String h = ch.containsKey("init") ? emit(ch.get("init"), prefix + "init.", f) : f;
         // zero_input (the study's diffusion equation): the velocity networks read zeros of h's shape, as
         // tf.zeros(h.shape) does; ConstantOfShape's default value is a float 0
-        String g0 = spec.velocity() == GlobalSpec.Velocity.ZERO_INPUT
+        String g0 = spec.velocity() == Choices.Velocity.ZERO_INPUT
                 ? g.node("ConstantOfShape", "zeros", g.node("Shape", "shape", h)) : h;
         Val u = branch(ch, "vel_u", prefix, g0), v = branch(ch, "vel_v", prefix, g0);
         Val dX, dY;

@@ -3,6 +3,9 @@ package dev.pdecnn.models;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.PdeSpec;
 import dev.pdecnn.backend.ShapeOnlyBackend;
+import dev.pdecnn.config.Choices;
+import dev.pdecnn.config.Choices.Diffusivity;
+import dev.pdecnn.config.Choices.WeightInit;
 import dev.pdecnn.config.ModelConfig;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.nn.AvgPool;
@@ -21,7 +24,7 @@ import java.util.SplittableRandom;
 
 /**
  * Builds the networks of docs/design.md §2 from a config's typed model part ({@link ModelConfig}), on any backend.
- * The {@link RunConfig} forms take that part first ({@link RunConfig#modelPart()}, which validates).
+ * The {@link RunConfig} forms take that part first ({@link RunConfig#modelPart()}, which validates unless done).
  */
 public final class Models {
     private Models() {
@@ -78,9 +81,9 @@ public final class Models {
     private static Network mnist(ModelConfig cfg, Backend be, int classes) {
         int c = cfg.channels;
         Module block = switch (cfg.model) {
-            case "cnn" -> new MnistBlocks.Cnn(be, c, bn(cfg));
-            case "residual" -> new MnistBlocks.Residual(be, c, bn(cfg));
-            default -> new MnistBlocks.Pde(be, c, pde(cfg), cfg.diffusivity == GlobalSpec.Diffusivity.PERONA_MALIK,
+            case CNN -> new MnistBlocks.Cnn(be, c, bn(cfg));
+            case RESIDUAL -> new MnistBlocks.Residual(be, c, bn(cfg));
+            default -> new MnistBlocks.Pde(be, c, pde(cfg), cfg.diffusivity == Diffusivity.PERONA_MALIK,
                     cfg.diffusivityConstant, cfg.pmLambda, bn(cfg));
         };
         Sequential body = new Sequential(be)
@@ -138,9 +141,9 @@ public final class Models {
 
     public static String name(ModelConfig cfg) {
         return switch (cfg.model) {
-            case "cnn", "residual" -> "mnist_" + cfg.model + "_c" + cfg.channels;
-            case "pde" -> "mnist_pde_" + (cfg.diffusivity == GlobalSpec.Diffusivity.PERONA_MALIK ? "pm" : "const") + "_c" + cfg.channels;
-            default -> cfg.model;
+            case CNN, RESIDUAL -> "mnist_" + Choices.name(cfg.model) + "_c" + cfg.channels;
+            case PDE -> "mnist_pde_" + (cfg.diffusivity == Diffusivity.PERONA_MALIK ? "pm" : "const") + "_c" + cfg.channels;
+            default -> Choices.name(cfg.model);
         };
     }
 
@@ -159,10 +162,10 @@ public final class Models {
      * slower; measured in the README's CIFAR section.
      */
     public static void initialize(Module net, long seed) {
-        initialize(net, seed, "he_normal");
+        initialize(net, seed, WeightInit.HE_NORMAL);
     }
 
-    public static void initialize(Module net, long seed, String scheme) {
+    public static void initialize(Module net, long seed, WeightInit scheme) {
         SplittableRandom rnd = new SplittableRandom(seed);
         var params = net.namedParams();
         for (var e : params.entrySet()) {
@@ -174,15 +177,15 @@ public final class Models {
             int fanIn = t.size() / t.dim(0);
             int fanOut = t.size() / t.dim(1);
             switch (scheme) {
-                case "he_normal" -> {
+                case HE_NORMAL -> {
                     if (t.rank() == 4) {
                         normal(t, rnd, Math.sqrt(2.0 / fanIn));
                     } else {
                         uniform(t, rnd, Math.sqrt(6.0 / (t.dim(0) + t.dim(1))));
                     }
                 }
-                case "glorot_uniform" -> uniform(t, rnd, Math.sqrt(6.0 / (fanIn + fanOut)));
-                case "torch" -> {
+                case GLOROT_UNIFORM -> uniform(t, rnd, Math.sqrt(6.0 / (fanIn + fanOut)));
+                case TORCH -> {
                     double bound = 1 / Math.sqrt(fanIn);
                     uniform(t, rnd, bound);
                     String name = e.getKey();
@@ -192,7 +195,6 @@ public final class Models {
                         uniform(bias.value, rnd, bound);
                     }
                 }
-                default -> throw new IllegalArgumentException("unknown weight_init " + scheme);
             }
         }
     }

@@ -2,11 +2,14 @@ package dev.pdecnn.nn;
 
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.StepArena;
+import dev.pdecnn.config.Choices.Diffusivity;
+import dev.pdecnn.config.Choices.SubNet;
+import dev.pdecnn.config.Choices.Velocity;
 import dev.pdecnn.tensor.Tensor;
 
 /**
  * The Global layer of docs/design.md §1: h = init(f); velocity u = relu(BN_u(Vu(h))), v likewise (or zero, or
- * relu(BN_u(Vu(0))) for {@link GlobalSpec.Velocity#ZERO_INPUT});
+ * relu(BN_u(Vu(0))) for {@link Velocity#ZERO_INPUT});
  * diffusivity Dx, Dy learned as relu(BN(W(h))), constant, Perona–Malik of h, or zero; then K steps of the
  * advection–diffusion recursion from H(-1) = f, H(0) = h, and out = relu(BN_out(H(K))).
  */
@@ -31,14 +34,14 @@ public final class GlobalLayer extends Module {
     public GlobalLayer(Backend be, int c, GlobalSpec spec, BatchNorm2d.Spec bn) {
         super(be);
         this.spec = spec;
-        init = spec.init() == GlobalSpec.SubNet.BASIC ? child("init", new BasicBlock(be, c, c, 1, bn)) : new Identity(be);
-        if (spec.velocity() != GlobalSpec.Velocity.ZERO) {
+        init = spec.init() == SubNet.BASIC ? child("init", new BasicBlock(be, c, c, 1, bn)) : new Identity(be);
+        if (spec.velocity() != Velocity.ZERO) {
             velU = child("vel_u", branch(be, spec.velocityNet(), c, bn));
             velV = child("vel_v", branch(be, spec.velocityNet(), c, bn));
         } else {
             velU = velV = null;
         }
-        if (spec.diffusivity() == GlobalSpec.Diffusivity.LEARNED) {
+        if (spec.diffusivity() == Diffusivity.LEARNED) {
             diffX = child("diff_x", branch(be, spec.diffusivityNet(), c, bn));
             diffY = child("diff_y", branch(be, spec.diffusivityNet(), c, bn));
         } else {
@@ -49,7 +52,7 @@ public final class GlobalLayer extends Module {
     }
 
     /** relu(BN(net(h))), with names "net.*" and "bn.*" inside the branch. */
-    private static Sequential branch(Backend be, GlobalSpec.SubNet kind, int c, BatchNorm2d.Spec bn) {
+    private static Sequential branch(Backend be, SubNet kind, int c, BatchNorm2d.Spec bn) {
         Sequential s = new Sequential(be);
         Module net = subNet(be, kind, c, bn);
         if (!(net instanceof Identity)) {
@@ -58,7 +61,7 @@ public final class GlobalLayer extends Module {
         return s.add("bn", BatchNorm2d.withRelu(be, c, bn));
     }
 
-    public static Module subNet(Backend be, GlobalSpec.SubNet kind, int c, BatchNorm2d.Spec bn) {
+    public static Module subNet(Backend be, SubNet kind, int c, BatchNorm2d.Spec bn) {
         return switch (kind) {
             case IDENTITY -> new Identity(be);
             case DWCONV -> Conv2d.depthwise3x3(be, c);
@@ -75,7 +78,7 @@ public final class GlobalLayer extends Module {
     @Override
     public Tensor forward(Tensor f) {
         h = init.forward(f);
-        Tensor g0 = spec.velocity() == GlobalSpec.Velocity.ZERO_INPUT ? zeros(h) : h;
+        Tensor g0 = spec.velocity() == Velocity.ZERO_INPUT ? zeros(h) : h;
         Tensor u = velU == null ? null : velU.forward(g0);
         Tensor v = velV == null ? null : velV.forward(g0);
         Tensor dX = null, dY = null;
@@ -105,7 +108,7 @@ public final class GlobalLayer extends Module {
         StepArena arena = be.arena();
         arena.release(gOut); // each gradient below is given back once consumed (see StepArena)
         Tensor gh = g.h();
-        if (spec.velocity() == GlobalSpec.Velocity.ZERO_INPUT) {
+        if (spec.velocity() == Velocity.ZERO_INPUT) {
             // the branches' parameters get their gradients; their input was a constant, so h gets nothing
             giveBack(velU.backward(g.u()), g.u());
             giveBack(velV.backward(g.v()), g.v());

@@ -1,6 +1,10 @@
 package dev.pdecnn.report;
 
+import dev.pdecnn.config.Choices;
+import dev.pdecnn.config.Choices.Model;
+import dev.pdecnn.config.ModelConfig;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.config.TypedConfig;
 import dev.pdecnn.models.Models;
 
 import java.math.BigDecimal;
@@ -17,22 +21,24 @@ import java.util.Map;
  */
 public record ModelIdentity(String dataset, String model, String velocity, String diffusivity, String init) {
 
-    /** The identity of a validated config (its defaults resolved by {@link RunConfig#validate}). */
+    /** The identity of a config (validated first unless it was; {@link RunConfig#validate} resolves the defaults). */
     public static ModelIdentity of(RunConfig cfg) {
-        String model = Models.name(cfg);
-        boolean mnist = model.startsWith("mnist_");
-        boolean pde = cfg.model.equals("pde");
-        boolean global = !mnist && cfg.globalAfter != null && !cfg.globalAfter.isEmpty();
+        return of(cfg.typed());
+    }
+
+    /** The identity of a validated config's typed parts. */
+    public static ModelIdentity of(TypedConfig cfg) {
+        ModelConfig m = cfg.model();
         String v = "-", d = "-", init = "-";
-        if (mnist && pde) {
+        if (m.model == Model.PDE) {
             v = "conv (u = v)"; // the MNIST block's velocity is its own conv, not an option
-            d = diffusivityText(cfg);
-        } else if (global) {
-            v = velocityText(cfg);
-            d = diffusivityText(cfg);
-            init = cfg.init;
+            d = diffusivityText(m);
+        } else if (!m.isMnistModel() && !m.globalAfter.isEmpty()) {
+            v = velocityText(m);
+            d = diffusivityText(m);
+            init = Choices.name(m.init);
         }
-        return new ModelIdentity(cfg.dataset, model, v, d, init);
+        return new ModelIdentity(Choices.name(cfg.data().dataset()), Models.name(m), v, d, init);
     }
 
     /** The keys that decide the identity (with the model defaults {@link RunConfig#validate} derives from them). */
@@ -50,30 +56,28 @@ public record ModelIdentity(String dataset, String model, String velocity, Strin
                 m.put(k, config.get(k));
             }
         }
-        RunConfig cfg = RunConfig.fromMap(m, source);
-        cfg.validate();
-        return of(cfg);
+        return of(RunConfig.fromMap(m, source).validate());
     }
 
     /**
      * The velocity sub-network ("dwconv"), "zero" (u = v = 0, no velocity networks) or "zero_input dwconv" (the
      * study's diffusion equation: the networks fed zeros), so a report says which diffusion equation a row ran.
      */
-    private static String velocityText(RunConfig cfg) {
-        return switch (cfg.velocity) {
-            case "zero" -> "zero";
-            case "zero_input" -> "zero_input " + cfg.velocityNet;
-            default -> cfg.velocityNet;
+    private static String velocityText(ModelConfig m) {
+        return switch (m.velocity) {
+            case ZERO -> "zero";
+            case ZERO_INPUT -> "zero_input " + Choices.name(m.velocityNet);
+            case LEARNED -> Choices.name(m.velocityNet);
         };
     }
 
     /** "dwconv" for a learned D (its sub-network), "constant 1", "perona_malik 2" (lambda) or "zero". */
-    private static String diffusivityText(RunConfig cfg) {
-        return switch (cfg.diffusivity) {
-            case "learned" -> cfg.diffusivityNet;
-            case "constant" -> "constant " + plain(cfg.diffusivityConstant);
-            case "perona_malik" -> "perona_malik " + plain(cfg.pmLambda);
-            default -> cfg.diffusivity;
+    private static String diffusivityText(ModelConfig m) {
+        return switch (m.diffusivity) {
+            case LEARNED -> Choices.name(m.diffusivityNet);
+            case CONSTANT -> "constant " + plain(m.diffusivityConstant);
+            case PERONA_MALIK -> "perona_malik " + plain(m.pmLambda);
+            case ZERO -> Choices.name(m.diffusivity);
         };
     }
 

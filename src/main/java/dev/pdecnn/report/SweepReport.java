@@ -11,7 +11,6 @@ import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.models.Network;
 import dev.pdecnn.nn.Param;
-import dev.pdecnn.sweep.Plan;
 import org.apache.commons.csv.CSVFormat;
 import org.apache.commons.csv.CSVParser;
 import org.apache.commons.csv.CSVRecord;
@@ -26,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 /**
  * A sweep folder read back: its plan ({@code plan.json}: cells with a config, overrides, axes, a seed and planned
@@ -113,14 +113,27 @@ public final class SweepReport {
         return Files.isRegularFile(dir.resolve(PLAN));
     }
 
-    @SuppressWarnings("unchecked")
+    /**
+     * The report of sweep folder {@code dir}, without the sweep's own checks of its plan: for a plan the caller
+     * checked, or wrote.
+     */
     public static SweepReport read(Path dir) {
+        return read(dir, d -> { });
+    }
+
+    /**
+     * The report of sweep folder {@code dir}; {@code checkPlan} gets the folder once plan.json has been read and
+     * before any path of it is used: the sweep's own checks ({@code sweep.Plan.read}: ids that name folders,
+     * unique, runs in cells/), which live above this package.
+     */
+    @SuppressWarnings("unchecked")
+    public static SweepReport read(Path dir, Consumer<Path> checkPlan) {
         Path planFile = dir.resolve(PLAN);
         Map<String, Object> plan = json(planFile);
         if (!(plan.get("cells") instanceof List<?> list) || list.isEmpty()) {
             throw new UserException("report: " + planFile + " lists no cells (key 'cells')");
         }
-        Plan.read(dir); // the sweep's own checks (ids that name folders, unique, runs in cells/) before any path
+        checkPlan.accept(dir); // the sweep's own checks (ids that name folders, unique, runs in cells/) before any path
         Map<String, List<Cell>> byKey = new LinkedHashMap<>();
         Map<String, Map<String, Object>> firstOfKey = new LinkedHashMap<>();
         List<Cell> cells = new ArrayList<>();

@@ -9,6 +9,7 @@ import dev.pdecnn.backend.cuda.DeviceOutOfMemoryException;
 import dev.pdecnn.backend.cuda.GpuInfo;
 import dev.pdecnn.backend.cuda.Gpus;
 import dev.pdecnn.backend.cuda.KernelException;
+import dev.pdecnn.config.Choices.MatmulPrecision;
 
 import java.io.PrintStream;
 import java.util.List;
@@ -89,7 +90,7 @@ public final class Devices {
 
     /** Opens what {@code --device} names; a GPU run prints which device and the note on cuDNN / cuBLAS. */
     public static Opened open(String device, PrintStream out) {
-        return open(device, null, out);
+        return open(device, (MatmulPrecision) null, out);
     }
 
     /**
@@ -97,11 +98,11 @@ public final class Devices {
      * (null: PyTorch's default, see {@link dev.pdecnn.backend.cuda.Precision}); the CPU computes in fp32 whatever
      * it says, with a note when it says tf32.
      */
-    public static Opened open(String device, String precision, PrintStream out) {
+    public static Opened open(String device, MatmulPrecision precision, PrintStream out) {
         String d = device == null ? "cpu" : device.strip();
         switch (d) {
             case "cpu":
-                if ("tf32".equals(precision)) {
+                if (precision == MatmulPrecision.TF32) {
                     out.println("note: --precision tf32 applies to GPU convolutions; the CPU computes in fp32");
                 }
                 return new Opened(d, DeviceFactory.open("cpu", precision));
@@ -143,7 +144,7 @@ public final class Devices {
         }
     }
 
-    private static Opened gpu(String device, int ordinal, String precision, PrintStream out) {
+    private static Opened gpu(String device, int ordinal, MatmulPrecision precision, PrintStream out) {
         GpuInfo.Probe p = probe(device);
         if (p.reason() != null) {
             throw new UserException("--device " + device + ": " + p.reason() + "; use --device cpu (or auto)");

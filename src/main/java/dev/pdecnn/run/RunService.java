@@ -2,6 +2,7 @@ package dev.pdecnn.run;
 
 import dev.pdecnn.config.FolderName;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.config.TypedConfig;
 import dev.pdecnn.data.DataSources;
 import dev.pdecnn.data.Split;
 import dev.pdecnn.models.Models;
@@ -36,8 +37,9 @@ public final class RunService {
     public static int train(RunConfig cfg, ResumeTarget target, Function<RunConfig, RunFolder> claim,
                             Function<Path, String> resumeCommand, CheckpointEvery every, int stopAfter,
                             PrintStream out, PrintStream err) {
-        Split split = DataSources.load(cfg.dataset, cfg.dataDir, cfg.limitTrain, cfg.limitTest, out);
-        try (Devices.Opened opened = Devices.open(cfg.device, cfg.precision, out);
+        TypedConfig typed = cfg.typed(); // validated by the caller: parsed then, not again here
+        Split split = DataSources.load(typed.data(), out);
+        try (Devices.Opened opened = Devices.open(typed.run().device(), typed.run().precision(), out);
              RunFolder folder = claim.apply(cfg)) {
             int stale = folder.removeStaleTemps();
             if (stale > 0) {
@@ -47,8 +49,9 @@ public final class RunService {
                 out.println("note: " + folder.dir() + " held only the config.json of a start that stopped before its "
                         + "first checkpoint; starting it again from epoch 1");
             }
-            Network net = Models.build(cfg.modelPart(), opened.backend(), Models.classes(split.train().classNames()));
-            Trainer trainer = new Trainer(cfg, net, split, folder.dir(), out, Progress.isTerminal())
+            TypedConfig recorded = cfg.typed(); // a fork's claim has set out and name: its config.json says where it is
+            Network net = Models.build(recorded.model(), opened.backend(), Models.classes(split.train().classNames()));
+            Trainer trainer = new Trainer(net, recorded, split, folder.dir(), out, Progress.isTerminal())
                     .checkpointEvery(every)
                     .resumeCommand(resumeCommand.apply(folder.dir()));
             if (target != null && !ResumeTarget.same(folder.dir(), target.sourceRun)) {

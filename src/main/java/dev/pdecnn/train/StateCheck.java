@@ -5,6 +5,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.ToNumberPolicy;
 import dev.pdecnn.UserException;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.config.TypedConfig;
 import dev.pdecnn.models.Models;
 import dev.pdecnn.tensor.Tensor;
 
@@ -45,8 +46,7 @@ final class StateCheck {
                     + (st == null ? "state" : st.model == null ? "'model'" : "'config'") + ")");
         }
         RunConfig cfg = RunConfig.fromMap(st.config, where + " (trainer state)");
-        cfg.validate();
-        String bad = problem(st, cfg);
+        String bad = problem(st, cfg.validate());
         if (bad != null) {
             throw new UserException(where + ": trainer state " + bad + "; the file is corrupt or was edited");
         }
@@ -72,16 +72,17 @@ final class StateCheck {
     }
 
     /** What is wrong with the state's fields besides its config, or null. */
-    private static String problem(TrainState st, RunConfig cfg) {
-        String name = Models.name(cfg);
+    private static String problem(TrainState st, TypedConfig cfg) {
+        String name = Models.name(cfg.model());
         if (!st.model.equals(name)) {
             return "names model '" + show(st.model) + "' but its config describes '" + name + "'";
         }
         if (st.format != null && !st.format.startsWith(FORMAT_PREFIX)) {
             return "has format '" + show(st.format) + "', not " + FORMAT_PREFIX + "N";
         }
-        if (st.epochsDone < 0 || st.epochsDone > cfg.epochs) {
-            return "has epochsDone " + st.epochsDone + " outside 0.." + cfg.epochs + " (its config's epochs)";
+        int epochs = cfg.optim().epochs();
+        if (st.epochsDone < 0 || st.epochsDone > epochs) {
+            return "has epochsDone " + st.epochsDone + " outside 0.." + epochs + " (its config's epochs)";
         }
         // Every finished epoch took at least one step; no epoch holds more than 2^31 images.
         if (st.step < st.epochsDone || st.step > (st.epochsDone + 1L) * Integer.MAX_VALUE) {
@@ -96,9 +97,10 @@ final class StateCheck {
         if (!(st.wallSeconds >= 0) || Double.isInfinite(st.wallSeconds)) {
             return "has wallSeconds " + st.wallSeconds;
         }
-        String norm = normalisation("mean", st.mean, cfg.inputChannels(), false);
+        int channels = cfg.model().model.inputChannels();
+        String norm = normalisation("mean", st.mean, channels, false);
         if (norm == null) {
-            norm = normalisation("std", st.std, cfg.inputChannels(), true);
+            norm = normalisation("std", st.std, channels, true);
         }
         if (norm != null) {
             return norm;

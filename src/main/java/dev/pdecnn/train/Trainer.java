@@ -3,7 +3,11 @@ package dev.pdecnn.train;
 import dev.pdecnn.UserException;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackend;
+import dev.pdecnn.config.Choices;
+import dev.pdecnn.config.DataConfig;
+import dev.pdecnn.config.OptimConfig;
 import dev.pdecnn.config.RunConfig;
+import dev.pdecnn.config.TypedConfig;
 import dev.pdecnn.data.DataLoader;
 import dev.pdecnn.data.Dataset;
 import dev.pdecnn.data.Split;
@@ -34,7 +38,11 @@ public final class Trainer {
                          Path runDir) {
     }
 
-    private final RunConfig cfg;
+    /** The data part (augmentation) and the optimisation part of the run's config. */
+    private final DataConfig dataPart;
+    private final OptimConfig optim;
+    /** The run's config as config.json and the checkpoints record it. */
+    private final Map<String, Object> keys;
     private final Split data;
     private final Path runDir;
     private final PrintStream out;
@@ -70,20 +78,22 @@ public final class Trainer {
         this(cfg, data, runDir, out, tty, new CpuBackend());
     }
 
-    /** As above, on {@code backend} (float32; a GPU backend from --device). */
+    /** As above, on {@code backend} (float32; a GPU backend from --device): builds the model of {@code cfg}. */
     public Trainer(RunConfig cfg, Split data, Path runDir, PrintStream out, boolean tty, Backend backend) {
-        this(cfg, Models.build(cfg.modelPart(), backend, Models.classes(data.train().classNames())), data, runDir,
-                out, tty);
+        this(Models.build(cfg.modelPart(), backend, Models.classes(data.train().classNames())), cfg.typed(), data,
+                runDir, out, tty);
     }
 
     /**
      * Trains {@code net} (built from {@code cfg}'s model part, with a classifier for {@code data}'s classes, on the
-     * backend it runs on) with {@code cfg}'s data and optimisation keys; {@code cfg} is also what config.json and
-     * the checkpoints record.
+     * backend it runs on) with {@code cfg}'s data and optimisation parts; {@code cfg}'s keys are what config.json
+     * and the checkpoints record.
      */
-    public Trainer(RunConfig cfg, Network net, Split data, Path runDir, PrintStream out, boolean tty) {
+    public Trainer(Network net, TypedConfig cfg, Split data, Path runDir, PrintStream out, boolean tty) {
         this.be = net.backend();
-        this.cfg = cfg;
+        this.dataPart = cfg.data();
+        this.optim = cfg.optim();
+        this.keys = cfg.keys();
         this.data = data;
         this.runDir = runDir;
         this.out = out;
@@ -99,8 +109,8 @@ public final class Trainer {
                     + (t.size() == 0 ? "training" : "test") + " images; nothing to train or evaluate on");
         }
         if (t.c() != chw[0] || t.h() != chw[1] || t.w() != chw[2]) {
-            throw new UserException("model '" + cfg.model + "' expects " + chw[0] + "x" + chw[1] + "x" + chw[2]
-                    + " images but data set " + t.name() + " has " + t.c() + "x" + t.h() + "x" + t.w());
+            throw new UserException("model '" + Choices.name(cfg.model().model) + "' expects " + chw[0] + "x" + chw[1]
+                    + "x" + chw[2] + " images but data set " + t.name() + " has " + t.c() + "x" + t.h() + "x" + t.w());
         }
     }
 
@@ -174,24 +184,24 @@ public final class Trainer {
         } catch (java.io.IOException e) {
             throw new UserException("cannot create run folder " + runDir + ": " + e.getMessage());
         }
-        String why = nothingToDo(st, cfg.epochs, stopAfter);
+        String why = nothingToDo(st, optim.epochs(), stopAfter);
         if (why != null) {
             throw new UserException(why);
         }
         writeConfig(st);
-        DataLoader train = new DataLoader(data.train(), cfg.batchSize, true, cfg.seed,
-                new DataLoader.Augment(cfg.padCrop, cfg.hflip), st.mean, st.std, false);
-        DataLoader test = new DataLoader(data.test(), Math.max(cfg.batchSize, 256), false, cfg.seed,
+        DataLoader train = new DataLoader(data.train(), optim.batchSize(), true, optim.seed(),
+                new DataLoader.Augment(dataPart.padCrop(), dataPart.hflip()), st.mean, st.std, false);
+        DataLoader test = new DataLoader(data.test(), Math.max(optim.batchSize(), 256), false, optim.seed(),
                 DataLoader.Augment.NONE, st.mean, st.std, false);
-        long totalSteps = (long) cfg.epochs * train.batchesPerEpoch();
+        long totalSteps = (long) optim.epochs() * train.batchesPerEpoch();
         checkPosition(st, resume, train, totalSteps);
         lastSave = System.nanoTime();
         if (st.epochsDone == 0 && st.batchesDone == 0) {
             out.printf(Locale.ROOT, "training %s: %,d trainable parameters, %,d train / %,d test images, %d epochs of %d "
                             + "steps (batch %d), run folder %s%n", net.name, trainableCount(), data.train().size(),
-                    data.test().size(), cfg.epochs, train.batchesPerEpoch(), cfg.batchSize, runDir);
+                    data.test().size(), optim.epochs(), train.batchesPerEpoch(), optim.batchSize(), runDir);
         }
-        int lastEpoch = Math.min(cfg.epochs, stopAfter);
+        int lastEpoch = Math.min(optim.epochs(), stopAfter);
         try (StepTrace t = StepTrace.fromProperty(net)) { // null unless the setting pdecnn.trace names a file
             trace = t;
             for (int epoch = st.epochsDone + 1; epoch <= lastEpoch; epoch++) {
@@ -212,8 +222,8 @@ public final class Trainer {
         Checkpoint.Loaded ck = Checkpoint.read(resume);
         Checkpoint.restore(resume, ck, net, net.name, velocities);
         TrainState st = ck.state();
-        checkMidEpoch(resume, st, cfg);
-        st.config = cfg.toMap();
+        checkMidEpoch(resume, st, keys);
+        st.config = new LinkedHashMap<>(keys);
         if (resumedFrom != null) {
             st.resumedFrom = resumedFrom;
         } else if (resume.toAbsolutePath().normalize().equals(lastCheckpoint(runDir).toAbsolutePath().normalize())) {
@@ -227,7 +237,7 @@ public final class Trainer {
     private TrainState freshState() {
         TrainState st = new TrainState();
         st.model = net.name;
-        st.config = cfg.toMap();
+        st.config = new LinkedHashMap<>(keys);
         st.mean = data.train().mean();
         st.std = data.train().std();
         return st;
@@ -235,7 +245,7 @@ public final class Trainer {
 
     /** The run's config.json: the effective config, where a fork came from, and the input facts. */
     private void writeConfig(TrainState st) {
-        Map<String, Object> config = cfg.toMap();
+        Map<String, Object> config = new LinkedHashMap<>(keys);
         if (st.resumedFrom != null) {
             config.put(RunConfig.RESUMED_FROM, st.resumedFrom);
         }
@@ -257,7 +267,7 @@ public final class Trainer {
             out.printf(Locale.ROOT, "note: %d steps done, but an epoch now has %d batches (another --batch-size or "
                     + "--limit-train): the lr schedule continues from the end of epoch %d at lr %.3g%n", st.step,
                     train.batchesPerEpoch(), st.epochsDone,
-                    cosine(cfg.lr, (long) st.epochsDone * train.batchesPerEpoch(), totalSteps));
+                    cosine(optim.lr(), (long) st.epochsDone * train.batchesPerEpoch(), totalSteps));
         }
     }
 
@@ -293,9 +303,9 @@ public final class Trainer {
      */
     private EpochSums trainEpoch(int epoch, TrainState st, DataLoader train, long totalSteps, Path resume) {
         EpochSums sums = new EpochSums(st);
-        Progress bar = new Progress(out, tty, String.format(Locale.ROOT, "epoch %d/%d", epoch, cfg.epochs),
+        Progress bar = new Progress(out, tty, String.format(Locale.ROOT, "epoch %d/%d", epoch, optim.epochs()),
                 train.batchesPerEpoch());
-        int[] pred = new int[cfg.batchSize];
+        int[] pred = new int[optim.batchSize()];
         int done = st.batchesDone;
         try (DataLoader.EpochIterator it = train.epoch(epoch - 1, done)) {
             DataLoader.Batch nb = it.hasNext() ? it.next() : null;
@@ -309,8 +319,8 @@ public final class Trainer {
                 // epoch, not the step counter: resumed at an epoch end with another --batch-size or
                 // --limit-train, the counter holds the old epochs' steps and would run past the schedule's end
                 // (lr 0). Unchanged settings give the same number as the counter, so resume stays bit-exact.
-                sums.lr = cosine(cfg.lr, (long) (epoch - 1) * train.batchesPerEpoch() + done, totalSteps);
-                double loss = step.train(x, b.y(), sums.lr, cfg.momentum, cfg.weightDecay, pred);
+                sums.lr = cosine(optim.lr(), (long) (epoch - 1) * train.batchesPerEpoch() + done, totalSteps);
+                double loss = step.train(x, b.y(), sums.lr, optim.momentum(), optim.weightDecay(), pred);
                 if (!Double.isFinite(loss)) {
                     throw diverged(loss, epoch, st.step, sums.lr, resume);
                 }
@@ -368,7 +378,7 @@ public final class Trainer {
         lastSave = System.nanoTime();
         writeMetrics(st.history);
         out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%%s%s  lr %.2e  %.1f s%n",
-                epoch, cfg.epochs, s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
+                epoch, optim.epochs(), s.trainLoss(), 100 * s.trainAcc(), s.testLoss(), 100 * s.testAcc(),
                 divergedNote(s.testDiverged()), best ? " (best)" : "", sums.lr, secs);
     }
 
@@ -387,7 +397,7 @@ public final class Trainer {
         summary.put("trainable_params", trainableCount());
         summary.put("params_with_bn_stats", net.namedParams().values().stream().mapToLong(Param::size).sum());
         summary.put("macs", net.macs());
-        summary.put("config", cfg.toMap());
+        summary.put("config", new LinkedHashMap<>(keys));
         putInputFacts(summary, st);
         AtomicFiles.writeString(runDir.resolve("summary.json"), // strict JSON: a NaN accuracy is null
                 StrictJson.toJson(Checkpoint.gson().newBuilder().setPrettyPrinting().create(), summary) + "\n");
@@ -427,11 +437,10 @@ public final class Trainer {
      * A mid-epoch checkpoint continues at its batch index only with the data order it was cut from; a changed
      * batch size, seed, data set or subset would silently skip or repeat images.
      */
-    private static void checkMidEpoch(Path file, TrainState st, RunConfig cfg) {
+    private static void checkMidEpoch(Path file, TrainState st, Map<String, Object> now) {
         if (st.batchesDone == 0) {
             return;
         }
-        Map<String, Object> now = cfg.toMap();
         for (String key : new String[]{"batch_size", "seed", "dataset", "limit_train"}) {
             Object a = st.config.get(key), b = now.get(key);
             boolean same = a instanceof Number x && b instanceof Number y ? x.doubleValue() == y.doubleValue()

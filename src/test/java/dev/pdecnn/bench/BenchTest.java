@@ -43,6 +43,24 @@ class BenchTest {
         assertTrue(g.medianMs() > 0 && g.peakHeapBytes() > 0, g.toString());
     }
 
+    /**
+     * The profile (setting pdecnn.bench.profile) lists the loss of a training step, which the step takes from the
+     * backend's device, with the backend's operations.
+     */
+    @Test
+    void profileTimesTheLossOfATrainingStep() {
+        Bench.trainStep(Bench.config("cnn_c1"), 2, 0, 2, Profile.wrap(new dev.pdecnn.backend.cpu.CpuBackend()));
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        Profile.print("cnn_c1", 2, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        String profile = buf.toString(StandardCharsets.UTF_8);
+        for (String op : List.of("softmaxCrossEntropy", "sgdStep", "dense", "conv2dForward")) {
+            assertTrue(profile.lines().anyMatch(l -> l.matches("\\s+[0-9.]+\\s+[0-9.]+\\s+[0-9.]+\\s+" + op + "\\b.*")),
+                    op + " in the profile:\n" + profile);
+        }
+        assertTrue(profile.lines().anyMatch(l -> l.matches(".*\\s1\\.0\\s+softmaxCrossEntropy$")),
+                "one loss per step:\n" + profile);
+    }
+
     @Test
     void runPrintsMarkdownTable() {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();

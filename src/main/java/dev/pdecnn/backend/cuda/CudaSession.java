@@ -1,5 +1,6 @@
 package dev.pdecnn.backend.cuda;
 
+import dev.pdecnn.config.Choices.MatmulPrecision;
 import dev.pdecnn.tensor.DType;
 
 import java.util.OptionalLong;
@@ -38,10 +39,10 @@ public final class CudaSession {
     }
 
     /**
-     * As {@link #gpu(int)}, with the config's {@code precision} (null: the default, {@link Precision#resolve});
+     * As {@link #gpu(int)}, with the config's {@code precision} (null: the default, {@link Precision#forChoice});
      * {@link IllegalArgumentException} for TF32 on a GPU without tensor cores for it.
      */
-    public static CudaBackend gpu(int ordinal, String precision) {
+    public static CudaBackend gpu(int ordinal, MatmulPrecision precision) {
         GpuInfo.Probe probe = Gpus.probe();
         if (probe.reason() != null) {
             throw new KernelException(probe.reason());
@@ -51,7 +52,7 @@ public final class CudaSession {
         }
         JCudaKernelRunner r = JCudaKernelRunner.open(ordinal);
         try {
-            Precision p = Precision.resolve(precision, r);
+            Precision p = Precision.forChoice(precision, r);
             long[] info = r.memoryInfo();
             long pool = configuredPool().orElse(Math.min(GPU_DEFAULT_POOL_MIB << 20, info[0] / 10 * 9));
             if (pool > info[0]) {
@@ -75,11 +76,11 @@ public final class CudaSession {
      * g++, see {@link HostBuild}), with a pool like a GPU's.
      */
     public static CudaBackend emulated() {
-        return emulated((String) null);
+        return emulated((MatmulPrecision) null);
     }
 
-    /** As {@link #emulated()}, with the config's {@code precision} (null: fp32; "tf32" runs the emulated WMMA). */
-    public static CudaBackend emulated(String precision) {
+    /** As {@link #emulated()}, with the config's {@code precision} (null: fp32; TF32 runs the emulated WMMA). */
+    public static CudaBackend emulated(MatmulPrecision precision) {
         return emulated(configuredPool().orElse(EMULATED_DEFAULT_POOL_MIB << 20), true, precision);
     }
 
@@ -89,14 +90,14 @@ public final class CudaSession {
     }
 
     /** As {@link #emulated(long, boolean)} with the config's {@code precision}. */
-    public static CudaBackend emulated(long bytes, boolean pooled, String precision) {
+    public static CudaBackend emulated(long bytes, boolean pooled, MatmulPrecision precision) {
         HostBuild.Result b = HostBuild.build();
         if (!b.ok()) {
             throw new KernelException("the emulated device needs the host build of the kernels: " + b.reason());
         }
         HostKernelRunner r = HostKernelRunner.start(b.executable());
         try {
-            Precision p = Precision.resolve(precision, r);
+            Precision p = Precision.forChoice(precision, r);
             DeviceMemory m = pooled ? DeviceMemory.pool(r, bytes) : DeviceMemory.checked(r, bytes);
             return open(r, m, "emulated device (host build of the CUDA kernels), device memory "
                     + (pooled ? "pool " : "budget ") + DeviceMemory.bytes(bytes), p, StepGraphs.emulated(r));

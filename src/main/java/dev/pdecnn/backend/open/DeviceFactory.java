@@ -3,12 +3,14 @@ package dev.pdecnn.backend.open;
 import dev.pdecnn.backend.Backend;
 import dev.pdecnn.backend.cpu.CpuBackend;
 import dev.pdecnn.backend.cuda.CudaSession;
+import dev.pdecnn.config.Choices.MatmulPrecision;
 
 /**
  * The one place devices are opened, by name: {@code cpu} (the float32 CPU backend), {@code emulated} (the CUDA
  * path on the host build of the kernels) or a GPU number. It returns the backend whose {@link Backend#device()} is
  * the opened device; closing that device gives it back. Above {@code cpu} and {@code cuda}, so neither names the
- * other and callers name neither; nothing of JCuda loads unless a GPU number is asked for.
+ * other and callers name neither; nothing of JCuda loads unless a GPU number is asked for. What this machine offers
+ * is listed by {@link DeviceList}, beside it.
  */
 public final class DeviceFactory {
     private DeviceFactory() {
@@ -20,7 +22,7 @@ public final class DeviceFactory {
      * above or a precision the device cannot run; {@code cuda.KernelException} (and its out-of-memory subclass) when
      * the device cannot be opened.
      */
-    public static Backend open(String name, String precision) {
+    public static Backend open(String name, MatmulPrecision precision) {
         String d = name == null ? "cpu" : name.strip();
         if (d.equals("cpu")) {
             return new CpuBackend();
