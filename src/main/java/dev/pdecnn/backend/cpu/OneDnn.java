@@ -20,15 +20,16 @@ import java.util.Locale;
  * its natives load), {@code onednn} (every convolution through oneDNN) or {@code builtin} (never load it).
  *
  * <p>Threads: this oneDNN build runs on OpenMP (GNU libgomp, shipped beside it), whose team size is a per-thread
- * setting ({@code omp_set_num_threads}) that defaults to every core the process may use. The one setting
- * {@code pdecnn.cpu.threads} must govern it too, or two sweep workers sharing a machine would each run a full
- * team. The Java bindings do not expose {@code omp_set_num_threads}, so it is found by name in the loaded
- * libraries ({@link Loader#addressof}) and called through a JavaCPP function-pointer type of the OpenBLAS
- * bindings whose native signature, {@code void (*)(int, void*, int)}, receives its first argument where
- * {@code void omp_set_num_threads(int)} reads its only one (the first integer register on x86-64 and
- * AArch64; the extra arguments are ignored by the callee). JavaCPP keeps a function pointer's address in the
- * first word of the object it points to, hence the one-element holder. Each thread that calls oneDNN sets its
- * team size once ({@link #useThreads}). When the symbol cannot be found, oneDNN is not used.
+ * value that defaults to every core the process may use. We do not use the team: {@link OneDnnConv} splits the
+ * batch over our own pool ({@link Parallel}, setting {@code pdecnn.cpu.threads}) and each task calls oneDNN
+ * single-threaded, so the one thread setting governs oneDNN too and sweep workers sharing a machine do not
+ * oversubscribe it. The Java bindings do not expose {@code omp_set_num_threads}, so it is found by name in the
+ * loaded libraries ({@link Loader#addressof}) and called through a JavaCPP function-pointer type of the OpenBLAS
+ * bindings whose native signature, {@code void (*)(int, void*, int)}, passes its first argument where
+ * {@code void omp_set_num_threads(int)} reads its only one (the first integer register on x86-64 and AArch64;
+ * the callee ignores the other two). JavaCPP keeps a function pointer's address in the first word of the
+ * object it points to, hence the one-element holder. Each thread that calls oneDNN sets its team size to one
+ * once ({@link #useThreads}). When the symbol cannot be found, oneDNN is not used.
  */
 public final class OneDnn {
     private OneDnn() {
@@ -43,8 +44,8 @@ public final class OneDnn {
     private static final engine ENGINE;
     private static final stream STREAM;
     private static final openblas_nolapack.openblas_dojob_callback SET_THREADS;
-    /** The team size each thread has set (0: not yet). */
-    private static final ThreadLocal<int[]> THREADS_SET = ThreadLocal.withInitial(() -> new int[1]);
+    /** Whether the thread has made its OpenMP team size one. */
+    private static final ThreadLocal<boolean[]> SINGLE = ThreadLocal.withInitial(() -> new boolean[1]);
 
     static {
         String why = null;
@@ -115,13 +116,12 @@ public final class OneDnn {
         return STREAM;
     }
 
-    /** Sets the calling thread's OpenMP team size to {@link Parallel#threads()} (once per thread). */
+    /** Makes oneDNN single-threaded on the calling thread (once per thread; see the class comment). */
     static void useThreads() {
-        int[] set = THREADS_SET.get();
-        int want = Parallel.threads();
-        if (set[0] != want) {
-            SET_THREADS.call(want, null, 0);
-            set[0] = want;
+        boolean[] done = SINGLE.get();
+        if (!done[0]) {
+            SET_THREADS.call(1, null, 0);
+            done[0] = true;
         }
     }
 
