@@ -215,7 +215,7 @@ public final class Bench {
         }
     }
 
-    private static Tensor random(Backend be, SplittableRandom r, int... shape) {
+    static Tensor random(Backend be, SplittableRandom r, int... shape) {
         Tensor t = be.zeros(shape);
         for (int i = 0; i < t.size(); i++) {
             t.set(i, r.nextGaussian());

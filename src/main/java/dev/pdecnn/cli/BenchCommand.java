@@ -1,6 +1,7 @@
 package dev.pdecnn.cli;
 
 import dev.pdecnn.bench.Bench;
+import dev.pdecnn.bench.ConvBench;
 import dev.pdecnn.bench.InferenceBench;
 import dev.pdecnn.config.RunConfig;
 import dev.pdecnn.run.Devices;
@@ -36,6 +37,11 @@ final class BenchCommand implements Callable<Integer> {
             + "default all eight. --warmup and --reps apply; --batch and --device do not.")
     boolean inference;
 
+    @Option(names = "--convs", description = "Instead time every convolution shape of the models (default all) on "
+            + "the CPU backend's two paths, the built-in kernels and oneDNN, forward + backward, and show which one "
+            + "pdecnn.cpu.conv=auto takes; --batch, --warmup and --reps apply.")
+    boolean convs;
+
     @Option(names = "--batch", defaultValue = "128", description = "Batch size. Default: ${DEFAULT-VALUE}.")
     int batch;
 
@@ -63,6 +69,9 @@ final class BenchCommand implements Callable<Integer> {
         if (inference) {
             boolean named = spec.commandLine().getParseResult().hasMatchedPositional(0);
             return InferenceBench.run(named ? models : List.of(), warmup, reps, main.out);
+        }
+        if (convs) {
+            return ConvBench.run(models, batch, warmup, reps, main.out);
         }
         List<String> names = Bench.expand(models);
         if (device.strip().equalsIgnoreCase("cpu")) {

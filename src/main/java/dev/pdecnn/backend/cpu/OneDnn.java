@@ -89,7 +89,7 @@ public final class OneDnn {
     }
 
     /** auto, onednn or builtin. */
-    static String mode() {
+    public static String mode() {
         return mode;
     }
 

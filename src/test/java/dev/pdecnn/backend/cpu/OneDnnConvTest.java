@@ -199,20 +199,44 @@ class OneDnnConvTest {
         assertEquals(1, seen[1], "team size on another thread");
     }
 
-    @Test
-    void autoModeKeepsLargeDepthwisePlanesBuiltIn() {
+    /** The auto rule of {@link ConvPath}, shape by shape as the models have them. */
+    @ParameterizedTest
+    @CsvSource({
+            // c, h, w, co, k, stride, groups, path
+            "1, 28, 28, 8, 3, 1, 1, builtin",     // MNIST: few channels
+            "8, 28, 28, 8, 3, 1, 1, builtin",
+            "3, 32, 32, 16, 3, 1, 1, builtin",    // the CIFAR stem
+            "16, 32, 32, 8, 3, 1, 1, builtin",    // few output channels
+            "16, 32, 32, 16, 3, 1, 1, onednn",
+            "16, 32, 32, 32, 3, 2, 1, onednn",
+            "64, 4, 4, 64, 3, 1, 1, onednn",
+            "16, 32, 32, 32, 1, 2, 1, builtin",   // 1x1 on a large plane
+            "32, 16, 16, 64, 1, 2, 1, builtin",
+            "64, 8, 8, 64, 1, 2, 1, onednn",      // 1x1 on a small plane
+            "16, 32, 32, 16, 3, 1, 16, builtin",  // depthwise on large planes
+            "32, 16, 16, 32, 3, 1, 32, builtin",
+            "64, 8, 8, 64, 3, 1, 64, onednn",     // depthwise on a small plane
+            "32, 8, 8, 64, 3, 1, 2, onednn",      // grouped, 16 and 32 channels per group
+    })
+    void autoRule(int c, int h, int w, int co, int k, int stride, int groups, String path) {
         assumeTrue(OneDnn.available(), "oneDNN natives not loaded on this platform");
         OneDnn.setMode("auto");
-        Tensor dw32 = Tensor.zeros(DType.F32, 2, 16, 32, 32), wdw = Tensor.zeros(DType.F32, 16, 1, 3, 3);
-        Tensor dw16 = Tensor.zeros(DType.F32, 2, 32, 16, 16), wdw16 = Tensor.zeros(DType.F32, 32, 1, 3, 3);
-        Tensor full = Tensor.zeros(DType.F32, 2, 16, 32, 32), wfull = Tensor.zeros(DType.F32, 16, 16, 3, 3);
-        assertEquals("builtin", ConvOps.path(dw32, wdw, new ConvSpec(1, 1, 16)));
-        assertEquals("onednn", ConvOps.path(dw16, wdw16, new ConvSpec(1, 1, 32)));
-        assertEquals("onednn", ConvOps.path(full, wfull, new ConvSpec(1, 1, 1)));
+        Tensor x = Tensor.zeros(DType.F32, 2, c, h, w), wt = Tensor.zeros(DType.F32, co, c / groups, k, k);
+        assertEquals(path, ConvOps.path(x, wt, new ConvSpec(stride, k / 2, groups)));
         OneDnn.setMode("builtin");
-        assertEquals("builtin", ConvOps.path(full, wfull, new ConvSpec(1, 1, 1)));
+        assertEquals("builtin", ConvOps.path(x, wt, new ConvSpec(stride, k / 2, groups)));
         OneDnn.setMode("onednn");
-        assertEquals("onednn", ConvOps.path(dw32, wdw, new ConvSpec(1, 1, 16)));
+        assertEquals("onednn", ConvOps.path(x, wt, new ConvSpec(stride, k / 2, groups)));
+    }
+
+    @Test
+    void describesItself() {
+        assumeTrue(OneDnn.available(), "oneDNN natives not loaded on this platform");
+        OneDnn.setMode("auto");
+        assertTrue(CpuBackend.describeConvolutions().startsWith("oneDNN 3."), CpuBackend.describeConvolutions());
+        OneDnn.setMode("builtin");
+        assertTrue(CpuBackend.describeConvolutions().startsWith("OpenBLAS") || CpuBackend.describeConvolutions()
+                .startsWith("Java"), CpuBackend.describeConvolutions());
         assertTrue(OneDnn.describe().startsWith("oneDNN 3."), OneDnn.describe());
         assertNotEquals("", OneDnnConv.implementation(new OneDnnConv.Shape(2, 16, 32, 32, 16, 3, 3, 1, 1, 1)));
     }
