@@ -131,11 +131,4 @@ public final class ConvBench {
         Arrays.sort(ms);
         return reps % 2 == 1 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
     }
-
-    /** For tests: the shapes of the named models, as labels. */
-    static List<String> shapes(List<String> models) {
-        List<String> out = new ArrayList<>();
-        collect(models).keySet().forEach(s -> out.add(s.label()));
-        return out;
-    }
 }

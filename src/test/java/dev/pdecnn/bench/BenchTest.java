@@ -61,6 +61,29 @@ class BenchTest {
                 "one loss per step:\n" + profile);
     }
 
+    /**
+     * bench --convs: one row per convolution shape of the models, both paths timed where oneDNN loads, and the
+     * path the auto rule takes (MNIST's few channels stay built-in; ResNet's 64-channel 4x4 convolutions go to
+     * oneDNN).
+     */
+    @Test
+    void convsTimesEveryShapeOnBothPaths() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        assertEquals(0, ConvBench.run(List.of("cnn_c8", "resnet32"), 2, 0, 1,
+                new PrintStream(buf, true, StandardCharsets.UTF_8)));
+        String out = buf.toString(StandardCharsets.UTF_8);
+        List<String> rows = out.lines().filter(l -> l.matches("\\| \\d+x\\d+x\\d+ w.*")).toList();
+        // cnn_c8: 1 -> 8 and 8 -> 8; resnet32: the stem, 4 stages of 3x3, the strided 3x3 and 1x1 shortcuts
+        assertTrue(rows.size() >= 10, out);
+        String mnist = rows.stream().filter(l -> l.startsWith("| 1x28x28 w8x1x3x3 s1 g1 |")).findFirst().orElseThrow();
+        assertTrue(mnist.endsWith("| builtin |"), mnist);
+        String deep = rows.stream().filter(l -> l.startsWith("| 64x4x4 w64x64x3x3 s1 g1 |")).findFirst().orElseThrow();
+        boolean onednn = out.contains("oneDNN 3.");
+        assertTrue(deep.endsWith(onednn ? "| onednn |" : "| builtin |"), deep);
+        String timed = onednn ? "[0-9.]+ \\| [0-9.]+x" : "- \\| -";
+        assertTrue(deep.matches("\\| \\S+ w\\S+ s1 g1 \\| \\d+ \\| [0-9.]+ \\| " + timed + " \\| \\w+ \\|"), deep);
+    }
+
     @Test
     void runPrintsMarkdownTable() {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
