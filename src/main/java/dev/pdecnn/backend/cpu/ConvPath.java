@@ -5,24 +5,19 @@ package dev.pdecnn.backend.cpu;
  * or the built-in ones ({@link ConvOps}: row GEMMs, OpenBLAS, the depthwise plane kernels).
  *
  * <p>The choice is a fixed rule from measurement, not a timing taken at run time, so that a run and its resume
- * take the same path and give the same bits. oneDNN pays for copying every operand into native memory and
- * reordering it into its blocked layout, so it wins where a convolution does much work per element copied:
- * <ul>
- *   <li>fewer than 16 input or output channels per group (the MNIST models, the CIFAR stem): built-in, since
- *       oneDNN pads the channels to its blocks of 16 (0.1-1.0x of the built-in speed);
- *   <li>1x1 and depthwise convolutions on planes of 16 x 16 and more: built-in (0.5-1.0x);
- *   <li>everything else, from 16 channels up: oneDNN (1.0-2.8x; 16 channels at 32 x 32 is even).
- * </ul>
- * The measurement is {@code bench --convs}, which times every shape of the models on both paths and shows
- * this rule's choice beside them; docs/benchmarks.md has the table of the 2-core development machine.
+ * take the same path and give the same bits. oneDNN's kernels work on blocks of 16 channels and pay for copying
+ * every operand into native memory in their blocked layout; with fewer than 16 output channels per group (the
+ * MNIST models' 1 and 8; a depthwise convolution counts its channels) the blocks are mostly padding and the
+ * built-in kernels are 1.2-10x faster. Everything else goes to oneDNN: whole training steps of resnet32 and
+ * resnet32_global were fastest so, even though timed alone ({@code bench --convs}) the built-in kernels win a
+ * few shapes with little work per copied element (the 3-channel stem, 1x1 and depthwise convolutions on large
+ * planes); docs/benchmarks.md has both measurements.
  */
 enum ConvPath {
     ONEDNN, BUILTIN;
 
-    /** Channels per group below which a convolution stays built-in. */
+    /** Output channels per group (channels, for a depthwise convolution) below which the built-in kernels run. */
     static final int MIN_CHANNELS = 16;
-    /** Pixels per plane from which 1x1 and depthwise convolutions stay built-in. */
-    static final int LIGHT_BUILTIN_MIN_PLANE = 16 * 16;
 
     static ConvPath of(ConvOps.Geom g) {
         String mode = OneDnn.mode();
@@ -33,11 +28,7 @@ enum ConvPath {
             return ONEDNN;
         }
         boolean depthwise = g.groups == g.c && g.cg == 1 && g.cog == 1;
-        if (!depthwise && (g.cg < MIN_CHANNELS || g.cog < MIN_CHANNELS)) {
-            return BUILTIN;
-        }
-        boolean light = depthwise || g.kh * g.kw == 1;
-        return light && g.h * g.w >= LIGHT_BUILTIN_MIN_PLANE ? BUILTIN : ONEDNN;
+        return (depthwise ? g.c : g.cog) < MIN_CHANNELS ? BUILTIN : ONEDNN;
     }
 
     /**

@@ -182,7 +182,13 @@ final class OneDnnConv {
             if (weights) {
                 buffers.get(Role.USER_X).put(x, xOff, p.nx);
                 p.wgtX.toPrimitive(stream);
-                p.wgtDy.toPrimitive(stream);
+                if (p.wgtDy == null) { // the weights pass reads gy in the data pass's layout
+                    if (gx == null) {
+                        p.bwdDy.toPrimitive(stream);
+                    }
+                } else {
+                    p.wgtDy.toPrimitive(stream);
+                }
                 p.wgt.execute(stream, p.wgtArgs);
                 p.wgtDw.toUser(stream);
                 stream._wait();
@@ -314,15 +320,18 @@ final class OneDnnConv {
             bwdW = new Operand(slot, wUser, Role.USER_W, dpd.weights_desc(), Role.BWD_W, true, attr, scratchpads);
             bwdDx = new Operand(slot, xUser, Role.USER_X, dpd.diff_src_desc(), Role.BWD_DX, false, attr, scratchpads);
             wgtX = new Operand(slot, xUser, Role.USER_X, wpd.src_desc(), Role.WGT_X, true, attr, scratchpads);
-            wgtDy = new Operand(slot, yUser, Role.USER_Y, wpd.diff_dst_desc(), Role.WGT_DY, true, attr, scratchpads);
+            // (null when the weights pass wants gy in the layout the data pass already reordered it into)
+            wgtDy = wpd.diff_dst_desc().equals(dpd.diff_dst_desc()) ? null
+                    : new Operand(slot, yUser, Role.USER_Y, wpd.diff_dst_desc(), Role.WGT_DY, true, attr, scratchpads);
             wgtDw = new Operand(slot, wUser, Role.USER_W, wpd.diff_weights_desc(), Role.WGT_DW, false, attr, scratchpads);
-            operands = new Operand[] {fwdX, fwdW, fwdY, bwdDy, bwdW, bwdDx, wgtX, wgtDy, wgtDw};
+            operands = java.util.stream.Stream.of(fwdX, fwdW, fwdY, bwdDy, bwdW, bwdDx, wgtX, wgtDy, wgtDw)
+                    .filter(java.util.Objects::nonNull).toArray(Operand[]::new);
             fwdArgs = withScratchpad(slot, scratchpads, fpd.scratchpad_desc(), new IntMemoryMap().put(DNNL_ARG_SRC, fwdX.prim)
                     .put(DNNL_ARG_WEIGHTS, fwdW.prim).put(DNNL_ARG_DST, fwdY.prim));
             bwdArgs = withScratchpad(slot, scratchpads, dpd.scratchpad_desc(), new IntMemoryMap().put(DNNL_ARG_DIFF_DST,
                     bwdDy.prim).put(DNNL_ARG_WEIGHTS, bwdW.prim).put(DNNL_ARG_DIFF_SRC, bwdDx.prim));
             wgtArgs = withScratchpad(slot, scratchpads, wpd.scratchpad_desc(), new IntMemoryMap().put(DNNL_ARG_SRC, wgtX.prim)
-                    .put(DNNL_ARG_DIFF_DST, wgtDy.prim).put(DNNL_ARG_DIFF_WEIGHTS, wgtDw.prim));
+                    .put(DNNL_ARG_DIFF_DST, (wgtDy == null ? bwdDy : wgtDy).prim).put(DNNL_ARG_DIFF_WEIGHTS, wgtDw.prim));
             String f = fpd.impl_info_str().getString(), d = dpd.impl_info_str().getString(),
                     g = wpd.impl_info_str().getString();
             impl = f.equals(d) && d.equals(g) ? f : f + " / " + d + " / " + g;

@@ -203,20 +203,20 @@ class OneDnnConvTest {
     @ParameterizedTest
     @CsvSource({
             // c, h, w, co, k, stride, groups, path
-            "1, 28, 28, 8, 3, 1, 1, builtin",     // MNIST: few channels
+            "1, 28, 28, 8, 3, 1, 1, builtin",     // MNIST: few output channels
             "8, 28, 28, 8, 3, 1, 1, builtin",
-            "3, 32, 32, 16, 3, 1, 1, builtin",    // the CIFAR stem
-            "16, 32, 32, 8, 3, 1, 1, builtin",    // few output channels
+            "1, 28, 28, 1, 3, 1, 1, builtin",
+            "16, 32, 32, 8, 3, 1, 1, builtin",
+            "8, 16, 16, 8, 3, 1, 8, builtin",     // depthwise with few channels
+            "3, 32, 32, 16, 3, 1, 1, onednn",     // the CIFAR stem: 16 output channels
             "16, 32, 32, 16, 3, 1, 1, onednn",
             "16, 32, 32, 32, 3, 2, 1, onednn",
             "64, 4, 4, 64, 3, 1, 1, onednn",
-            "16, 32, 32, 32, 1, 2, 1, builtin",   // 1x1 on a large plane
-            "32, 16, 16, 64, 1, 2, 1, builtin",
-            "64, 8, 8, 64, 1, 2, 1, onednn",      // 1x1 on a small plane
-            "16, 32, 32, 16, 3, 1, 16, builtin",  // depthwise on large planes
-            "32, 16, 16, 32, 3, 1, 32, builtin",
-            "64, 8, 8, 64, 3, 1, 64, onednn",     // depthwise on a small plane
-            "32, 8, 8, 64, 3, 1, 2, onednn",      // grouped, 16 and 32 channels per group
+            "16, 32, 32, 32, 1, 2, 1, onednn",    // 1x1 shortcut
+            "16, 32, 32, 16, 3, 1, 16, onednn",   // depthwise, 16 channels
+            "64, 8, 8, 64, 3, 1, 64, onednn",
+            "32, 8, 8, 64, 3, 1, 2, onednn",      // grouped, 32 output channels per group
+            "64, 8, 8, 16, 3, 1, 8, builtin",     // grouped, 2 output channels per group
     })
     void autoRule(int c, int h, int w, int co, int k, int stride, int groups, String path) {
         assumeTrue(OneDnn.available(), "oneDNN natives not loaded on this platform");
