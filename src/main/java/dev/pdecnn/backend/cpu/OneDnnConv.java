@@ -61,7 +61,9 @@ final class OneDnnConv {
     }
 
     /** Native buffer roles: user (NCHW/OIHW) staging, the primitives' own layouts, the scratchpad. */
-    private enum Role { USER_X, USER_Y, USER_W, FWD_X, FWD_W, FWD_Y, BWD_DY, BWD_W, BWD_DX, WGT_X, WGT_DY, WGT_DW, SCRATCH }
+    private enum Role {
+        USER_X, USER_Y, USER_W, FWD_X, FWD_W, FWD_Y, BWD_DY, BWD_W, BWD_DX, WGT_X, WGT_DY, WGT_DW, SCRATCH
+    }
 
     private static Slot[] slots = new Slot[0];
 
@@ -156,11 +158,7 @@ final class OneDnnConv {
             p.bind();
             buffers.get(Role.USER_X).put(x, xOff, p.nx);
             buffers.get(Role.USER_W).put(w, wOff, p.nw);
-            p.fwdX.toPrimitive(stream);
-            p.fwdW.toPrimitive(stream);
-            p.fwd.execute(stream, p.fwdArgs);
-            p.fwdY.toUser(stream);
-            stream._wait();
+            run(p.fwdX, p.fwdW, p.fwd, p.fwdArgs, p.fwdY);
             buffers.get(Role.USER_Y).get(y, yOff, p.ny);
         }
 
@@ -172,31 +170,33 @@ final class OneDnnConv {
             buffers.get(Role.USER_Y).put(gy, gyOff, p.ny);
             if (gx != null) {
                 buffers.get(Role.USER_W).put(w, wOff, p.nw);
-                p.bwdDy.toPrimitive(stream);
-                p.bwdW.toPrimitive(stream);
-                p.bwd.execute(stream, p.bwdArgs);
-                p.bwdDx.toUser(stream);
-                stream._wait();
+                run(p.bwdDy, p.bwdW, p.bwd, p.bwdArgs, p.bwdDx);
                 buffers.get(Role.USER_X).get(gx, gxOff, p.nx);
             }
             if (weights) {
                 buffers.get(Role.USER_X).put(x, xOff, p.nx);
-                p.wgtX.toPrimitive(stream);
-                if (p.wgtDy == null) { // the weights pass reads gy in the data pass's layout
-                    if (gx == null) {
-                        p.bwdDy.toPrimitive(stream);
-                    }
-                } else {
-                    p.wgtDy.toPrimitive(stream);
-                }
-                p.wgt.execute(stream, p.wgtArgs);
-                p.wgtDw.toUser(stream);
-                stream._wait();
+                // without its own gy operand the weights pass reads gy in the layout the data pass made
+                Operand dy = p.wgtDy != null ? p.wgtDy : gx == null ? p.bwdDy : null;
+                run(p.wgtX, dy, p.wgt, p.wgtArgs, p.wgtDw);
                 if (gwPart.length < p.nw) {
                     gwPart = new float[p.nw];
                 }
                 buffers.get(Role.USER_W).get(gwPart, 0, p.nw);
             }
+        }
+
+        /**
+         * Reorders the inputs (those not null) from the user buffers into the primitive's layouts, runs it and
+         * reorders its output back into its user buffer; returns when all of it has run.
+         */
+        private void run(Operand in1, Operand in2, primitive prim, IntMemoryMap args, Operand out) {
+            in1.toPrimitive(stream);
+            if (in2 != null) {
+                in2.toPrimitive(stream);
+            }
+            prim.execute(stream, args);
+            out.toUser(stream);
+            stream._wait();
         }
 
         /** The role's buffer, grown to at least the given bytes (contents are not kept). */
@@ -323,15 +323,17 @@ final class OneDnnConv {
             // (null when the weights pass wants gy in the layout the data pass already reordered it into)
             wgtDy = wpd.diff_dst_desc().equals(dpd.diff_dst_desc()) ? null
                     : new Operand(slot, yUser, Role.USER_Y, wpd.diff_dst_desc(), Role.WGT_DY, true, attr, scratchpads);
-            wgtDw = new Operand(slot, wUser, Role.USER_W, wpd.diff_weights_desc(), Role.WGT_DW, false, attr, scratchpads);
+            wgtDw = new Operand(slot, wUser, Role.USER_W, wpd.diff_weights_desc(), Role.WGT_DW, false, attr,
+                    scratchpads);
             operands = java.util.stream.Stream.of(fwdX, fwdW, fwdY, bwdDy, bwdW, bwdDx, wgtX, wgtDy, wgtDw)
                     .filter(java.util.Objects::nonNull).toArray(Operand[]::new);
-            fwdArgs = withScratchpad(slot, scratchpads, fpd.scratchpad_desc(), new IntMemoryMap().put(DNNL_ARG_SRC, fwdX.prim)
-                    .put(DNNL_ARG_WEIGHTS, fwdW.prim).put(DNNL_ARG_DST, fwdY.prim));
+            fwdArgs = withScratchpad(slot, scratchpads, fpd.scratchpad_desc(), new IntMemoryMap()
+                    .put(DNNL_ARG_SRC, fwdX.prim).put(DNNL_ARG_WEIGHTS, fwdW.prim).put(DNNL_ARG_DST, fwdY.prim));
             bwdArgs = withScratchpad(slot, scratchpads, dpd.scratchpad_desc(), new IntMemoryMap().put(DNNL_ARG_DIFF_DST,
                     bwdDy.prim).put(DNNL_ARG_WEIGHTS, bwdW.prim).put(DNNL_ARG_DIFF_SRC, bwdDx.prim));
-            wgtArgs = withScratchpad(slot, scratchpads, wpd.scratchpad_desc(), new IntMemoryMap().put(DNNL_ARG_SRC, wgtX.prim)
-                    .put(DNNL_ARG_DIFF_DST, (wgtDy == null ? bwdDy : wgtDy).prim).put(DNNL_ARG_DIFF_WEIGHTS, wgtDw.prim));
+            wgtArgs = withScratchpad(slot, scratchpads, wpd.scratchpad_desc(), new IntMemoryMap()
+                    .put(DNNL_ARG_SRC, wgtX.prim).put(DNNL_ARG_DIFF_DST, (wgtDy == null ? bwdDy : wgtDy).prim)
+                    .put(DNNL_ARG_DIFF_WEIGHTS, wgtDw.prim));
             String f = fpd.impl_info_str().getString(), d = dpd.impl_info_str().getString(),
                     g = wpd.impl_info_str().getString();
             impl = f.equals(d) && d.equals(g) ? f : f + " / " + d + " / " + g;
