@@ -125,10 +125,13 @@ public final class OneDnn {
         }
     }
 
-    /** For logs and bench: "oneDNN 3.11.0 (auto)" or why it is not used. */
+    /**
+     * For logs and bench: "oneDNN 3.11.0 (auto)", or "oneDNN off" (setting builtin) or "oneDNN not loaded" (the
+     * reason was printed once when it was tried).
+     */
     public static String describe() {
         if (WHY_NOT != null) {
-            return "built-in (" + WHY_NOT + ")";
+            return SETTING.equals("builtin") ? "oneDNN off" : "oneDNN not loaded";
         }
         var v = dnnl.dnnl_version();
         return String.format(Locale.ROOT, "oneDNN %d.%d.%d (%s)", v.major(), v.minor(), v.patch(), mode);
