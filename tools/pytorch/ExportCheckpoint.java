@@ -28,9 +28,18 @@ import java.util.SplittableRandom;
  * (SPEC §8). With the default lr 1e-2, 11 of 16 images of row 2 reached logits of 1e2 to 3e11 in evaluation mode
  * (still equal in both implementations to 3e-14, but their float32 rounding is amplified as much).
  *
+ * The float32 trajectory (so which images a short training on noise leaves amplified) depends on the summation
+ * order of the convolutions; when fewer than 8 of the 16 images stay below 100, the export is repeated from the
+ * next seed, at most 10 times, and the seed used is printed and stored in the inputs file.
+ *
  *   java -cp target/trainer.jar tools/pytorch/ExportCheckpoint.java CONFIG CKPT INPUTS [steps] [seed]
  */
 public class ExportCheckpoint {
+    /** Evaluation-mode logits of at least this many of the 16 images must stay below 100 in magnitude. */
+    static final int CALM_MIN = 8;
+    /** Seeds tried, from the one given, before giving up. */
+    static final int SEED_TRIES = 10;
+
     public static void main(String[] args) {
         RunConfig cfg = new RunConfig();
         ConfigFiles.apply(Path.of(args[0]), cfg);
@@ -39,7 +48,24 @@ public class ExportCheckpoint {
         cfg.validate();
         Path ckpt = Path.of(args[1]), inputs = Path.of(args[2]);
         int steps = args.length > 3 ? Integer.parseInt(args[3]) : 30;
-        SplittableRandom rnd = new SplittableRandom(args.length > 4 ? Long.parseLong(args[4]) : 3);
+        long seed = args.length > 4 ? Long.parseLong(args[4]) : 3;
+        // After a few dozen steps on noise the PDE in evaluation mode amplifies some images to 1e3-1e53 (SPEC §8),
+        // and which ones depends on the float32 trajectory, so on the summation order of the convolutions. The
+        // check compares float32 on the images that stay in range and needs half of them; a trajectory that
+        // leaves fewer is retrained from the next seed (the float64 comparison covers every image either way).
+        for (long s = seed; s < seed + SEED_TRIES; s++) {
+            int calm = export(cfg, ckpt, inputs, steps, s);
+            if (calm >= CALM_MIN) {
+                return;
+            }
+            System.out.printf("seed %d: only %d of 16 evaluation-mode images below 100; next seed%n", s, calm);
+        }
+        throw new IllegalStateException("no seed from " + seed + " left " + CALM_MIN + " images in range");
+    }
+
+    /** Trains, writes the checkpoint and the inputs file; returns how many images have logits below 100. */
+    static int export(RunConfig cfg, Path ckpt, Path inputs, int steps, long seed) {
+        SplittableRandom rnd = new SplittableRandom(seed);
         Network net = Models.build(cfg, new CpuBackend());
         TrainStep step = new TrainStep(net);
         int batch = 8;
@@ -70,8 +96,18 @@ public class ExportCheckpoint {
         out.put("x", x.to(dev.pdecnn.tensor.DType.F64));
         out.put("eval_logits_f64", f64);
         out.put("eval_logits_f32", f32);
-        Safetensors.write(inputs, out, Map.of("model", net.name, "steps", Integer.toString(steps)));
-        System.out.printf("%s: %d steps -> %s, %s%n", net.name, steps, ckpt, inputs);
+        Safetensors.write(inputs, out, Map.of("model", net.name, "steps", Integer.toString(steps),
+                "seed", Long.toString(seed)));
+        System.out.printf("%s: %d steps, seed %d -> %s, %s%n", net.name, steps, seed, ckpt, inputs);
+        int classes = f64.size() / 16, calm = 0;
+        for (int i = 0; i < 16; i++) {
+            double big = 0;
+            for (int k = 0; k < classes; k++) {
+                big = Math.max(big, Math.abs(f64.get(i * classes + k)));
+            }
+            calm += big < 100 ? 1 : 0;
+        }
+        return calm;
     }
 
     private static Tensor randomBatch(Network net, int n, SplittableRandom rnd) {
